@@ -1,0 +1,488 @@
+//! Encrypted ballots: one ciphertext per option with its range proof, one
+//! selection-limit proof per contest, all signed with the voter's
+//! credential (spec §7).
+//!
+//! Every proof's context binds the credential, the contest and the option
+//! (spec §7.2). Without that, a voter could copy someone else's
+//! ciphertexts and proofs into a ballot of their own and, by watching how
+//! the copied vote moves the tally, learn how that person voted (the
+//! replay attack on Helios, Cortier and Smyth 2011).
+
+use curve25519_dalek::scalar::Scalar;
+use rand_core::CryptoRng;
+
+use crate::batch::{Accumulator, Verify};
+use crate::credential::{CredentialKey, Signature};
+use crate::elgamal::{Ciphertext, Nonce, PublicKey, SecretScalar};
+use crate::encoding::{Element, Reader, Writer, bounded};
+use crate::error::{PeerError, UsageError};
+use crate::proof::range::{MAX_BRANCHES, RangeProof, RangeStatement, accumulate_range};
+use crate::transcript::Fingerprint;
+
+/// Encoding version of [`Ballot`] (spec §7.3).
+pub const BALLOT_VERSION: u8 = 1;
+/// Most contests on one ballot.
+pub const MAX_CONTESTS: u64 = 64;
+/// Most options in one contest.
+pub const MAX_OPTIONS: u64 = 512;
+/// Largest ballot header (election-defined bytes such as the style and a nonce).
+pub const MAX_HEADER: u32 = 1024;
+/// Option index written in the sum proof's context (spec §7.2).
+pub const SUM_OPTION: u16 = u16::MAX;
+
+/// The shape of a contest as the ballot style defines it (spec §7.1).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ContestShape {
+    /// Number of options.
+    pub options: u16,
+    /// Largest value one option may get (1 for ordinary choices).
+    pub option_max: u32,
+    /// Fewest selections in total.
+    pub min: u32,
+    /// Most selections in total.
+    pub max: u32,
+}
+
+impl ContestShape {
+    /// Choose between `min` and `max` of `options`, at most once each.
+    pub fn choose(options: u16, min: u32, max: u32) -> Self {
+        ContestShape {
+            options,
+            option_max: 1,
+            min,
+            max,
+        }
+    }
+
+    /// Checks the shape against the limits of spec §7.1.
+    pub fn validate(&self) -> Result<(), PeerError> {
+        bounded("options", self.options.into(), 1, MAX_OPTIONS)?;
+        bounded("option_max", self.option_max.into(), 1, MAX_BRANCHES - 1)?;
+        let total = u64::from(self.options) * u64::from(self.option_max);
+        bounded("max", self.max.into(), self.min.into(), total)?;
+        bounded(
+            "max - min",
+            u64::from(self.max - self.min),
+            0,
+            MAX_BRANCHES - 1,
+        )?;
+        Ok(())
+    }
+
+    fn encode(&self, w: &mut Writer) {
+        w.u16(self.options)
+            .u32(self.option_max)
+            .u32(self.min)
+            .u32(self.max);
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, PeerError> {
+        let s = ContestShape {
+            options: r.u16()?,
+            option_max: r.u32()?,
+            min: r.u32()?,
+            max: r.u32()?,
+        };
+        s.validate()?;
+        Ok(s)
+    }
+}
+
+/// One contest: its shape, one ciphertext and `0..=option_max` proof per
+/// option, and the selection-limit proof on their sum.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+pub struct EncryptedContest {
+    /// The shape the voter's device used.
+    pub shape: ContestShape,
+    /// One ciphertext per option, in the manifest's order.
+    pub ciphertexts: Vec<Ciphertext>,
+    /// One range proof per option.
+    pub proofs: Vec<RangeProof>,
+    /// Proof that the options' sum lies in `min..=max`.
+    pub sum_proof: RangeProof,
+}
+
+impl EncryptedContest {
+    /// The homomorphic sum of the options.
+    pub fn sum(&self) -> Ciphertext {
+        Ciphertext::sum(&self.ciphertexts)
+    }
+}
+
+/// A signed encrypted ballot (spec §7.3).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Ballot {
+    /// The public credential that signed it.
+    pub credential: Element,
+    /// Election-defined header bytes (covered by the signature).
+    pub header: Vec<u8>,
+    /// The contests, in ballot-style order.
+    pub contests: Vec<EncryptedContest>,
+    /// The credential's signature over the encoding up to here.
+    pub signature: Signature,
+}
+
+/// What a voter's device keeps to audit a ballot (Benaloh challenge, spec §7.5).
+#[derive(Clone, Debug)]
+pub struct BallotSecrets {
+    /// The selections, per contest and option.
+    pub selections: Vec<Vec<u64>>,
+    /// The encryption nonces, per contest and option.
+    pub nonces: Vec<Vec<Nonce>>,
+}
+
+/// Proof context for an option (`option = Some`) or a contest sum (spec §7.2):
+/// `credential (32) || contest (u16) || option (u16, 0xFFFF for the sum)`.
+pub fn proof_context(credential: &Element, contest: u16, option: u16) -> [u8; 36] {
+    let mut c = [0u8; 36];
+    c[..32].copy_from_slice(credential.as_bytes());
+    c[32..34].copy_from_slice(&contest.to_be_bytes());
+    c[34..].copy_from_slice(&option.to_be_bytes());
+    c
+}
+
+fn index16(i: usize) -> Result<u16, UsageError> {
+    u16::try_from(i)
+        .map_err(|_| UsageError::Parameters("more than 65535 contests or options".into()))
+}
+
+impl Ballot {
+    /// Encrypts `selections` (one `Vec` per contest, one value per option),
+    /// proves every rule of `shapes`, and signs with `credential`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn encrypt<R: CryptoRng + ?Sized>(
+        key: &PublicKey,
+        fp: &Fingerprint,
+        credential: &CredentialKey,
+        header: &[u8],
+        shapes: &[ContestShape],
+        selections: &[Vec<u64>],
+        rng: &mut R,
+    ) -> Result<(Ballot, BallotSecrets), UsageError> {
+        if shapes.len() != selections.len()
+            || shapes.is_empty()
+            || shapes.len() as u64 > MAX_CONTESTS
+        {
+            return Err(UsageError::Parameters(format!(
+                "{} selections for {} contests (1..={MAX_CONTESTS})",
+                selections.len(),
+                shapes.len()
+            )));
+        }
+        if header.len() > MAX_HEADER as usize {
+            return Err(UsageError::Parameters(format!(
+                "header longer than {MAX_HEADER} bytes"
+            )));
+        }
+        let cred = credential.public();
+        let mut contests = Vec::with_capacity(shapes.len());
+        let mut all_nonces = Vec::with_capacity(shapes.len());
+        for (ci, (shape, sel)) in shapes.iter().zip(selections).enumerate() {
+            shape
+                .validate()
+                .map_err(|e| UsageError::Parameters(e.to_string()))?;
+            if sel.len() != usize::from(shape.options) {
+                return Err(UsageError::Parameters(format!(
+                    "contest {ci}: {} values for {} options",
+                    sel.len(),
+                    shape.options
+                )));
+            }
+            let cidx = index16(ci)?;
+            let mut ciphertexts = Vec::with_capacity(sel.len());
+            let mut proofs = Vec::with_capacity(sel.len());
+            let mut nonces = Vec::with_capacity(sel.len());
+            let mut nonce_sum = Scalar::ZERO;
+            for (oi, &v) in sel.iter().enumerate() {
+                let (ct, r) = key.encrypt(v, rng);
+                let ctx = proof_context(cred, cidx, index16(oi)?);
+                let proof = RangeProof::prove(
+                    fp,
+                    &ctx,
+                    key,
+                    &[ct],
+                    0,
+                    shape.option_max.into(),
+                    v,
+                    &r,
+                    rng,
+                )?;
+                nonce_sum += r.expose();
+                ciphertexts.push(ct);
+                proofs.push(proof);
+                nonces.push(r);
+            }
+            let total: u64 = sel.iter().sum();
+            let ctx = proof_context(cred, cidx, SUM_OPTION);
+            let nonce_sum = SecretScalar::new(nonce_sum);
+            let sum_proof = RangeProof::prove(
+                fp,
+                &ctx,
+                key,
+                &ciphertexts,
+                shape.min.into(),
+                shape.max.into(),
+                total,
+                &nonce_sum,
+                rng,
+            )?;
+            contests.push(EncryptedContest {
+                shape: *shape,
+                ciphertexts,
+                proofs,
+                sum_proof,
+            });
+            all_nonces.push(nonces);
+        }
+        let mut ballot = Ballot {
+            credential: *cred,
+            header: header.to_vec(),
+            contests,
+            signature: Signature {
+                commitment: Element::identity(),
+                response: Scalar::ZERO,
+            },
+        };
+        let unsigned = ballot.signed_bytes()?;
+        ballot.signature = credential.sign(fp, &unsigned, rng);
+        Ok((
+            ballot,
+            BallotSecrets {
+                selections: selections.to_vec(),
+                nonces: all_nonces,
+            },
+        ))
+    }
+
+    fn encode_unsigned(&self, w: &mut Writer) -> Result<(), UsageError> {
+        w.u8(BALLOT_VERSION).element(&self.credential);
+        w.bytes32(&self.header)?;
+        w.u16(index16(self.contests.len())?);
+        for c in &self.contests {
+            c.shape.encode(w);
+            for (ct, proof) in c.ciphertexts.iter().zip(&c.proofs) {
+                ct.encode(w);
+                proof.encode(w);
+            }
+            c.sum_proof.encode(w);
+        }
+        Ok(())
+    }
+
+    /// The bytes the signature covers: the encoding without the signature.
+    pub fn signed_bytes(&self) -> Result<Vec<u8>, UsageError> {
+        let mut w = Writer::with_capacity(self.encoded_len_hint());
+        self.encode_unsigned(&mut w)?;
+        Ok(w.finish())
+    }
+
+    fn encoded_len_hint(&self) -> usize {
+        let proofs: usize = self
+            .contests
+            .iter()
+            .map(|c| {
+                c.proofs
+                    .iter()
+                    .map(|p| 64 + 128 * p.branches.len())
+                    .sum::<usize>()
+                    + 128 * c.sum_proof.branches.len()
+                    + 14
+            })
+            .sum();
+        1 + 32 + 4 + self.header.len() + 2 + proofs + 64
+    }
+
+    /// The canonical encoding (spec §7.3).
+    pub fn encode(&self) -> Result<Vec<u8>, UsageError> {
+        let mut w = Writer::with_capacity(self.encoded_len_hint());
+        self.encode_unsigned(&mut w)?;
+        self.signature.encode(&mut w);
+        Ok(w.finish())
+    }
+
+    /// Strict decoding (spec §7.3): every field canonical, nothing left over.
+    pub fn decode(bytes: &[u8]) -> Result<Self, PeerError> {
+        let mut r = Reader::new(bytes);
+        let version = r.u8()?;
+        if version != BALLOT_VERSION {
+            return Err(PeerError::UnknownVersion(version));
+        }
+        let credential = r.element_non_identity()?;
+        let header = r.bytes32("header length", MAX_HEADER)?.to_vec();
+        let n = bounded("contests", r.u16()?.into(), 1, MAX_CONTESTS)?;
+        let mut contests = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let shape = ContestShape::decode(&mut r)?;
+            let mut ciphertexts = Vec::with_capacity(shape.options.into());
+            let mut proofs = Vec::with_capacity(shape.options.into());
+            for _ in 0..shape.options {
+                ciphertexts.push(Ciphertext::decode(&mut r)?);
+                proofs.push(RangeProof::decode(&mut r, 0, shape.option_max.into())?);
+            }
+            let sum_proof = RangeProof::decode(&mut r, shape.min.into(), shape.max.into())?;
+            contests.push(EncryptedContest {
+                shape,
+                ciphertexts,
+                proofs,
+                sum_proof,
+            });
+        }
+        let signature = Signature::decode(&mut r)?;
+        r.finish()?;
+        Ok(Ballot {
+            credential,
+            header,
+            contests,
+            signature,
+        })
+    }
+
+    /// Binds the ballot to the election and the expected ballot style.
+    pub fn statement<'a>(
+        &'a self,
+        key: &'a Element,
+        fp: &'a Fingerprint,
+        shapes: &'a [ContestShape],
+    ) -> BallotCheck<'a> {
+        BallotCheck {
+            ballot: self,
+            key,
+            fp,
+            shapes,
+            signed: None,
+        }
+    }
+
+    /// Checks a Benaloh audit (spec §7.5): re-encrypting every revealed
+    /// selection with its revealed nonce gives exactly this ballot's ciphertexts.
+    pub fn check_audit(&self, key: &PublicKey, secrets: &BallotSecrets) -> Result<(), PeerError> {
+        if secrets.selections.len() != self.contests.len()
+            || secrets.nonces.len() != self.contests.len()
+        {
+            return Err(PeerError::ShapeMismatch {
+                what: "audited contests",
+                expected: self.contests.len() as u64,
+                found: secrets.selections.len() as u64,
+            });
+        }
+        for ((c, sel), nonces) in self
+            .contests
+            .iter()
+            .zip(&secrets.selections)
+            .zip(&secrets.nonces)
+        {
+            if sel.len() != c.ciphertexts.len() || nonces.len() != c.ciphertexts.len() {
+                return Err(PeerError::ShapeMismatch {
+                    what: "audited options",
+                    expected: c.ciphertexts.len() as u64,
+                    found: sel.len() as u64,
+                });
+            }
+            for ((ct, &v), r) in c.ciphertexts.iter().zip(sel).zip(nonces) {
+                if key.encrypt_with_nonce(v, r.expose()) != *ct {
+                    return Err(PeerError::InvalidProof(crate::error::ProofKind::Range));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A ballot with what it must satisfy. Holds the signed bytes once computed.
+#[derive(Debug, Clone)]
+pub struct BallotCheck<'a> {
+    ballot: &'a Ballot,
+    key: &'a Element,
+    fp: &'a Fingerprint,
+    shapes: &'a [ContestShape],
+    signed: Option<&'a [u8]>,
+}
+
+impl<'a> BallotCheck<'a> {
+    /// Supplies the signed bytes when the caller has the encoding at hand
+    /// (a verifier reading the board does), saving a re-encoding.
+    pub fn with_signed_bytes(mut self, signed: &'a [u8]) -> Self {
+        self.signed = Some(signed);
+        self
+    }
+}
+
+impl Verify for BallotCheck<'_> {
+    fn accumulate(&self, acc: &mut Accumulator) -> Result<(), PeerError> {
+        let b = self.ballot;
+        if b.contests.len() != self.shapes.len() {
+            return Err(PeerError::ShapeMismatch {
+                what: "contests",
+                expected: self.shapes.len() as u64,
+                found: b.contests.len() as u64,
+            });
+        }
+        for (ci, (c, shape)) in b.contests.iter().zip(self.shapes).enumerate() {
+            if c.shape != *shape
+                || c.ciphertexts.len() != usize::from(shape.options)
+                || c.proofs.len() != c.ciphertexts.len()
+            {
+                return Err(PeerError::ShapeMismatch {
+                    what: "contest shape differs from the ballot style in contest",
+                    expected: ci as u64,
+                    found: ci as u64,
+                });
+            }
+            let cidx = ci as u16;
+            for (oi, (ct, proof)) in c.ciphertexts.iter().zip(&c.proofs).enumerate() {
+                let st = RangeStatement {
+                    key: self.key,
+                    summands: std::slice::from_ref(ct),
+                    lo: 0,
+                    hi: shape.option_max.into(),
+                };
+                let ctx = proof_context(&b.credential, cidx, oi as u16);
+                accumulate_range(acc, proof, self.fp, &ctx, &st)?;
+            }
+            let st = RangeStatement {
+                key: self.key,
+                summands: &c.ciphertexts,
+                lo: shape.min.into(),
+                hi: shape.max.into(),
+            };
+            let ctx = proof_context(&b.credential, cidx, SUM_OPTION);
+            accumulate_range(acc, &c.sum_proof, self.fp, &ctx, &st)?;
+        }
+        let owned;
+        let signed = match self.signed {
+            Some(s) => s,
+            None => {
+                owned = b.signed_bytes().map_err(|_| PeerError::OutOfBounds {
+                    field: "ballot size",
+                    value: u64::MAX,
+                    min: 0,
+                    max: u32::MAX.into(),
+                })?;
+                &owned
+            }
+        };
+        b.signature
+            .statement(self.fp, &b.credential, signed)
+            .accumulate(acc)
+    }
+
+    fn failure(&self) -> PeerError {
+        PeerError::InvalidProof(crate::error::ProofKind::Range)
+    }
+
+    fn terms_hint(&self) -> usize {
+        self.ballot
+            .contests
+            .iter()
+            .map(|c| {
+                c.proofs
+                    .iter()
+                    .map(|p| 2 * p.branches.len() + 2)
+                    .sum::<usize>()
+                    + 2 * c.sum_proof.branches.len()
+                    + 2
+            })
+            .sum::<usize>()
+            + 2
+    }
+}

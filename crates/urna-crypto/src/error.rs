@@ -1,0 +1,145 @@
+//! Errors, split as rustls does: what a *peer* sent that is wrong (a
+//! malformed encoding, a false proof) versus how the *caller* misused the
+//! API. A verifier reports the first kind to the public; the second is a bug
+//! or a configuration error on the caller's side.
+
+use std::fmt;
+
+/// Which proof (or signature) an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProofKind {
+    /// Schnorr proof of knowledge of a discrete logarithm (spec §6.2).
+    Schnorr,
+    /// Chaum-Pedersen proof of equal discrete logarithms (spec §6.3).
+    Dleq,
+    /// Disjunctive Chaum-Pedersen proof that a ciphertext encrypts a value in a range (spec §6.4).
+    Range,
+    /// Schnorr signature made with a voter credential (spec §6.5).
+    Signature,
+}
+
+impl fmt::Display for ProofKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProofKind::Schnorr => "Schnorr proof of knowledge",
+            ProofKind::Dleq => "Chaum-Pedersen (DLEQ) proof",
+            ProofKind::Range => "range proof",
+            ProofKind::Signature => "credential signature",
+        })
+    }
+}
+
+/// Something received from another party is wrong. Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PeerError {
+    /// A scalar encoding is not the canonical (fully reduced) one (spec §2.1).
+    #[error("non-canonical scalar encoding")]
+    NonCanonicalScalar,
+    /// A group element encoding is not a canonical ristretto255 encoding (spec §2.2).
+    #[error("non-canonical or invalid group element encoding")]
+    NonCanonicalElement,
+    /// The identity element appeared where it is forbidden (spec §2.2).
+    #[error("the identity element is not allowed here")]
+    IdentityElement,
+    /// An encoding ended before all its fields were read.
+    #[error("truncated encoding: needed {needed} more bytes")]
+    Truncated {
+        /// Bytes that were missing.
+        needed: usize,
+    },
+    /// An encoding had bytes left over after its last field.
+    #[error("{0} trailing bytes after the encoding")]
+    TrailingBytes(usize),
+    /// A length or count field is outside the allowed bounds.
+    #[error("{field} is {value}, allowed {min}..={max}")]
+    OutOfBounds {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: u64,
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+    },
+    /// An encoding's version byte is not one this code knows.
+    #[error("unknown encoding version {0}")]
+    UnknownVersion(u8),
+    /// A hex string is malformed (JSON forms only).
+    #[error("malformed hex: {0}")]
+    Hex(String),
+    /// The proof or signature does not verify.
+    #[error("{0} does not verify")]
+    InvalidProof(ProofKind),
+    /// The proof's shape does not match the statement it is checked against.
+    #[error("{what}: expected {expected}, found {found}")]
+    ShapeMismatch {
+        /// What differs.
+        what: &'static str,
+        /// What the statement requires.
+        expected: u64,
+        /// What the proof has.
+        found: u64,
+    },
+    /// A Feldman-checked DKG share does not match the dealer's commitments (spec §8.4).
+    #[error("share from dealer {dealer} does not match its commitments")]
+    BadShare {
+        /// 1-based index of the dealer.
+        dealer: u16,
+    },
+    /// A sealed DKG share could not be opened (spec §8.3).
+    #[error("sealed share from dealer {dealer} to trustee {recipient} cannot be opened")]
+    UnreadableShare {
+        /// 1-based index of the dealer.
+        dealer: u16,
+        /// 1-based index of the recipient.
+        recipient: u16,
+    },
+    /// A message names a trustee index that does not exist or is a duplicate.
+    #[error("trustee index {0} is unknown or repeated")]
+    BadTrusteeIndex(u16),
+}
+
+/// The caller asked for something impossible. Not caused by untrusted input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UsageError {
+    /// The value to encrypt or prove lies outside the declared range.
+    #[error("value {value} is outside {lo}..={hi}")]
+    ValueOutOfRange {
+        /// The value.
+        value: u64,
+        /// Lowest allowed.
+        lo: u64,
+        /// Highest allowed.
+        hi: u64,
+    },
+    /// Parameters that cannot make sense (for example t > n).
+    #[error("invalid parameters: {0}")]
+    Parameters(String),
+    /// Fewer than t partial decryptions were supplied (spec §9.2).
+    #[error("need partial decryptions from at least {needed} trustees, have {have}")]
+    NotEnoughShares {
+        /// The threshold t.
+        needed: usize,
+        /// How many distinct trustees supplied one.
+        have: usize,
+    },
+    /// The discrete logarithm is larger than the table's bound (spec §5).
+    #[error("no discrete logarithm up to the bound {0}")]
+    DlogNotFound(u64),
+}
+
+/// Any error of this crate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Another party misbehaved (or data was corrupted).
+    #[error(transparent)]
+    Peer(#[from] PeerError),
+    /// The caller misused the API.
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+}
