@@ -30,7 +30,7 @@
 
 use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::scalar::Scalar;
-use curve25519_dalek::traits::{Identity, MultiscalarMul};
+use curve25519_dalek::traits::Identity;
 use rand_core::CryptoRng;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
@@ -38,7 +38,7 @@ use crate::batch::{Accumulator, Verify};
 use crate::elgamal::{Ciphertext, PublicKey, SecretScalar};
 use crate::encoding::{Element, Reader, Writer, bounded};
 use crate::error::{PeerError, ProofKind, UsageError};
-use crate::group::{h, mul_g};
+use crate::group::{mul_g, mul_h};
 use crate::transcript::{Fingerprint, Transcript, domain};
 
 /// The most branches a range proof may have (spec §6.4): `hi − lo + 1 ≤ 256`.
@@ -141,8 +141,13 @@ impl RangeProof {
             lo,
             hi,
         };
-        let (alpha, beta) = sum_points(summands);
-        let hp = *h().point();
+        // The prover knows r and v*, so every commitment is a fixed-base
+        // multiple (spec §6.4): for a simulated branch,
+        //   A_j = z_j·G − c_j·α           = (z_j − c_j·r)·G
+        //   B_j = z_j·K − c_j·(β − v_j·H) = (z_j − c_j·r)·K − c_j·(v* − v_j)·H
+        // and the real branch is the same formula with (z_j − c_j·r) := u and
+        // c_j := 0. Selecting scalars, not points, keeps it constant time.
+        let v_star = Scalar::from(value);
         let mut sims = Vec::with_capacity(k as usize);
         let mut commitments = Vec::with_capacity(k as usize);
         let mut c_sum = Scalar::ZERO;
@@ -151,16 +156,15 @@ impl RangeProof {
             let c_sim = Scalar::random(rng);
             let z_sim = Scalar::random(rng);
             let u = SecretScalar::random(rng);
-            let shifted = beta - hp * Scalar::from(lo + j);
-            let a_sim = RistrettoPoint::multiscalar_mul(
-                [z_sim, -c_sim],
-                [*crate::group::g().point(), alpha],
-            );
-            let b_sim =
-                RistrettoPoint::multiscalar_mul([z_sim, -c_sim], [*key.element().point(), shifted]);
-            let a = RistrettoPoint::conditional_select(&a_sim, &mul_g(u.expose()), is_real);
-            let b = RistrettoPoint::conditional_select(&b_sim, &key.mul(u.expose()), is_real);
-            c_sum += Scalar::conditional_select(&c_sim, &Scalar::ZERO, is_real);
+            let c_j = Scalar::conditional_select(&c_sim, &Scalar::ZERO, is_real);
+            let e = SecretScalar::new(Scalar::conditional_select(
+                &(z_sim - c_sim * nonce.expose()),
+                u.expose(),
+                is_real,
+            ));
+            let a = mul_g(e.expose());
+            let b = key.mul(e.expose()) - mul_h(&(c_j * (v_star - Scalar::from(lo + j))));
+            c_sum += c_j;
             commitments.push((Element::from_point(a), Element::from_point(b)));
             sims.push((c_sim, z_sim, u, is_real));
         }

@@ -1,0 +1,268 @@
+//! Property tests: honest proofs verify; changing any single field of a
+//! proof or of its statement makes verification fail (spec §6, §7).
+
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use urna_crypto::ballot::{Ballot, ContestShape};
+use urna_crypto::batch::{BadItem, verify_batch, verify_one};
+use urna_crypto::credential::CredentialKey;
+use urna_crypto::elgamal::{KeyPair, SecretScalar};
+use urna_crypto::proof::dleq::{DleqProof, DleqStatement};
+use urna_crypto::proof::range::{RangeProof, RangeStatement};
+use urna_crypto::proof::schnorr::SchnorrProof;
+use urna_crypto::{Element, Fingerprint, PeerError, ProofKind, Scalar};
+
+fn rng(seed: u64) -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(seed)
+}
+
+fn other_element(e: &Element) -> Element {
+    Element::from_point(e.point() + urna_crypto::group::g().point())
+}
+
+fn setup(seed: u64) -> (ChaCha20Rng, KeyPair, Fingerprint) {
+    let mut r = rng(seed);
+    let kp = KeyPair::generate(&mut r);
+    let fp = Fingerprint::election(&[seed as u8; 32], kp.public().element());
+    (r, kp, fp)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    #[test]
+    fn range_proof_sound_in_every_field(seed in any::<u64>(), lo in 0u64..3, width in 0u64..4, pick in any::<u64>()) {
+        let (mut r, kp, fp) = setup(seed);
+        let hi = lo + width;
+        let v = lo + pick % (width + 1);
+        let (ct, nonce) = kp.public().encrypt(v, &mut r);
+        let ctx = b"ctx";
+        let proof = RangeProof::prove(&fp, ctx, kp.public(), &[ct], lo, hi, v, &nonce, &mut r).unwrap();
+        let key = *kp.public().element();
+        let summands = [ct];
+        let st = RangeStatement { key: &key, summands: &summands, lo, hi };
+        prop_assert_eq!(verify_one(&proof.statement(&fp, ctx, st), Some(&key), &mut r), Ok(()));
+
+        // Every field of every branch.
+        for j in 0..proof.branches.len() {
+            for field in 0..4 {
+                let mut bad = proof.clone();
+                let b = &mut bad.branches[j];
+                match field {
+                    0 => b.a = other_element(&b.a),
+                    1 => b.b = other_element(&b.b),
+                    2 => b.c += Scalar::ONE,
+                    _ => b.z += Scalar::ONE,
+                }
+                prop_assert!(verify_one(&bad.statement(&fp, ctx, st), Some(&key), &mut r).is_err(), "branch {} field {}", j, field);
+            }
+        }
+        // Every field of the statement.
+        let other_ct = [kp.public().encrypt(v, &mut r).0];
+        let other_key = *KeyPair::generate(&mut r).public().element();
+        let fp2 = Fingerprint::election(&[0xAA; 32], &key);
+        let cases = [
+            (fp, &ctx[..], RangeStatement { summands: &other_ct, ..st }),
+            (fp, &ctx[..], RangeStatement { key: &other_key, ..st }),
+            (fp, &ctx[..], RangeStatement { lo: lo + 1, hi: hi + 1, ..st }),
+            (fp2, &ctx[..], st),
+            (fp, &b"xtx"[..], st),
+        ];
+        for (i, (f, c, s)) in cases.iter().enumerate() {
+            prop_assert!(verify_one(&proof.statement(f, c, *s), Some(&key), &mut r).is_err(), "statement change {}", i);
+        }
+    }
+
+    #[test]
+    fn range_prover_refuses_out_of_range(seed in any::<u64>()) {
+        let (mut r, kp, fp) = setup(seed);
+        let (ct, nonce) = kp.public().encrypt(2, &mut r);
+        prop_assert!(RangeProof::prove(&fp, b"", kp.public(), &[ct], 0, 1, 2, &nonce, &mut r).is_err());
+    }
+
+    #[test]
+    fn schnorr_and_dleq_sound(seed in any::<u64>()) {
+        let (mut r, _kp, fp) = setup(seed);
+        let x = SecretScalar::random(&mut r);
+        let xp = x.public();
+        let p = SchnorrProof::prove(&fp, b"c", &x, &xp, &mut r);
+        prop_assert_eq!(verify_one(&p.statement(&fp, b"c", &xp), None, &mut r), Ok(()));
+        let mut bad = p; bad.response += Scalar::ONE;
+        prop_assert!(verify_one(&bad.statement(&fp, b"c", &xp), None, &mut r).is_err());
+        let mut bad = p; bad.commitment = other_element(&bad.commitment);
+        prop_assert!(verify_one(&bad.statement(&fp, b"c", &xp), None, &mut r).is_err());
+        prop_assert!(verify_one(&p.statement(&fp, b"d", &xp), None, &mut r).is_err());
+        prop_assert!(verify_one(&p.statement(&fp, b"c", &other_element(&xp)), None, &mut r).is_err());
+
+        let y = Element::from_point(urna_crypto::group::h().point() * Scalar::from(seed | 1));
+        let st = DleqStatement { base: y, public: xp, image: Element::from_point(y.point() * x.expose()) };
+        let d = DleqProof::prove(&fp, b"c", &x, &st, &mut r);
+        prop_assert_eq!(verify_one(&d.statement(&fp, b"c", &st), None, &mut r), Ok(()));
+        for field in 0..3 {
+            let mut bad = d;
+            match field {
+                0 => bad.commitment_g = other_element(&bad.commitment_g),
+                1 => bad.commitment_y = other_element(&bad.commitment_y),
+                _ => bad.response += Scalar::ONE,
+            }
+            prop_assert!(verify_one(&bad.statement(&fp, b"c", &st), None, &mut r).is_err());
+        }
+        let wrong = DleqStatement { image: other_element(&st.image), ..st };
+        prop_assert_eq!(verify_one(&d.statement(&fp, b"c", &wrong), None, &mut r), Err(PeerError::InvalidProof(ProofKind::Dleq)));
+    }
+
+    #[test]
+    fn ballot_bit_flips_never_verify(seed in any::<u64>(), bit in any::<prop::sample::Index>()) {
+        let (mut r, kp, fp) = setup(seed);
+        let cred = CredentialKey::generate(&mut r);
+        let shapes = [ContestShape::choose(2, 1, 1), ContestShape::choose(4, 0, 2)];
+        let (ballot, secrets) = Ballot::encrypt(kp.public(), &fp, &cred, b"header", &shapes, &[vec![0, 1], vec![1, 0, 0, 1]], &mut r).unwrap();
+        let bytes = ballot.encode().unwrap();
+        let key = *kp.public().element();
+        prop_assert_eq!(Ballot::decode(&bytes), Ok(ballot.clone()));
+        prop_assert_eq!(verify_one(&ballot.statement(&key, &fp, &shapes), Some(&key), &mut r), Ok(()));
+        prop_assert_eq!(ballot.check_audit(kp.public(), &secrets), Ok(()));
+
+        let mut flipped = bytes.clone();
+        let i = bit.index(bytes.len() * 8);
+        flipped[i / 8] ^= 1 << (i % 8);
+        if let Ok(b) = Ballot::decode(&flipped) {
+            prop_assert!(verify_one(&b.statement(&key, &fp, &shapes), Some(&key), &mut r).is_err(), "bit {} accepted", i);
+        }
+        // Truncation and trailing bytes are refused.
+        prop_assert!(Ballot::decode(&bytes[..bytes.len() - 1]).is_err());
+        let mut longer = bytes.clone();
+        longer.push(0);
+        prop_assert_eq!(Ballot::decode(&longer), Err(PeerError::TrailingBytes(1)));
+    }
+}
+
+#[test]
+fn lifted_proofs_fail_under_another_credential() {
+    // Replay attack (Cortier-Smyth): copy a victim's ciphertexts and proofs, re-sign.
+    let (mut r, kp, fp) = setup(1);
+    let shapes = [ContestShape::choose(2, 1, 1)];
+    let victim = CredentialKey::generate(&mut r);
+    let (ballot, _) = Ballot::encrypt(
+        kp.public(),
+        &fp,
+        &victim,
+        b"h",
+        &shapes,
+        &[vec![1, 0]],
+        &mut r,
+    )
+    .unwrap();
+    let attacker = CredentialKey::generate(&mut r);
+    let mut copy = ballot.clone();
+    copy.credential = *attacker.public();
+    copy.signature = attacker.sign(&fp, &copy.signed_bytes().unwrap(), &mut r);
+    let key = *kp.public().element();
+    assert_eq!(
+        verify_one(&copy.statement(&key, &fp, &shapes), Some(&key), &mut r),
+        Err(PeerError::InvalidProof(ProofKind::Range))
+    );
+}
+
+#[test]
+fn wrong_style_is_refused() {
+    let (mut r, kp, fp) = setup(2);
+    let cred = CredentialKey::generate(&mut r);
+    let shapes = [ContestShape::choose(2, 1, 1)];
+    let (ballot, _) = Ballot::encrypt(
+        kp.public(),
+        &fp,
+        &cred,
+        b"h",
+        &shapes,
+        &[vec![1, 0]],
+        &mut r,
+    )
+    .unwrap();
+    let key = *kp.public().element();
+    let other = [ContestShape::choose(2, 0, 1)];
+    assert!(matches!(
+        verify_one(&ballot.statement(&key, &fp, &other), Some(&key), &mut r),
+        Err(PeerError::ShapeMismatch { .. })
+    ));
+}
+
+#[test]
+fn selection_limits_enforced_at_encryption() {
+    let (mut r, kp, fp) = setup(3);
+    let cred = CredentialKey::generate(&mut r);
+    let shapes = [ContestShape::choose(3, 1, 1)];
+    // Two selections where exactly one is allowed: the prover refuses.
+    assert!(
+        Ballot::encrypt(
+            kp.public(),
+            &fp,
+            &cred,
+            b"",
+            &shapes,
+            &[vec![1, 1, 0]],
+            &mut r
+        )
+        .is_err()
+    );
+    // A value of 2 where options are 0/1: refused.
+    assert!(
+        Ballot::encrypt(
+            kp.public(),
+            &fp,
+            &cred,
+            b"",
+            &shapes,
+            &[vec![2, 0, 0]],
+            &mut r
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn batch_names_exactly_the_bad_ballots() {
+    let (mut r, kp, fp) = setup(4);
+    let shapes = [ContestShape::choose(2, 1, 1)];
+    let key = *kp.public().element();
+    let mut ballots: Vec<Ballot> = (0..600)
+        .map(|i| {
+            let cred = CredentialKey::generate(&mut r);
+            Ballot::encrypt(
+                kp.public(),
+                &fp,
+                &cred,
+                b"h",
+                &shapes,
+                &[vec![i % 2, 1 - i % 2]],
+                &mut r,
+            )
+            .unwrap()
+            .0
+        })
+        .collect();
+    assert_eq!(
+        verify_batch(&checks(&ballots, &key, &fp, &shapes), Some(&key), &mut r),
+        Ok(())
+    );
+    // Break three ballots in different chunks and in different ways.
+    ballots[3].contests[0].proofs[1].branches[0].z += Scalar::ONE;
+    ballots[300].signature.response += Scalar::ONE;
+    ballots[599].header.push(1);
+    let bad = verify_batch(&checks(&ballots, &key, &fp, &shapes), Some(&key), &mut r).unwrap_err();
+    let idx: Vec<usize> = bad.iter().map(|b: &BadItem| b.index).collect();
+    assert_eq!(idx, vec![3, 300, 599]);
+}
+
+fn checks<'a>(
+    ballots: &'a [Ballot],
+    key: &'a Element,
+    fp: &'a Fingerprint,
+    shapes: &'a [ContestShape],
+) -> Vec<urna_crypto::ballot::BallotCheck<'a>> {
+    ballots
+        .iter()
+        .map(|b| b.statement(key, fp, shapes))
+        .collect()
+}
