@@ -79,7 +79,8 @@ impl DlogTable {
             };
             if let Some(&j) = self.baby.get(&key(&bytes)) {
                 let m = i * self.width + u64::from(j);
-                if m <= self.bound && mul_h(&Scalar::from(m)).compress().to_bytes() == *y.as_bytes() {
+                if m <= self.bound && mul_h(&Scalar::from(m)).compress().to_bytes() == *y.as_bytes()
+                {
                     return Ok(m);
                 }
             }
