@@ -1,0 +1,286 @@
+//! `urna bench crypto`: per-operation figures of the cryptographic core,
+//! and `elastic-elgamal` verifying its own equivalent choice proof in the
+//! same run, for comparison.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use rayon::prelude::*;
+use urna_crypto::ballot::{Ballot, ContestShape};
+use urna_crypto::batch::{verify_batch, verify_one};
+use urna_crypto::credential::CredentialKey;
+use urna_crypto::dlog::DlogTable;
+use urna_crypto::elgamal::KeyPair;
+use urna_crypto::{Element, Fingerprint, Scalar};
+
+use super::report::Report;
+use super::{progress, time_per_call};
+
+/// Options of `urna bench crypto`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CryptoBench {
+    /// Ballots in the batch-verification run.
+    #[arg(long, default_value_t = 20_000)]
+    pub ballots: usize,
+    /// Upper bound for the discrete-log figure.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub dlog_bound: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const BUDGET: Duration = Duration::from_millis(600);
+
+/// Makes `n` distinct signed yes/no ballots in parallel, returns their encodings.
+pub fn make_ballots(
+    kp: &KeyPair,
+    fp: &Fingerprint,
+    shapes: &[ContestShape],
+    n: usize,
+    quiet: bool,
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    let pb = progress(n as u64, "encrypting ballots", quiet);
+    let out = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = rand::rng();
+            let cred = CredentialKey::generate(&mut rng);
+            let yes = (i % 3 != 0) as u64;
+            let (b, _) = Ballot::encrypt(
+                kp.public(),
+                fp,
+                &cred,
+                b"bench",
+                shapes,
+                &[vec![yes, 1 - yes]],
+                &mut rng,
+            )?;
+            pb.inc(1);
+            Ok(b.encode()?)
+        })
+        .collect::<Result<Vec<_>, urna_crypto::UsageError>>()?;
+    pb.finish_and_clear();
+    Ok(out)
+}
+
+/// Runs the bench and returns the report.
+pub fn run(opts: &CryptoBench) -> anyhow::Result<Report> {
+    let quiet = opts.json;
+    let mut rng = rand::rng();
+    let kp = KeyPair::generate(&mut rng);
+    let key = *kp.public().element();
+    let fp = Fingerprint::election(&[1; 32], &key);
+    let yes_no = [ContestShape::choose(2, 1, 1)];
+    let three_of_ten = [ContestShape::choose(10, 1, 3)];
+    let mut report = Report::new(
+        "crypto",
+        serde_json::json!({ "ballots": opts.ballots, "dlog_bound": opts.dlog_bound }),
+    );
+
+    // Encryption, one core: what a voter's device (native) spends.
+    let cred = CredentialKey::generate(&mut rng);
+    let mut err = None;
+    let enc_yn = time_per_call(BUDGET, 20, || {
+        if let Err(e) = Ballot::encrypt(
+            kp.public(),
+            &fp,
+            &cred,
+            b"b",
+            &yes_no,
+            &[vec![1, 0]],
+            &mut rng,
+        ) {
+            err = Some(e);
+        }
+    });
+    let enc_310 = time_per_call(BUDGET, 10, || {
+        let sel = vec![1, 0, 1, 0, 0, 0, 1, 0, 0, 0];
+        if let Err(e) = Ballot::encrypt(
+            kp.public(),
+            &fp,
+            &cred,
+            b"b",
+            &three_of_ten,
+            &[sel],
+            &mut rng,
+        ) {
+            err = Some(e);
+        }
+    });
+    if let Some(e) = err {
+        return Err(anyhow!(e)).context("encrypting a ballot");
+    }
+    report.add(
+        "encrypt_yes_no_us",
+        "encrypt+prove+sign yes/no ballot (1 core)",
+        enc_yn,
+        "us",
+    );
+    report.add(
+        "encrypt_3_of_10_us",
+        "encrypt+prove+sign 1..3-of-10 ballot (1 core)",
+        enc_310,
+        "us",
+    );
+
+    // Verification of yes/no ballots: two 0/1 options, sum exactly 1, credential signature.
+    let bytes = make_ballots(&kp, &fp, &yes_no, opts.ballots, quiet)?;
+    let one = Ballot::decode(&bytes[0])?;
+    let decode_us = time_per_call(BUDGET, 100, || {
+        std::hint::black_box(Ballot::decode(&bytes[0]).is_ok());
+    });
+    report.add(
+        "decode_ballot_us",
+        "decode yes/no ballot, canonical checks (1 core)",
+        decode_us,
+        "us",
+    );
+    let single = time_per_call(BUDGET, 100, || {
+        std::hint::black_box(
+            verify_one(&one.statement(&key, &fp, &yes_no), Some(&key), &mut rng).is_ok(),
+        );
+    });
+    report.add(
+        "verify_ballot_single_us",
+        "verify one yes/no ballot alone (1 core)",
+        single,
+        "us",
+    );
+
+    let ballots: Vec<Ballot> = bytes
+        .par_iter()
+        .map(|b| Ballot::decode(b))
+        .collect::<Result<_, _>>()?;
+    let checks: Vec<_> = ballots
+        .iter()
+        .map(|b| b.statement(&key, &fp, &yes_no))
+        .collect();
+    let n = ballots.len().max(1) as f64;
+    let threads = rayon::current_num_threads() as f64;
+    verify_batch(&checks, Some(&key), &mut rng)
+        .map_err(|bad| anyhow!("{} ballots failed", bad.len()))?;
+    let t = Instant::now();
+    let ok = verify_batch(&checks, Some(&key), &mut rng).is_ok();
+    let wall = t.elapsed().as_secs_f64() * 1e6 / n;
+    if !ok {
+        return Err(anyhow!("batch verification failed on honest ballots"));
+    }
+    let t = Instant::now();
+    let one_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()?
+        .install(|| verify_batch(&checks, Some(&key), &mut rand::rng()).is_ok());
+    let per_core_1t = t.elapsed().as_secs_f64() * 1e6 / n;
+    if !one_thread {
+        return Err(anyhow!("batch verification failed on honest ballots"));
+    }
+    report.add(
+        "verify_batched_wall_us",
+        "verify yes/no, batched, wall time per ballot (all cores)",
+        wall,
+        "us",
+    );
+    report.add(
+        "verify_batched_per_core_us",
+        "verify yes/no, batched, per ballot per core (1 thread)",
+        per_core_1t,
+        "us",
+    );
+
+    // From bytes, as a verifier reading the board does: decode + batch verify.
+    let t = Instant::now();
+    let decoded: Vec<Ballot> = bytes
+        .par_iter()
+        .map(|b| Ballot::decode(b))
+        .collect::<Result<_, _>>()?;
+    let checks2: Vec<_> = decoded
+        .iter()
+        .map(|b| b.statement(&key, &fp, &yes_no))
+        .collect();
+    let ok = verify_batch(&checks2, Some(&key), &mut rng).is_ok();
+    let total_wall = t.elapsed().as_secs_f64() * 1e6 / n;
+    if !ok {
+        return Err(anyhow!("batch verification failed on honest ballots"));
+    }
+    report.add(
+        "decode_verify_wall_us",
+        "decode+verify yes/no from bytes, wall per ballot (all cores)",
+        total_wall,
+        "us",
+    );
+    report.add(
+        "decode_verify_per_core_us",
+        "decode+verify yes/no from bytes, per ballot per core",
+        total_wall * threads,
+        "us",
+    );
+    report.add(
+        "ballots_per_second",
+        "yes/no ballots verified from bytes per second (all cores)",
+        1e6 / total_wall,
+        "/s",
+    );
+
+    // elastic-elgamal verifying its own single-choice proof over 2 options
+    // (0/1 ring proofs + sum exactly 1; it has no signature and no batching).
+    let elastic = elastic_single_choice_us(BUDGET);
+    report.add(
+        "elastic_verify_choice_us",
+        "elastic-elgamal 0.3 verify 1-of-2 choice (1 core)",
+        elastic,
+        "us",
+    );
+    report.add(
+        "speedup_vs_elastic",
+        "urna batched per core vs elastic-elgamal (x faster)",
+        elastic / per_core_1t,
+        "x",
+    );
+
+    // Discrete log for the tally.
+    let t = Instant::now();
+    let table = DlogTable::new(opts.dlog_bound);
+    report.add(
+        "dlog_table_ms",
+        "dlog table for the bound (built once per tally)",
+        t.elapsed().as_secs_f64() * 1e3,
+        "ms",
+    );
+    let target = Element::from_point(urna_crypto::group::mul_h(&Scalar::from(opts.dlog_bound)));
+    let mut dlog_err = None;
+    let solve = time_per_call(BUDGET, 3, || {
+        if table.solve(&target).ok() != Some(opts.dlog_bound) {
+            dlog_err = Some(());
+        }
+    });
+    if dlog_err.is_some() {
+        return Err(anyhow!("dlog returned a wrong value"));
+    }
+    report.add(
+        "dlog_solve_worst_us",
+        "dlog of the bound itself (worst case)",
+        solve,
+        "us",
+    );
+    Ok(report)
+}
+
+fn elastic_single_choice_us(budget: Duration) -> f64 {
+    use elastic_elgamal::app::{ChoiceParams, EncryptedChoice};
+    use elastic_elgamal::group::Ristretto;
+    use rand_chacha_03::rand_core::SeedableRng;
+    let mut seed = [0u8; 32];
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
+    let mut rng = rand_chacha_03::ChaCha20Rng::from_seed(seed);
+    let keys = elastic_elgamal::Keypair::<Ristretto>::generate(&mut rng);
+    let params = ChoiceParams::single(keys.public().clone(), 2);
+    let choices: Vec<_> = (0..64)
+        .map(|i| EncryptedChoice::single(&params, i % 2, &mut rng))
+        .collect();
+    let mut i = 0;
+    time_per_call(budget, 50, || {
+        std::hint::black_box(choices[i % choices.len()].verify(&params).is_ok());
+        i += 1;
+    })
+}
