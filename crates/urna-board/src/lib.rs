@@ -89,7 +89,7 @@ pub use proof::{
     verify_consistency, verify_inclusion,
 };
 pub use tiles::{
-    BundleId, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH, TileError, TileId, TilePath, changed_bundles,
-    changed_tiles, parse_tile_path,
+    BundleId, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH, TileError, TileId, TilePath,
+    changed_bundles, changed_tiles, parse_tile_path,
 };
 pub use tree::{Frontier, FrontierError, MAX_TREE_SIZE, MemoryTree, SubtreeId, SubtreeSource};

@@ -57,7 +57,7 @@ pub fn make_ballots(
                 &mut rng,
             )?;
             pb.inc(1);
-            Ok(b.encode()?)
+            b.encode()
         })
         .collect::<Result<Vec<_>, urna_crypto::UsageError>>()?;
     pb.finish_and_clear();
