@@ -100,6 +100,32 @@ pub enum PeerError {
     /// A message names a trustee index that does not exist or is a duplicate.
     #[error("trustee index {0} is unknown or repeated")]
     BadTrusteeIndex(u16),
+    /// Too few trustees are left qualified after the key ceremony (spec §8.6).
+    #[error("only {qualified} trustees qualified, the threshold is {threshold}")]
+    TooFewQualified {
+        /// How many trustees remain qualified.
+        qualified: usize,
+        /// The threshold t.
+        threshold: u16,
+    },
+    /// A DKG complaint does not hold up: the share opens and matches the
+    /// dealer's commitments (spec §8.5).
+    #[error("complaint by trustee {complainer} against dealer {dealer} is unfounded")]
+    UnfoundedComplaint {
+        /// 1-based index of the accused dealer.
+        dealer: u16,
+        /// 1-based index of the complainer.
+        complainer: u16,
+    },
+    /// The joint key computed from the ceremony messages differs from the one claimed (spec §8.7).
+    #[error("the joint key does not match the key ceremony")]
+    JointKeyMismatch,
+    /// A partial decryption does not verify against the trustee's verification key (spec §9.3).
+    #[error("partial decryption by trustee {trustee} does not verify")]
+    BadPartialDecryption {
+        /// 1-based index of the trustee.
+        trustee: u16,
+    },
 }
 
 /// The caller asked for something impossible. Not caused by untrusted input.
@@ -130,6 +156,13 @@ pub enum UsageError {
     /// The discrete logarithm is larger than the table's bound (spec §5).
     #[error("no discrete logarithm up to the bound {0}")]
     DlogNotFound(u64),
+    /// The same trustee index was supplied twice (spec §9.2).
+    #[error("trustee {0} appears more than once")]
+    DuplicateTrustee(u16),
+    /// This trustee is not among the participants or the qualified set of the
+    /// key ceremony, or its own message is missing from what was passed (spec §8).
+    #[error("trustee {0} is not a participant in this step of the key ceremony")]
+    NotAParticipant(u16),
 }
 
 /// Any error of this crate.

@@ -12,6 +12,7 @@
 pub mod ballot;
 pub mod batch;
 pub mod credential;
+pub mod dkg;
 pub mod dlog;
 pub mod elgamal;
 pub mod encoding;
@@ -19,7 +20,13 @@ pub mod error;
 pub mod group;
 pub mod manual;
 pub mod proof;
+/// INSECURE, test only: generator of the published test vectors (spec §10).
+#[cfg(feature = "insecure-deterministic-rng")]
+pub mod test_vectors;
+pub mod threshold;
 pub mod transcript;
+#[cfg(feature = "insecure-deterministic-rng")]
+pub use test_vectors::insecure_test_rng;
 
 pub use curve25519_dalek::scalar::Scalar;
 pub use encoding::Element;

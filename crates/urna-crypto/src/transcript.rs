@@ -158,6 +158,10 @@ impl serde::Serialize for Fingerprint {
 impl<'de> serde::Deserialize<'de> for Fingerprint {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <String as serde::Deserialize>::deserialize(d)?;
+        // Only lower-case hex is canonical in JSON forms (spec §2.4).
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(serde::de::Error::custom("upper-case hex is not canonical"));
+        }
         let v = hex::decode(&s).map_err(serde::de::Error::custom)?;
         let a: [u8; 32] = v
             .try_into()

@@ -211,7 +211,10 @@ impl RangeProof {
 
     /// Strict decoding of a proof for the range `lo..=hi`.
     pub fn decode(r: &mut Reader<'_>, lo: u64, hi: u64) -> Result<Self, PeerError> {
-        let k = hi.checked_sub(lo).map(|d| d + 1).unwrap_or(0);
+        let k = hi
+            .checked_sub(lo)
+            .and_then(|d| d.checked_add(1))
+            .unwrap_or(0);
         bounded("range proof branches", k, 1, MAX_BRANCHES)?;
         let mut branches = Vec::with_capacity(k as usize);
         for _ in 0..k {
@@ -246,7 +249,11 @@ pub(crate) fn accumulate_range(
     context: &[u8],
     st: &RangeStatement<'_>,
 ) -> Result<(), PeerError> {
-    let k = st.hi.checked_sub(st.lo).map(|d| d + 1).unwrap_or(0);
+    let k = st
+        .hi
+        .checked_sub(st.lo)
+        .and_then(|d| d.checked_add(1))
+        .unwrap_or(0);
     if proof.branches.len() as u64 != k {
         return Err(PeerError::ShapeMismatch {
             what: "range proof branches",

@@ -1,0 +1,843 @@
+//! Checks every case of the published test vectors in `spec/test-vectors/`
+//! (spec §10): valid cases must decode, verify and reproduce exactly;
+//! invalid cases must fail with the stated error kind.
+//!
+//! With `--features insecure-deterministic-rng` it also regenerates the
+//! vectors in memory and requires them to equal the committed files.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+
+use curve25519_dalek::ristretto::RistrettoPoint;
+use curve25519_dalek::scalar::Scalar;
+use rand::SeedableRng;
+use serde_json::Value;
+use sha2::{Digest, Sha512};
+
+use urna_crypto::ballot::{Ballot, BallotSecrets, ContestShape, SUM_OPTION, proof_context};
+use urna_crypto::batch::verify_one;
+use urna_crypto::credential::Signature;
+use urna_crypto::dlog::DlogTable;
+use urna_crypto::elgamal::{Ciphertext, PublicKey, SecretScalar};
+use urna_crypto::encoding::{Element, Reader, decode_scalar};
+use urna_crypto::group::{derive_generator, g, h, mul_g, mul_h};
+use urna_crypto::proof::dleq::{DleqProof, DleqStatement};
+use urna_crypto::proof::range::{RangeProof, RangeStatement};
+use urna_crypto::proof::schnorr::SchnorrProof;
+use urna_crypto::{Error, Fingerprint, PeerError, UsageError};
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../spec/test-vectors")
+}
+
+fn load(name: &str) -> Value {
+    let text = std::fs::read_to_string(dir().join(name)).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert!(v["description"].is_string(), "{name}: description");
+    assert!(v["spec_section"].is_string(), "{name}: spec_section");
+    assert!(!v["cases"].as_array().unwrap().is_empty(), "{name}: cases");
+    v
+}
+
+fn cases(v: &Value) -> &Vec<Value> {
+    v["cases"].as_array().unwrap()
+}
+
+fn name(c: &Value) -> &str {
+    c["name"].as_str().unwrap()
+}
+
+fn is_valid(c: &Value) -> bool {
+    c["valid"].as_bool().unwrap()
+}
+
+fn bytes(v: &Value) -> Vec<u8> {
+    let s = v.as_str().unwrap();
+    assert!(!s.bytes().any(|b| b.is_ascii_uppercase()), "upper-case hex");
+    hex::decode(s).unwrap()
+}
+
+fn b32(v: &Value) -> [u8; 32] {
+    bytes(v).try_into().unwrap()
+}
+
+fn elem(v: &Value) -> Element {
+    Element::decode(&b32(v)).unwrap()
+}
+
+fn scal(v: &Value) -> Scalar {
+    decode_scalar(&b32(v)).unwrap()
+}
+
+fn num(v: &Value) -> u64 {
+    v.as_u64().unwrap()
+}
+
+fn fp(v: &Value) -> Fingerprint {
+    Fingerprint(b32(v))
+}
+
+fn ct(v: &Value) -> Ciphertext {
+    Ciphertext {
+        alpha: elem(&v["alpha"]),
+        beta: elem(&v["beta"]),
+    }
+}
+
+fn cts(v: &Value) -> Vec<Ciphertext> {
+    v.as_array().unwrap().iter().map(ct).collect()
+}
+
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_string().into_boxed_str())
+}
+
+fn rng() -> rand_chacha::ChaCha20Rng {
+    rand_chacha::ChaCha20Rng::seed_from_u64(1)
+}
+
+/// The stable error kind of spec §10.
+fn kind(e: &Error) -> &'static str {
+    match e {
+        Error::Peer(p) => match p {
+            PeerError::NonCanonicalScalar => "non_canonical_scalar",
+            PeerError::NonCanonicalElement => "non_canonical_element",
+            PeerError::IdentityElement => "identity_element",
+            PeerError::Truncated { .. } => "truncated",
+            PeerError::TrailingBytes(_) => "trailing_bytes",
+            PeerError::OutOfBounds { .. } => "out_of_bounds",
+            PeerError::UnknownVersion(_) => "unknown_version",
+            PeerError::Hex(_) => "hex",
+            PeerError::InvalidProof(_) => "invalid_proof",
+            PeerError::ShapeMismatch { .. } => "shape_mismatch",
+            _ => "other",
+        },
+        Error::Usage(UsageError::DlogNotFound(_)) => "dlog_not_found",
+        _ => "usage",
+    }
+}
+
+/// Checks a case's outcome against `valid` / `error`.
+fn outcome<T>(c: &Value, r: Result<T, impl Into<Error>>) -> Option<T> {
+    match (is_valid(c), r) {
+        (true, Ok(t)) => Some(t),
+        (true, Err(e)) => panic!("{}: expected valid, got {}", name(c), e.into()),
+        (false, Ok(_)) => panic!("{}: expected {}, but it passed", name(c), c["error"]),
+        (false, Err(e)) => {
+            let e = e.into();
+            assert_eq!(kind(&e), c["error"].as_str().unwrap(), "{}: {e}", name(c));
+            None
+        }
+    }
+}
+
+/// Independent framing of spec §3.1.
+fn framed(domain: &str, fields: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut f = |b: &[u8]| {
+        out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        out.extend_from_slice(b);
+    };
+    f(domain.as_bytes());
+    for (l, d) in fields {
+        f(l.as_bytes());
+        f(d);
+    }
+    out
+}
+
+fn challenge(domain: &str, fields: &[(&str, &[u8])]) -> Scalar {
+    let d: [u8; 64] = Sha512::digest(framed(domain, fields)).into();
+    Scalar::from_bytes_mod_order_wide(&d)
+}
+
+fn pt(p: RistrettoPoint) -> Element {
+    Element::from_point(p)
+}
+
+#[test]
+fn ristretto255_rfc9496() {
+    let v = load("ristretto255.json");
+    for c in cases(&v) {
+        match c["type"].as_str().unwrap() {
+            "multiple" => {
+                let e = elem(&c["encoding"]);
+                assert_eq!(
+                    pt(mul_g(&Scalar::from(num(&c["scalar"])))),
+                    e,
+                    "{}",
+                    name(c)
+                );
+                assert_eq!(e.as_bytes(), &b32(&c["encoding"]));
+            }
+            "decode" => {
+                outcome(c, Element::decode(&b32(&c["encoding"])));
+            }
+            "derive" => {
+                let u: [u8; 64] = bytes(&c["uniform_bytes"]).try_into().unwrap();
+                let e = pt(RistrettoPoint::from_uniform_bytes(&u));
+                assert_eq!(e.as_bytes(), &b32(&c["encoding"]), "{}", name(c));
+            }
+            t => panic!("unknown type {t}"),
+        }
+    }
+}
+
+#[test]
+fn encoding() {
+    let v = load("encoding.json");
+    for c in cases(&v) {
+        match c["type"].as_str().unwrap() {
+            "scalar" => {
+                let b = b32(&c["hex"]);
+                if let Some(s) = outcome(c, decode_scalar(&b)) {
+                    assert_eq!(s.to_bytes(), b);
+                }
+            }
+            "element" => {
+                let b = b32(&c["hex"]);
+                let r = if c["identity_allowed"].as_bool().unwrap() {
+                    Element::decode(&b)
+                } else {
+                    Element::decode_non_identity(&b)
+                };
+                if let Some(e) = outcome(c, r) {
+                    assert_eq!(e.as_bytes(), &b);
+                }
+            }
+            "element_json" => {
+                let t = c["text"].as_str().unwrap();
+                if let Some(e) = outcome(c, Element::from_hex(t)) {
+                    assert_eq!(e.to_hex(), t);
+                }
+            }
+            "integers" => {
+                let b = bytes(&c["hex"]);
+                let read = || -> Result<(u8, u16, u32, u64, Vec<u8>), PeerError> {
+                    let mut r = Reader::new(&b);
+                    let out = (
+                        r.u8()?,
+                        r.u16()?,
+                        r.u32()?,
+                        r.u64()?,
+                        r.bytes32("f", 1024)?.to_vec(),
+                    );
+                    r.finish()?;
+                    Ok(out)
+                };
+                if let Some((a, b16, c32, d64, f)) = outcome(c, read()) {
+                    assert_eq!(u64::from(a), num(&c["u8"]));
+                    assert_eq!(u64::from(b16), num(&c["u16"]));
+                    assert_eq!(u64::from(c32), num(&c["u32"]));
+                    assert_eq!(d64, num(&c["u64"]));
+                    assert_eq!(f, bytes(&c["bytes32"]));
+                }
+            }
+            t => panic!("unknown type {t}"),
+        }
+    }
+}
+
+#[test]
+fn generators() {
+    let v = load("generators.json");
+    for c in cases(&v) {
+        match c["type"].as_str().unwrap() {
+            "base" => assert_eq!(elem(&c["element"]), g()),
+            "derived" => {
+                let label = c["label"].as_str().unwrap();
+                let t = framed("urna/v1/generator", &[("label", label.as_bytes())]);
+                assert_eq!(t, bytes(&c["transcript"]), "{}", name(c));
+                let d: [u8; 64] = Sha512::digest(&t).into();
+                assert_eq!(d.to_vec(), bytes(&c["sha512"]));
+                let e = elem(&c["element"]);
+                assert_eq!(pt(RistrettoPoint::from_uniform_bytes(&d)), e);
+                assert_eq!(derive_generator(label), e);
+                if label == "urna/v1/elgamal/message" {
+                    assert_eq!(h(), e);
+                }
+            }
+            t => panic!("unknown type {t}"),
+        }
+    }
+}
+
+#[test]
+fn transcript() {
+    let v = load("transcript.json");
+    for c in cases(&v) {
+        match c["type"].as_str().unwrap() {
+            "transcript" => {
+                let domain = c["domain"].as_str().unwrap();
+                let fields: Vec<(String, Vec<u8>)> = c["fields"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| (f["label"].as_str().unwrap().to_string(), bytes(&f["data"])))
+                    .collect();
+                let refs: Vec<(&str, &[u8])> = fields
+                    .iter()
+                    .map(|(l, d)| (l.as_str(), d.as_slice()))
+                    .collect();
+                let t = framed(domain, &refs);
+                assert_eq!(t, bytes(&c["framed"]), "{}", name(c));
+                let d: [u8; 64] = Sha512::digest(&t).into();
+                assert_eq!(d.to_vec(), bytes(&c["sha512"]));
+                assert_eq!(d[..32].to_vec(), bytes(&c["digest32"]));
+                assert_eq!(Scalar::from_bytes_mod_order_wide(&d), scal(&c["challenge"]));
+                // And the library's transcript agrees.
+                let mut lt = urna_crypto::transcript::Transcript::new(leak(domain));
+                for (l, d) in &fields {
+                    lt.append(leak(l), d);
+                }
+                assert_eq!(lt.clone().challenge(), scal(&c["challenge"]));
+                assert_eq!(lt.digest64().to_vec(), bytes(&c["sha512"]));
+            }
+            "fingerprint_ceremony" => {
+                let m = b32(&c["manifest_hash"]);
+                let t = framed("urna/v1/fingerprint/ceremony", &[("manifest_hash", &m)]);
+                assert_eq!(t, bytes(&c["framed"]));
+                assert_eq!(Sha512::digest(&t)[..32].to_vec(), bytes(&c["fingerprint"]));
+                assert_eq!(Fingerprint::ceremony(&m), fp(&c["fingerprint"]));
+            }
+            "fingerprint_election" => {
+                let m = b32(&c["manifest_hash"]);
+                let k = elem(&c["joint_key"]);
+                let t = framed(
+                    "urna/v1/fingerprint/election",
+                    &[("manifest_hash", &m), ("joint_key", k.as_bytes())],
+                );
+                assert_eq!(t, bytes(&c["framed"]));
+                assert_eq!(Sha512::digest(&t)[..32].to_vec(), bytes(&c["fingerprint"]));
+                assert_eq!(Fingerprint::election(&m, &k), fp(&c["fingerprint"]));
+            }
+            t => panic!("unknown type {t}"),
+        }
+    }
+}
+
+fn check_election(v: &Value) -> (Element, Fingerprint, Scalar) {
+    let e = &v["election"];
+    let k = elem(&e["joint_key"]);
+    let s = scal(&e["secret_key"]);
+    assert_eq!(pt(mul_g(&s)), k);
+    let f = Fingerprint::election(&b32(&e["manifest_hash"]), &k);
+    assert_eq!(f, fp(&e["fingerprint"]));
+    (k, f, s)
+}
+
+#[test]
+fn elgamal() {
+    let v = load("elgamal.json");
+    check_election(&v);
+    for c in cases(&v) {
+        match c["type"].as_str().unwrap() {
+            "keypair" => assert_eq!(pt(mul_g(&scal(&c["secret_key"]))), elem(&c["public_key"])),
+            "encrypt" => {
+                let key = PublicKey::new(elem(&c["public_key"])).unwrap();
+                let m = num(&c["message"]);
+                let got = key.encrypt_with_nonce(m, &scal(&c["nonce"]));
+                let want = ct(&c["ciphertext"]);
+                assert_eq!(got, want, "{}", name(c));
+                let mut enc = want.alpha.as_bytes().to_vec();
+                enc.extend_from_slice(want.beta.as_bytes());
+                assert_eq!(enc, bytes(&c["encoding"]));
+                let s = scal(&c["secret_key"]);
+                let dec = pt(want.beta.point() - want.alpha.point() * s);
+                assert_eq!(dec, elem(&c["decrypted"]));
+                assert_eq!(dec, pt(mul_h(&Scalar::from(m))));
+                assert_eq!(DlogTable::new(num(&c["dlog_bound"])).solve(&dec), Ok(m));
+            }
+            "sum" => {
+                let sum = Ciphertext::sum(&cts(&c["ciphertexts"]));
+                assert_eq!(sum, ct(&c["sum"]));
+                let dec = pt(sum.beta.point() - sum.alpha.point() * scal(&c["secret_key"]));
+                assert_eq!(dec, elem(&c["decrypted"]));
+                assert_eq!(dec, pt(mul_h(&Scalar::from(num(&c["message"])))));
+            }
+            "reencrypt" => {
+                let key = PublicKey::new(elem(&c["public_key"])).unwrap();
+                let r = scal(&c["nonce"]);
+                let base = ct(&c["ciphertext"]);
+                let want = ct(&c["result"]);
+                assert_eq!(pt(base.alpha.point() + mul_g(&r)), want.alpha);
+                assert_eq!(pt(base.beta.point() + key.mul(&r)), want.beta);
+            }
+            "decode" => {
+                let b = bytes(&c["encoding"]);
+                let mut r = Reader::new(&b);
+                let res = Ciphertext::decode(&mut r).and_then(|ct| r.finish().map(|()| ct));
+                outcome(c, res);
+            }
+            "public_key" => {
+                outcome(c, PublicKey::new(elem(&c["public_key"])));
+            }
+            "dlog" => {
+                let t = DlogTable::new(num(&c["bound"]));
+                if let Some(m) = outcome(c, t.solve(&elem(&c["element"]))) {
+                    assert_eq!(m, num(&c["log"]));
+                }
+            }
+            t => panic!("unknown type {t}"),
+        }
+    }
+}
+
+fn concat(parts: &[&Value]) -> Vec<u8> {
+    parts.iter().flat_map(|p| bytes(p)).collect()
+}
+
+#[test]
+fn schnorr() {
+    let v = load("schnorr.json");
+    check_election(&v);
+    for c in cases(&v) {
+        let enc = bytes(&c["proof_encoding"]);
+        let p = &c["proof"];
+        assert_eq!(concat(&[&p["commitment"], &p["response"]]), enc);
+        let f = fp(&c["fingerprint"]);
+        let ctx = bytes(&c["context"]);
+        let x = elem(&c["public"]);
+        let res = (|| {
+            let mut r = Reader::new(&enc);
+            let proof = SchnorrProof::decode(&mut r)?;
+            r.finish()?;
+            verify_one(&proof.statement(&f, &ctx, &x), None, &mut rng())
+        })();
+        if outcome(c, res).is_some() {
+            // Re-create the proof from the explicit nonce.
+            let secret = scal(&c["secret"]);
+            assert_eq!(pt(mul_g(&secret)), x);
+            let u = scal(&c["nonce"]);
+            let a = pt(mul_g(&u));
+            assert_eq!(a, elem(&p["commitment"]));
+            let ch = challenge(
+                "urna/v1/proof/schnorr",
+                &[
+                    ("fingerprint", &f.0),
+                    ("context", &ctx),
+                    ("statement", x.as_bytes()),
+                    ("commitment", a.as_bytes()),
+                ],
+            );
+            assert_eq!(ch, scal(&c["challenge"]));
+            assert_eq!(u + ch * secret, scal(&p["response"]));
+        }
+    }
+}
+
+#[test]
+fn dleq() {
+    let v = load("dleq.json");
+    check_election(&v);
+    for c in cases(&v) {
+        let enc = bytes(&c["proof_encoding"]);
+        let p = &c["proof"];
+        assert_eq!(
+            concat(&[&p["commitment_g"], &p["commitment_y"], &p["response"]]),
+            enc
+        );
+        let f = fp(&c["fingerprint"]);
+        let ctx = bytes(&c["context"]);
+        let st = DleqStatement {
+            base: elem(&c["base"]),
+            public: elem(&c["public"]),
+            image: elem(&c["image"]),
+        };
+        let res = (|| {
+            let mut r = Reader::new(&enc);
+            let proof = DleqProof::decode(&mut r)?;
+            r.finish()?;
+            verify_one(&proof.statement(&f, &ctx, &st), None, &mut rng())
+        })();
+        if outcome(c, res).is_some() {
+            let s = scal(&c["secret"]);
+            assert_eq!(pt(mul_g(&s)), st.public);
+            assert_eq!(pt(st.base.point() * s), st.image);
+            let u = scal(&c["nonce"]);
+            let a = pt(mul_g(&u));
+            let b = pt(st.base.point() * u);
+            assert_eq!(a, elem(&p["commitment_g"]));
+            assert_eq!(b, elem(&p["commitment_y"]));
+            let ch = challenge(
+                "urna/v1/proof/dleq",
+                &[
+                    ("fingerprint", &f.0),
+                    ("context", &ctx),
+                    ("base", st.base.as_bytes()),
+                    ("public", st.public.as_bytes()),
+                    ("image", st.image.as_bytes()),
+                    ("commitment_g", a.as_bytes()),
+                    ("commitment_y", b.as_bytes()),
+                ],
+            );
+            assert_eq!(ch, scal(&c["challenge"]));
+            assert_eq!(u + ch * s, scal(&p["response"]));
+        }
+    }
+}
+
+/// The range challenge of spec §6.4, written out field by field.
+fn range_challenge(
+    f: &Fingerprint,
+    ctx: &[u8],
+    key: &Element,
+    summands: &[Ciphertext],
+    lo: u64,
+    hi: u64,
+    branches: &[(Element, Element)],
+) -> Scalar {
+    let n = (summands.len() as u64).to_be_bytes();
+    let (lo, hi) = (lo.to_be_bytes(), hi.to_be_bytes());
+    let mut fields: Vec<(&str, &[u8])> = vec![
+        ("fingerprint", &f.0),
+        ("context", ctx),
+        ("key", key.as_bytes()),
+        ("summands", &n),
+    ];
+    for s in summands {
+        fields.push(("alpha", s.alpha.as_bytes()));
+        fields.push(("beta", s.beta.as_bytes()));
+    }
+    fields.push(("lo", &lo));
+    fields.push(("hi", &hi));
+    for (a, b) in branches {
+        fields.push(("a", a.as_bytes()));
+        fields.push(("b", b.as_bytes()));
+    }
+    challenge("urna/v1/proof/range", &fields)
+}
+
+#[test]
+fn range() {
+    let v = load("range.json");
+    let (_, _, _) = check_election(&v);
+    for c in cases(&v) {
+        let enc = bytes(&c["proof_encoding"]);
+        let branches = c["proof"]["branches"].as_array().unwrap();
+        let parts: Vec<&Value> = branches
+            .iter()
+            .flat_map(|b| [&b["a"], &b["b"], &b["c"], &b["z"]])
+            .collect();
+        assert_eq!(concat(&parts), enc, "{}", name(c));
+        let f = fp(&c["fingerprint"]);
+        let ctx = bytes(&c["context"]);
+        let key = elem(&c["key"]);
+        let summands = cts(&c["summands"]);
+        let (lo, hi) = (num(&c["lo"]), num(&c["hi"]));
+        let res = (|| {
+            let mut r = Reader::new(&enc);
+            let proof = RangeProof::decode(&mut r, lo, hi)?;
+            r.finish()?;
+            let st = RangeStatement {
+                key: &key,
+                summands: &summands,
+                lo,
+                hi,
+            };
+            verify_one(&proof.statement(&f, &ctx, st), Some(&key), &mut rng())
+        })();
+        if outcome(c, res).is_some() {
+            // Summands are the encryptions of the values with the nonces.
+            let pk = PublicKey::new(key).unwrap();
+            let values: Vec<u64> = c["values"].as_array().unwrap().iter().map(num).collect();
+            let nonces: Vec<Scalar> = c["nonces"].as_array().unwrap().iter().map(scal).collect();
+            for ((s, m), r) in summands.iter().zip(&values).zip(&nonces) {
+                assert_eq!(pk.encrypt_with_nonce(*m, r), *s);
+            }
+            let commitments: Vec<(Element, Element)> = branches
+                .iter()
+                .map(|b| (elem(&b["a"]), elem(&b["b"])))
+                .collect();
+            let ch = range_challenge(&f, &ctx, &key, &summands, lo, hi, &commitments);
+            assert_eq!(ch, scal(&c["challenge"]));
+            let csum: Scalar = branches.iter().map(|b| scal(&b["c"])).sum();
+            assert_eq!(csum, ch);
+            // The real branch from its nonce u: A = u·G, B = u·K, z = u + c_j·Σr.
+            let j = num(&c["real_branch"]) as usize;
+            assert_eq!(j as u64, values.iter().sum::<u64>() - lo);
+            let u = scal(&c["real_branch_nonce"]);
+            let br = &branches[j];
+            assert_eq!(pt(mul_g(&u)), elem(&br["a"]));
+            assert_eq!(pt(key.point() * u), elem(&br["b"]));
+            let rsum: Scalar = nonces.iter().sum();
+            assert_eq!(u + scal(&br["c"]) * rsum, scal(&br["z"]));
+        }
+        if let Some(weak) = c.get("weak_challenge") {
+            // The forgery satisfies every equation under the weak challenge…
+            let weak = scal(weak);
+            let commitments: Vec<(Element, Element)> = branches
+                .iter()
+                .map(|b| (elem(&b["a"]), elem(&b["b"])))
+                .collect();
+            let mut fields: Vec<(&str, &[u8])> = Vec::new();
+            for (a, b) in &commitments {
+                fields.push(("a", a.as_bytes()));
+                fields.push(("b", b.as_bytes()));
+            }
+            assert_eq!(challenge("urna/v1/proof/range", &fields), weak);
+            let csum: Scalar = branches.iter().map(|b| scal(&b["c"])).sum();
+            assert_eq!(csum, weak);
+            let (alpha, beta) = (summands[0].alpha.point(), summands[0].beta.point());
+            for (j, b) in branches.iter().enumerate() {
+                let (cj, zj) = (scal(&b["c"]), scal(&b["z"]));
+                let e1 = elem(&b["a"]).point() + alpha * cj - mul_g(&zj);
+                let e2 = elem(&b["b"]).point() + beta * cj
+                    - mul_h(&(cj * Scalar::from(lo + j as u64)))
+                    - key.point() * zj;
+                assert_eq!(pt(e1), Element::identity());
+                assert_eq!(pt(e2), Element::identity());
+            }
+            // …and encrypts neither 0 nor 1: β − r·K = m·H for the stated m.
+            let m = scal(&c["forged_plaintext_scalar"]);
+            assert_ne!(m, Scalar::ZERO);
+            assert_ne!(m, Scalar::ONE);
+            assert!(!is_valid(c));
+        }
+    }
+}
+
+#[test]
+fn signature() {
+    let v = load("signature.json");
+    check_election(&v);
+    for c in cases(&v) {
+        let enc = bytes(&c["signature_encoding"]);
+        let s = &c["signature"];
+        assert_eq!(concat(&[&s["commitment"], &s["response"]]), enc);
+        let f = fp(&c["fingerprint"]);
+        let p = elem(&c["credential"]);
+        let msg = bytes(&c["message"]);
+        let res = (|| {
+            let mut r = Reader::new(&enc);
+            let sig = Signature::decode(&mut r)?;
+            r.finish()?;
+            verify_one(&sig.statement(&f, &p, &msg), None, &mut rng())
+        })();
+        if outcome(c, res).is_some() {
+            let secret = b32(&c["secret"]);
+            let x = decode_scalar(&secret).unwrap();
+            assert_eq!(pt(mul_g(&x)), p);
+            let k = challenge(
+                "urna/v1/signature/nonce",
+                &[
+                    ("secret", &secret),
+                    ("random", &bytes(&c["random"])),
+                    ("message", &msg),
+                ],
+            );
+            assert_eq!(k, scal(&c["nonce"]));
+            let r = pt(mul_g(&k));
+            assert_eq!(r, elem(&s["commitment"]));
+            let e = challenge(
+                "urna/v1/signature",
+                &[
+                    ("fingerprint", &f.0),
+                    ("credential", p.as_bytes()),
+                    ("commitment", r.as_bytes()),
+                    ("message", &msg),
+                ],
+            );
+            assert_eq!(e, scal(&c["challenge"]));
+            assert_eq!(k + e * x, scal(&s["response"]));
+        }
+    }
+}
+
+fn shapes(v: &Value) -> Vec<ContestShape> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| ContestShape {
+            options: num(&s["options"]) as u16,
+            option_max: num(&s["option_max"]) as u32,
+            min: num(&s["min"]) as u32,
+            max: num(&s["max"]) as u32,
+        })
+        .collect()
+}
+
+fn nested_scalars(v: &Value) -> Vec<Vec<Scalar>> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_array().unwrap().iter().map(scal).collect())
+        .collect()
+}
+
+fn nested_u64(v: &Value) -> Vec<Vec<u64>> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_array().unwrap().iter().map(num).collect())
+        .collect()
+}
+
+#[test]
+fn ballot() {
+    let v = load("ballot.json");
+    let (key, f, _) = check_election(&v);
+    let pk = PublicKey::new(key).unwrap();
+    for c in cases(&v) {
+        let b = bytes(&c["ballot"]);
+        match c["type"].as_str().unwrap() {
+            "verify" => {
+                let style = shapes(&c["shapes"]);
+                let res = (|| {
+                    let ballot = Ballot::decode(&b)?;
+                    let signed = &b[..b.len() - 64];
+                    verify_one(
+                        &ballot.statement(&key, &f, &style).with_signed_bytes(signed),
+                        Some(&key),
+                        &mut rng(),
+                    )
+                    .map(|()| ballot)
+                })();
+                let Some(ballot) = outcome(c, res) else {
+                    continue;
+                };
+                // Reproduce the parts from the explicit secrets.
+                assert_eq!(ballot.encode().unwrap(), b);
+                assert_eq!(ballot.credential, elem(&c["credential"]));
+                let x = decode_scalar(&b32(&c["credential_secret"])).unwrap();
+                assert_eq!(pt(mul_g(&x)), ballot.credential);
+                assert_eq!(ballot.header, bytes(&c["header"]));
+                let sel = nested_u64(&c["selections"]);
+                let nonces = nested_scalars(&c["nonces"]);
+                let option_u = nested_scalars(&c["option_proof_nonces"]);
+                let sum_u: Vec<Scalar> = c["sum_proof_nonces"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(scal)
+                    .collect();
+                for (ci, contest) in ballot.contests.iter().enumerate() {
+                    for (oi, ((ctx_, proof), m)) in contest
+                        .ciphertexts
+                        .iter()
+                        .zip(&contest.proofs)
+                        .zip(&sel[ci])
+                        .enumerate()
+                    {
+                        let r = nonces[ci][oi];
+                        assert_eq!(pk.encrypt_with_nonce(*m, &r), *ctx_);
+                        let br = &proof.branches[*m as usize];
+                        let u = option_u[ci][oi];
+                        assert_eq!(pt(mul_g(&u)), br.a);
+                        assert_eq!(u + br.c * r, br.z);
+                        let pctx = proof_context(&ballot.credential, ci as u16, oi as u16);
+                        let ch = range_challenge(
+                            &f,
+                            &pctx,
+                            &key,
+                            std::slice::from_ref(ctx_),
+                            0,
+                            contest.shape.option_max.into(),
+                            &proof
+                                .branches
+                                .iter()
+                                .map(|b| (b.a, b.b))
+                                .collect::<Vec<_>>(),
+                        );
+                        assert_eq!(proof.branches.iter().map(|b| b.c).sum::<Scalar>(), ch);
+                    }
+                    let total: u64 = sel[ci].iter().sum();
+                    let br = &contest.sum_proof.branches
+                        [(total - u64::from(contest.shape.min)) as usize];
+                    let rsum: Scalar = nonces[ci].iter().sum();
+                    assert_eq!(pt(mul_g(&sum_u[ci])), br.a);
+                    assert_eq!(sum_u[ci] + br.c * rsum, br.z);
+                    let pctx = proof_context(&ballot.credential, ci as u16, SUM_OPTION);
+                    let ch = range_challenge(
+                        &f,
+                        &pctx,
+                        &key,
+                        &contest.ciphertexts,
+                        contest.shape.min.into(),
+                        contest.shape.max.into(),
+                        &contest
+                            .sum_proof
+                            .branches
+                            .iter()
+                            .map(|b| (b.a, b.b))
+                            .collect::<Vec<_>>(),
+                    );
+                    assert_eq!(
+                        contest
+                            .sum_proof
+                            .branches
+                            .iter()
+                            .map(|b| b.c)
+                            .sum::<Scalar>(),
+                        ch
+                    );
+                }
+                // Signature with the hedged nonce.
+                let signed = &b[..b.len() - 64];
+                assert_eq!(signed.len() as u64, num(&c["signed_length"]));
+                let k = challenge(
+                    "urna/v1/signature/nonce",
+                    &[
+                        ("secret", &x.to_bytes()),
+                        ("random", &bytes(&c["signature_random"])),
+                        ("message", signed),
+                    ],
+                );
+                assert_eq!(pt(mul_g(&k)), ballot.signature.commitment);
+            }
+            "audit" => {
+                let ballot = Ballot::decode(&b).unwrap();
+                let secrets = BallotSecrets {
+                    selections: nested_u64(&c["selections"]),
+                    nonces: nested_scalars(&c["nonces"])
+                        .into_iter()
+                        .map(|v| v.into_iter().map(SecretScalar::new).collect())
+                        .collect(),
+                };
+                outcome(c, ballot.check_audit(&pk, &secrets));
+            }
+            t => panic!("unknown type {t}"),
+        }
+    }
+}
+
+#[test]
+fn every_file_is_checked() {
+    let mut names: Vec<String> = std::fs::read_dir(dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "ballot.json",
+            "dleq.json",
+            "elgamal.json",
+            "encoding.json",
+            "generators.json",
+            "range.json",
+            "ristretto255.json",
+            "schnorr.json",
+            "signature.json",
+            "transcript.json"
+        ]
+    );
+}
+
+#[cfg(feature = "insecure-deterministic-rng")]
+#[test]
+fn committed_vectors_match_the_generator() {
+    let files = urna_crypto::test_vectors::generate().unwrap();
+    assert_eq!(files.len(), 10);
+    for (name, text) in files {
+        let committed = std::fs::read_to_string(dir().join(name)).unwrap();
+        assert!(
+            committed == text,
+            "spec/test-vectors/{name} differs from the generator's output; run \
+             `cargo run -p urna-crypto --features insecure-deterministic-rng --bin urna-gen-test-vectors -- spec/test-vectors`"
+        );
+    }
+}
