@@ -365,11 +365,12 @@ impl Ballot {
                 found: secrets.selections.len() as u64,
             });
         }
-        for ((c, sel), nonces) in self
+        for (ci, ((c, sel), nonces)) in self
             .contests
             .iter()
             .zip(&secrets.selections)
             .zip(&secrets.nonces)
+            .enumerate()
         {
             if sel.len() != c.ciphertexts.len() || nonces.len() != c.ciphertexts.len() {
                 return Err(PeerError::ShapeMismatch {
@@ -378,9 +379,12 @@ impl Ballot {
                     found: sel.len() as u64,
                 });
             }
-            for ((ct, &v), r) in c.ciphertexts.iter().zip(sel).zip(nonces) {
+            for (oi, ((ct, &v), r)) in c.ciphertexts.iter().zip(sel).zip(nonces).enumerate() {
                 if key.encrypt_with_nonce(v, r.expose()) != *ct {
-                    return Err(PeerError::InvalidProof(crate::error::ProofKind::Range));
+                    return Err(PeerError::AuditMismatch {
+                        contest: ci as u16,
+                        option: oi as u16,
+                    });
                 }
             }
         }
@@ -468,6 +472,61 @@ impl Verify for BallotCheck<'_> {
 
     fn failure(&self) -> PeerError {
         PeerError::InvalidProof(crate::error::ProofKind::Range)
+    }
+
+    fn locate(&self, key: Option<&Element>, seed: [u8; 32]) -> PeerError {
+        use rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed);
+        let b = self.ballot;
+        let alone = |rng: &mut rand_chacha::ChaCha20Rng,
+                     f: &dyn Fn(&mut Accumulator) -> Result<(), PeerError>| {
+            let mut acc = Accumulator::new(rng, key);
+            f(&mut acc).is_ok() && acc.check()
+        };
+        for (ci, (c, shape)) in b.contests.iter().zip(self.shapes).enumerate() {
+            let cidx = ci as u16;
+            for (oi, (ct, proof)) in c.ciphertexts.iter().zip(&c.proofs).enumerate() {
+                let st = RangeStatement {
+                    key: self.key,
+                    summands: std::slice::from_ref(ct),
+                    lo: 0,
+                    hi: shape.option_max.into(),
+                };
+                let ctx = proof_context(&b.credential, cidx, oi as u16);
+                if !alone(&mut rng, &|acc| {
+                    accumulate_range(acc, proof, self.fp, &ctx, &st)
+                }) {
+                    return PeerError::BadBallotProof {
+                        contest: cidx,
+                        option: Some(oi as u16),
+                    };
+                }
+            }
+            let st = RangeStatement {
+                key: self.key,
+                summands: &c.ciphertexts,
+                lo: shape.min.into(),
+                hi: shape.max.into(),
+            };
+            let ctx = proof_context(&b.credential, cidx, SUM_OPTION);
+            if !alone(&mut rng, &|acc| {
+                accumulate_range(acc, &c.sum_proof, self.fp, &ctx, &st)
+            }) {
+                return PeerError::BadBallotProof {
+                    contest: cidx,
+                    option: None,
+                };
+            }
+        }
+        // Proofs first: a changed proof also breaks the signature, and
+        // naming the proof says more.
+        if let Ok(signed) = b.signed_bytes() {
+            let sig = b.signature.statement(self.fp, &b.credential, &signed);
+            if !alone(&mut rng, &|acc| sig.accumulate(acc)) {
+                return sig.failure();
+            }
+        }
+        self.failure()
     }
 
     fn terms_hint(&self) -> usize {

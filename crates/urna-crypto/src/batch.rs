@@ -149,6 +149,14 @@ pub trait Verify {
     /// The error to report when the item's group equations fail.
     fn failure(&self) -> PeerError;
 
+    /// Called after this item failed alone: narrows the failure down to the
+    /// part that is wrong (a ballot says which proof). `seed` seeds the
+    /// weights of any re-checks.
+    fn locate(&self, key: Option<&Element>, seed: [u8; 32]) -> PeerError {
+        let _ = (key, seed);
+        self.failure()
+    }
+
     /// A hint of how many variable terms this item adds.
     fn terms_hint(&self) -> usize {
         8
@@ -164,10 +172,11 @@ pub fn verify_one<T: Verify + ?Sized, R: CryptoRng + ?Sized>(
     let mut acc = Accumulator::new(rng, key);
     item.accumulate(&mut acc)?;
     if acc.check() {
-        Ok(())
-    } else {
-        Err(item.failure())
+        return Ok(());
     }
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    Err(item.locate(key, seed))
 }
 
 /// A bad item found by [`verify_batch`]: its position and what is wrong.

@@ -147,12 +147,33 @@ impl KeyPair {
 }
 
 /// An ElGamal ciphertext `(α, β)`; encoding `α || β`, 64 bytes (spec §4.5).
+/// The JSON form obeys the same rule as the binary one: `α ≠ identity`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "CiphertextJson")]
 pub struct Ciphertext {
     /// `r·G`.
     pub alpha: Element,
     /// `m·H + r·K`.
     pub beta: Element,
+}
+
+#[derive(serde::Deserialize)]
+struct CiphertextJson {
+    alpha: Element,
+    beta: Element,
+}
+
+impl TryFrom<CiphertextJson> for Ciphertext {
+    type Error = PeerError;
+    fn try_from(j: CiphertextJson) -> Result<Self, PeerError> {
+        if j.alpha.is_identity() {
+            return Err(PeerError::IdentityElement);
+        }
+        Ok(Ciphertext {
+            alpha: j.alpha,
+            beta: j.beta,
+        })
+    }
 }
 
 impl Ciphertext {
@@ -233,6 +254,16 @@ mod tests {
             Ciphertext::decode(&mut Reader::new(&bytes)),
             Err(PeerError::IdentityElement)
         );
+    }
+
+    #[test]
+    fn json_rejects_identity_alpha() {
+        let z = Element::identity().to_hex();
+        let g = crate::group::g().to_hex();
+        let bad = format!("{{\"alpha\":\"{z}\",\"beta\":\"{g}\"}}");
+        assert!(serde_json::from_str::<Ciphertext>(&bad).is_err());
+        let good = format!("{{\"alpha\":\"{g}\",\"beta\":\"{z}\"}}");
+        assert!(serde_json::from_str::<Ciphertext>(&good).is_ok());
     }
 
     #[test]

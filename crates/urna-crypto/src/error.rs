@@ -97,6 +97,24 @@ pub enum PeerError {
         /// 1-based index of the recipient.
         recipient: u16,
     },
+    /// One proof inside a ballot does not verify (spec §7.4): the range proof
+    /// of an option, or (`option = None`) the contest's selection-limit proof.
+    #[error("{} of contest {contest} does not verify", match option { Some(o) => format!("range proof of option {o}"), None => "selection-limit proof".to_string() })]
+    BadBallotProof {
+        /// 0-based contest index.
+        contest: u16,
+        /// 0-based option index, or `None` for the contest sum.
+        option: Option<u16>,
+    },
+    /// A Benaloh audit's revealed selection and nonce do not re-encrypt to the
+    /// ballot's ciphertext (spec §7.5).
+    #[error("audit: contest {contest} option {option} does not re-encrypt to the ballot")]
+    AuditMismatch {
+        /// 0-based contest index.
+        contest: u16,
+        /// 0-based option index.
+        option: u16,
+    },
     /// A message names a trustee index that does not exist or is a duplicate.
     #[error("trustee index {0} is unknown or repeated")]
     BadTrusteeIndex(u16),
@@ -126,6 +144,36 @@ pub enum PeerError {
         /// 1-based index of the trustee.
         trustee: u16,
     },
+}
+
+impl PeerError {
+    /// A stable snake_case code for this kind of error, used in JSON test
+    /// vectors and API responses (spec §2.6). Proof failures inside a
+    /// ballot or an audit share the code `invalid_proof`; the message says
+    /// which part failed.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PeerError::NonCanonicalScalar => "non_canonical_scalar",
+            PeerError::NonCanonicalElement => "non_canonical_element",
+            PeerError::IdentityElement => "identity_element",
+            PeerError::Truncated { .. } => "truncated",
+            PeerError::TrailingBytes(_) => "trailing_bytes",
+            PeerError::OutOfBounds { .. } => "out_of_bounds",
+            PeerError::UnknownVersion(_) => "unknown_version",
+            PeerError::Hex(_) => "hex",
+            PeerError::InvalidProof(_)
+            | PeerError::BadBallotProof { .. }
+            | PeerError::AuditMismatch { .. } => "invalid_proof",
+            PeerError::ShapeMismatch { .. } => "shape_mismatch",
+            PeerError::BadShare { .. } => "bad_share",
+            PeerError::UnreadableShare { .. } => "unreadable_share",
+            PeerError::BadTrusteeIndex(_) => "bad_trustee_index",
+            PeerError::TooFewQualified { .. } => "too_few_qualified",
+            PeerError::UnfoundedComplaint { .. } => "unfounded_complaint",
+            PeerError::JointKeyMismatch => "joint_key_mismatch",
+            PeerError::BadPartialDecryption { .. } => "bad_partial_decryption",
+        }
+    }
 }
 
 /// The caller asked for something impossible. Not caused by untrusted input.

@@ -256,19 +256,7 @@ pub fn error_kind(e: &Error) -> &'static str {
 }
 
 fn peer_kind(p: &PeerError) -> &'static str {
-    match p {
-        PeerError::NonCanonicalScalar => "non_canonical_scalar",
-        PeerError::NonCanonicalElement => "non_canonical_element",
-        PeerError::IdentityElement => "identity_element",
-        PeerError::Truncated { .. } => "truncated",
-        PeerError::TrailingBytes(_) => "trailing_bytes",
-        PeerError::OutOfBounds { .. } => "out_of_bounds",
-        PeerError::UnknownVersion(_) => "unknown_version",
-        PeerError::Hex(_) => "hex",
-        PeerError::InvalidProof(_) => "invalid_proof",
-        PeerError::ShapeMismatch { .. } => "shape_mismatch",
-        _ => "other",
-    }
+    p.code()
 }
 
 /// Checks that `r` failed with `kind` and returns the kind for the JSON.

@@ -253,6 +253,16 @@ fn batch_names_exactly_the_bad_ballots() {
     let bad = verify_batch(&checks(&ballots, &key, &fp, &shapes), Some(&key), &mut r).unwrap_err();
     let idx: Vec<usize> = bad.iter().map(|b: &BadItem| b.index).collect();
     assert_eq!(idx, vec![3, 300, 599]);
+    // Each is named down to the part that is wrong.
+    assert_eq!(
+        bad[0].error,
+        PeerError::BadBallotProof {
+            contest: 0,
+            option: Some(1)
+        }
+    );
+    assert_eq!(bad[1].error, PeerError::InvalidProof(ProofKind::Signature));
+    assert_eq!(bad[2].error, PeerError::InvalidProof(ProofKind::Signature));
 }
 
 fn checks<'a>(

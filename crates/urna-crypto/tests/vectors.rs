@@ -109,7 +109,9 @@ fn kind(e: &Error) -> &'static str {
             PeerError::OutOfBounds { .. } => "out_of_bounds",
             PeerError::UnknownVersion(_) => "unknown_version",
             PeerError::Hex(_) => "hex",
-            PeerError::InvalidProof(_) => "invalid_proof",
+            PeerError::InvalidProof(_)
+            | PeerError::BadBallotProof { .. }
+            | PeerError::AuditMismatch { .. } => "invalid_proof",
             PeerError::ShapeMismatch { .. } => "shape_mismatch",
             _ => "other",
         },

@@ -254,6 +254,14 @@ pub(crate) fn accumulate_range(
         .checked_sub(st.lo)
         .and_then(|d| d.checked_add(1))
         .unwrap_or(0);
+    if k == 0 || k > MAX_BRANCHES {
+        return Err(PeerError::OutOfBounds {
+            field: "range proof branches",
+            value: k,
+            min: 1,
+            max: MAX_BRANCHES,
+        });
+    }
     if proof.branches.len() as u64 != k {
         return Err(PeerError::ShapeMismatch {
             what: "range proof branches",
