@@ -142,7 +142,16 @@ pub fn run(opts: &DemoOpts) -> anyhow::Result<()> {
     let shapes = [ContestShape::choose(2, 1, 1)];
 
     // 2. Key ceremony: every message lands on the board.
-    let (key, fp, shares) = key_ceremony(params, &manifest_hash, &mut board, &mut rng)?;
+    let (key, fp, shares) = key_ceremony(
+        params,
+        &manifest_hash,
+        &mut |tag, msg| {
+            board
+                .append(EntryKind::TrusteeCeremony, &tagged(tag, msg))
+                .map(|_| ())
+        },
+        &mut rng,
+    )?;
     timer.lap("key ceremony");
     println!(
         "  key ceremony: joint key {}…, fingerprint {}…",
@@ -373,7 +382,8 @@ fn sha256(b: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(b).into()
 }
 
-type Shares = Vec<(Qualified, KeyShare)>;
+/// Each trustee's ceremony state and key share.
+pub type Shares = Vec<(Qualified, KeyShare)>;
 
 // Ceremony entries carry a one-byte message tag before the message (demo
 // format; the election engine of issue 4 defines the real payloads).
@@ -388,10 +398,12 @@ fn tagged(tag: u8, body: &[u8]) -> Vec<u8> {
     v
 }
 
-fn key_ceremony(
+/// Runs an honest key ceremony among `params.n` local trustees; `publish`
+/// receives every message (tag, encoding) in the order it is published.
+pub fn key_ceremony(
     params: CeremonyParams,
     manifest_hash: &[u8; 32],
-    board: &mut Board,
+    publish: &mut dyn FnMut(u8, &[u8]) -> anyhow::Result<()>,
     rng: &mut rand::rngs::ThreadRng,
 ) -> anyhow::Result<(PublicKey, Fingerprint, Shares)> {
     let mut round1 = Vec::new();
@@ -399,10 +411,7 @@ fn key_ceremony(
     for i in 1..=params.n {
         let t = Trustee::new(params, i, manifest_hash, KeyPair::generate(rng))?;
         let (r1, m1) = t.start(rng);
-        board.append(
-            EntryKind::TrusteeCeremony,
-            &tagged(TAG_ROUND1, &m1.encode()),
-        )?;
+        publish(TAG_ROUND1, &m1.encode())?;
         round1.push(r1);
         msgs1.push(m1);
     }
@@ -410,10 +419,7 @@ fn key_ceremony(
     let mut msgs2 = Vec::new();
     for r1 in round1 {
         let (r2, m2) = r1.deal(&msgs1, rng)?;
-        board.append(
-            EntryKind::TrusteeCeremony,
-            &tagged(TAG_ROUND2, &m2.encode()),
-        )?;
+        publish(TAG_ROUND2, &m2.encode())?;
         round2.push(r2);
         msgs2.push(m2);
     }
@@ -422,10 +428,7 @@ fn key_ceremony(
     for r2 in round2 {
         let (r3, c) = r2.receive(&msgs2, rng);
         for complaint in &c {
-            board.append(
-                EntryKind::TrusteeCeremony,
-                &tagged(TAG_COMPLAINT, &complaint.encode()),
-            )?;
+            publish(TAG_COMPLAINT, &complaint.encode())?;
         }
         complaints.extend(c);
         round3.push(r3);

@@ -238,6 +238,68 @@ pub fn run(opts: &CryptoBench) -> anyhow::Result<Report> {
         "x",
     );
 
+    // Threshold decryption: 5 trustees, any 3 decrypt.
+    let params = urna_crypto::dkg::CeremonyParams::new(5, 3)?;
+    let (tkey, tfp, shares) =
+        crate::demo::key_ceremony(params, &[2; 32], &mut |_, _| Ok(()), &mut rng)?;
+    let (ct, _) = tkey.encrypt(1234, &mut rng);
+    let share = &shares[0].1;
+    let partial_us = time_per_call(BUDGET, 50, || {
+        std::hint::black_box(share.partial_decrypt(&tfp, b"bench", &ct, &mut rng));
+    });
+    report.add(
+        "partial_decrypt_us",
+        "partial decryption with DLEQ proof, per ciphertext (1 core)",
+        partial_us,
+        "us",
+    );
+    let items: Vec<(Vec<u8>, urna_crypto::elgamal::Ciphertext)> = (0..1000u32)
+        .map(|i| {
+            (
+                i.to_be_bytes().to_vec(),
+                tkey.encrypt(u64::from(i), &mut rng).0,
+            )
+        })
+        .collect();
+    let partials = share.partial_decrypt_batch(&tfp, &items, &mut rng);
+    let t = Instant::now();
+    urna_crypto::threshold::verify_partials(
+        &tfp,
+        share.verification_key(),
+        &items,
+        &partials,
+        &mut rng,
+    )
+    .map_err(|bad| anyhow!("{} honest partial decryptions failed", bad.len()))?;
+    report.add(
+        "verify_partial_batched_us",
+        "verify partial decryptions, batched, wall per item (all cores)",
+        t.elapsed().as_secs_f64() * 1e6 / items.len() as f64,
+        "us",
+    );
+    let three: Vec<_> = shares
+        .iter()
+        .take(3)
+        .map(|(_, s)| s.partial_decrypt(&tfp, b"bench", &ct, &mut rng))
+        .collect();
+    let small = DlogTable::new(10_000);
+    let mut combine_err = None;
+    let combine_us = time_per_call(BUDGET, 50, || {
+        match urna_crypto::threshold::combine(3, &ct, &three, &small) {
+            Ok(1234) => {}
+            other => combine_err = Some(format!("{other:?}")),
+        }
+    });
+    if let Some(e) = combine_err {
+        return Err(anyhow!("combine returned {e}"));
+    }
+    report.add(
+        "combine_3_of_5_us",
+        "combine 3 of 5 partial decryptions + dlog (≤10^4), per ciphertext",
+        combine_us,
+        "us",
+    );
+
     // Discrete log for the tally.
     let t = Instant::now();
     let table = DlogTable::new(opts.dlog_bound);

@@ -1,5 +1,6 @@
 //! `urna bench`: the figures a user needs to size hardware, like `openssl speed`.
 
+pub mod board;
 pub mod crypto;
 pub mod report;
 

@@ -1,0 +1,72 @@
+//! urna's HTTP API (axum).
+//!
+//! For now: the public board read API — the latest checkpoint, entries by
+//! range, index or leaf hash, inclusion and consistency proofs, and the log
+//! as C2SP tlog-tiles under `/board/tile/`. Every refusal is a JSON body
+//! `{ "error": { "code": "...", "message": "..." } }` with a precise status;
+//! 5xx answers never carry internal details.
+//!
+//! [`app`] builds the router without binding a socket, so handlers are
+//! tested in-process; the `urna` binary serves it.
+
+mod board;
+mod error;
+
+use axum::Router;
+use axum::http::StatusCode;
+use urna_store::BoardStore;
+
+pub use error::ApiError;
+
+/// What the handlers share.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    store: BoardStore,
+}
+
+impl AppState {
+    /// State serving `store`.
+    pub fn new(store: BoardStore) -> Self {
+        AppState { store }
+    }
+
+    /// The board store.
+    pub fn store(&self) -> &BoardStore {
+        &self.store
+    }
+}
+
+async fn no_route() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "There is no such endpoint.",
+    )
+}
+
+async fn wrong_method() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This endpoint does not accept that method.",
+    )
+}
+
+/// The router of the whole API.
+pub fn app(state: AppState) -> Router {
+    board::routes()
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .with_state(state)
+}
+
+/// Serves [`app`] on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

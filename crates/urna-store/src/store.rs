@@ -1,0 +1,905 @@
+//! [`BoardStore`]: group-committed appends and O(log n) reads over a
+//! [`Backend`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::thread::JoinHandle;
+
+use tokio::sync::oneshot;
+use urna_board::{
+    BoardSigningKey, BundleId, Checkpoint, Entry, Frontier, Hash, MAX_TREE_SIZE, ProofError,
+    SignedNote, SubtreeId, TileId, TilePath, VerifierKey, consistency_proof_plan,
+    inclusion_proof_plan, sign_checkpoint, verify_checkpoint,
+};
+
+use crate::backend::{Backend, BackendWriter, EntryRow};
+use crate::cache::HotLevels;
+use crate::error::{StoreError, corrupt};
+use crate::leaves::{LeafIndex, Lookup};
+
+/// Tuning of a [`BoardStore`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct StoreOptions {
+    /// Most entries committed in one transaction (one group commit).
+    pub max_batch: usize,
+    /// Most entries returned by one [`BoardStore::entries`] call.
+    pub max_page: u64,
+    /// Perfect subtrees at this level and above are also kept in memory
+    /// (about `2n / 2^level` hashes), so a proof reads at most this many
+    /// hashes from the database.
+    pub cache_min_level: u8,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_batch: 4096,
+            max_page: 1000,
+            cache_min_level: 4,
+        }
+    }
+}
+
+/// A checkpoint the board signed, with its note.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    checkpoint: Checkpoint,
+    note: SignedNote,
+    text: String,
+}
+
+impl fmt::Debug for SignedCheckpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedCheckpoint")
+            .field("size", &self.checkpoint.size())
+            .field("root", &hex::encode(self.checkpoint.root()))
+            .finish()
+    }
+}
+
+impl SignedCheckpoint {
+    /// The checkpoint (origin, size, root).
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
+    }
+
+    /// Tree size.
+    pub fn size(&self) -> u64 {
+        self.checkpoint.size()
+    }
+
+    /// Root hash.
+    pub fn root(&self) -> &Hash {
+        self.checkpoint.root()
+    }
+
+    /// The signed note.
+    pub fn note(&self) -> &SignedNote {
+        &self.note
+    }
+
+    /// The signed note as served (C2SP signed-note text).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Acknowledgement of an append: the entry is durable and included in
+/// `checkpoint`, which is durable and signed too.
+#[derive(Clone, Debug)]
+pub struct Appended {
+    /// Leaf index of the entry.
+    pub index: u64,
+    /// Its leaf hash.
+    pub leaf_hash: Hash,
+    /// The first checkpoint that includes it (`index < checkpoint.size()`).
+    pub checkpoint: Arc<SignedCheckpoint>,
+}
+
+/// An entry read from the board.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// Leaf index.
+    pub index: u64,
+    /// Leaf hash (spec/board.md §B2.1) of `entry.bytes()`.
+    pub leaf_hash: Hash,
+    /// The entry, exactly the stored bytes.
+    pub entry: Entry,
+}
+
+/// Counters of the writer since the store was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Transactions committed.
+    pub batches: u64,
+    /// Entries appended.
+    pub entries: u64,
+    /// Largest batch, in entries.
+    pub largest_batch: u64,
+}
+
+enum Reply {
+    Blocking(mpsc::SyncSender<Result<Appended, StoreError>>),
+    Async(oneshot::Sender<Result<Appended, StoreError>>),
+}
+
+impl Reply {
+    fn send(self, result: Result<Appended, StoreError>) {
+        // An appender that gave up waiting is not an error of the batch.
+        match self {
+            Reply::Blocking(tx) => {
+                let _ = tx.send(result);
+            }
+            Reply::Async(tx) => {
+                let _ = tx.send(result);
+            }
+        }
+    }
+}
+
+struct Request {
+    entry: Entry,
+    leaf_hash: Hash,
+    reply: Reply,
+}
+
+/// State shared by the handles and the writer thread.
+struct Shared {
+    origin: String,
+    verifier_key: VerifierKey,
+    published: RwLock<Arc<SignedCheckpoint>>,
+    hot: RwLock<HotLevels>,
+    leaves: RwLock<LeafIndex>,
+    stopped: Mutex<Option<String>>,
+    batches: AtomicU64,
+    entries: AtomicU64,
+    largest_batch: AtomicU64,
+}
+
+impl Shared {
+    fn published(&self) -> Arc<SignedCheckpoint> {
+        self.published
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn stopped_error(&self) -> StoreError {
+        let msg = self
+            .stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_else(|| "the store is closed".to_owned());
+        StoreError::WriterStopped(msg)
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    backend: Arc<dyn Backend>,
+    opts: StoreOptions,
+    // `None` only while dropping: dropping the sender ends the writer loop.
+    tx: Option<Sender<Request>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(handle) = self.writer.take() {
+            // The writer finishes (and acknowledges) the batch in hand, then
+            // sees the channel closed. A panic in it has already been
+            // reported to the appenders as a stopped writer.
+            let _ = handle.join();
+        }
+    }
+}
+
+/// The board's durable store: a cheap, cloneable handle (`Clone + Send +
+/// Sync`) to one writer thread and a pool of readers.
+///
+/// Appends are group-committed: all appends queued while a transaction is
+/// being written go into the next one. An append is acknowledged only once
+/// its transaction, which also holds the new perfect-subtree hashes and the
+/// newly signed checkpoint, is durable.
+#[derive(Clone)]
+pub struct BoardStore {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for BoardStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoardStore")
+            .field("origin", &self.inner.shared.origin)
+            .field("size", &self.inner.shared.published().size())
+            .field("backend", &self.inner.backend)
+            .finish()
+    }
+}
+
+fn parse_note(text: &str, key: &VerifierKey) -> Result<SignedCheckpoint, StoreError> {
+    let note = SignedNote::parse(text.as_bytes())
+        .map_err(|e| corrupt(format!("stored checkpoint does not parse: {e}")))?;
+    let verified = verify_checkpoint(&note, key, &[])
+        .map_err(|e| corrupt(format!("stored checkpoint does not verify with {key}: {e}")))?;
+    Ok(SignedCheckpoint {
+        checkpoint: verified.checkpoint,
+        note,
+        text: text.to_owned(),
+    })
+}
+
+fn sign(key: &BoardSigningKey, size: u64, root: Hash) -> Result<SignedCheckpoint, StoreError> {
+    // The origin is the key's name (spec/board.md §B7.3), so these cannot
+    // fail for a valid key; errors are still reported rather than unwrapped.
+    let checkpoint = Checkpoint::new(key.name(), size, root)
+        .map_err(|e| corrupt(format!("building checkpoint: {e}")))?;
+    let note = sign_checkpoint(key, &checkpoint)
+        .map_err(|e| corrupt(format!("signing checkpoint: {e}")))?;
+    let text = note.to_text();
+    Ok(SignedCheckpoint {
+        checkpoint,
+        note,
+        text,
+    })
+}
+
+fn proof_error(e: ProofError, tree_size: u64) -> StoreError {
+    match e {
+        ProofError::IndexOutOfRange { index, size } => StoreError::IndexOutOfRange { index, size },
+        ProofError::OldLargerThanNew { old, new } => StoreError::OldLargerThanNew { old, new },
+        ProofError::SizeBeyondTree { size, .. } => StoreError::SizeBeyondTree { size, tree_size },
+        other => corrupt(other),
+    }
+}
+
+impl BoardStore {
+    /// Opens the board held by `backend`, signing with `key` (whose name is
+    /// the board's origin).
+    ///
+    /// A new board gets a signed checkpoint of size 0. An existing board is
+    /// checked first: its latest checkpoint must verify with `key`, cover
+    /// exactly the stored entries, and have the root that the stored
+    /// frontier hashes give (spec/board.md §B3.3); then appends continue.
+    pub fn open(
+        backend: impl Backend,
+        key: BoardSigningKey,
+        opts: StoreOptions,
+    ) -> Result<BoardStore, StoreError> {
+        let backend: Arc<dyn Backend> = Arc::new(backend);
+        let verifier_key = key.verifier_key();
+        let mut writer = backend.open_writer()?;
+        let size = writer.entry_count()?;
+        let latest = match writer.latest_checkpoint()? {
+            Some((cp_size, text)) => {
+                // Entries, subtrees and their checkpoint are committed in one
+                // transaction, so the latest checkpoint covers exactly the
+                // stored entries.
+                if cp_size != size {
+                    return Err(corrupt(format!(
+                        "latest checkpoint has size {cp_size} but {size} entries are stored"
+                    )));
+                }
+                let cp = parse_note(&text, &verifier_key)?;
+                if cp.size() != cp_size {
+                    return Err(corrupt(format!(
+                        "checkpoint row {cp_size} holds a note of size {}",
+                        cp.size()
+                    )));
+                }
+                cp
+            }
+            None if size == 0 => {
+                let cp = sign(&key, 0, urna_board::empty_root())?;
+                writer.begin()?;
+                let stored = writer.insert_checkpoint(0, cp.text());
+                match stored.and_then(|()| writer.commit()) {
+                    Ok(()) => cp,
+                    Err(e) => {
+                        let _ = writer.rollback();
+                        return Err(e.into());
+                    }
+                }
+            }
+            None => {
+                return Err(corrupt(format!(
+                    "{size} entries are stored but no checkpoint"
+                )));
+            }
+        };
+
+        // spec/board.md §B3.3: the frontier of size n is cover(0, n).
+        let plan = Frontier::restore_plan(size);
+        let hashes = writer
+            .subtrees(&plan)?
+            .into_iter()
+            .zip(&plan)
+            .map(|(h, id)| h.ok_or_else(|| corrupt(format!("subtree {id} is missing"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let frontier = Frontier::from_hashes(size, hashes).map_err(corrupt)?;
+        if frontier.root() != *latest.root() {
+            return Err(corrupt(format!(
+                "stored subtrees give root {} for size {size}, the checkpoint says {}",
+                hex::encode(frontier.root()),
+                hex::encode(latest.root())
+            )));
+        }
+
+        let hot = HotLevels::load(opts.cache_min_level, size, &*backend)?;
+        let leaves = load_leaf_index(size, &*backend)?;
+        let shared = Arc::new(Shared {
+            origin: key.name().to_owned(),
+            verifier_key,
+            published: RwLock::new(Arc::new(latest)),
+            hot: RwLock::new(hot),
+            leaves: RwLock::new(leaves),
+            stopped: Mutex::new(None),
+            batches: AtomicU64::new(0),
+            entries: AtomicU64::new(0),
+            largest_batch: AtomicU64::new(0),
+        });
+        let (tx, rx) = mpsc::channel();
+        let state = WriterState {
+            writer,
+            key,
+            frontier,
+            shared: Arc::clone(&shared),
+            max_batch: opts.max_batch.max(1),
+        };
+        let handle = std::thread::Builder::new()
+            .name("urna-board-writer".into())
+            .spawn(move || state.run(rx))
+            .map_err(|e| corrupt(format!("cannot start the writer thread: {e}")))?;
+        Ok(BoardStore {
+            inner: Arc::new(Inner {
+                shared,
+                backend,
+                opts,
+                tx: Some(tx),
+                writer: Some(handle),
+            }),
+        })
+    }
+
+    /// Opens (creating if needed) a SQLite board at `path` with default options.
+    pub fn open_sqlite(
+        path: impl AsRef<std::path::Path>,
+        key: BoardSigningKey,
+    ) -> Result<BoardStore, StoreError> {
+        let backend = crate::SqliteBackend::open(path, crate::SqliteOptions::default())?;
+        Self::open(backend, key, StoreOptions::default())
+    }
+
+    /// The board's origin (the board key's name).
+    pub fn origin(&self) -> &str {
+        &self.inner.shared.origin
+    }
+
+    /// The board key's verifier key.
+    pub fn verifier_key(&self) -> &VerifierKey {
+        &self.inner.shared.verifier_key
+    }
+
+    /// Writer counters.
+    pub fn stats(&self) -> WriterStats {
+        let s = &self.inner.shared;
+        WriterStats {
+            batches: s.batches.load(Ordering::Relaxed),
+            entries: s.entries.load(Ordering::Relaxed),
+            largest_batch: s.largest_batch.load(Ordering::Relaxed),
+        }
+    }
+
+    fn request(&self, entry: Entry, reply: Reply) -> Result<(), StoreError> {
+        let leaf_hash = entry.leaf_hash();
+        let tx = self
+            .inner
+            .tx
+            .as_ref()
+            .ok_or_else(|| self.inner.shared.stopped_error())?;
+        tx.send(Request {
+            entry,
+            leaf_hash,
+            reply,
+        })
+        .map_err(|_| self.inner.shared.stopped_error())
+    }
+
+    /// Appends an entry, blocking until it is durable and in a signed
+    /// checkpoint. Do not call from async code: use [`BoardStore::append_async`].
+    pub fn append(&self, entry: Entry) -> Result<Appended, StoreError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.request(entry, Reply::Blocking(tx))?;
+        rx.recv()
+            .unwrap_or_else(|_| Err(self.inner.shared.stopped_error()))
+    }
+
+    /// Appends an entry; resolves once it is durable and in a signed
+    /// checkpoint.
+    pub async fn append_async(&self, entry: Entry) -> Result<Appended, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.request(entry, Reply::Async(tx))?;
+        rx.await
+            .unwrap_or_else(|_| Err(self.inner.shared.stopped_error()))
+    }
+
+    /// The latest published checkpoint.
+    pub fn latest_checkpoint(&self) -> Arc<SignedCheckpoint> {
+        self.inner.shared.published()
+    }
+
+    /// Size of the latest published checkpoint.
+    pub fn size(&self) -> u64 {
+        self.latest_checkpoint().size()
+    }
+
+    /// The signed checkpoint the board handed out for `size`.
+    pub fn checkpoint(&self, size: u64) -> Result<SignedCheckpoint, StoreError> {
+        let latest = self.latest_checkpoint();
+        if size == latest.size() {
+            return Ok((*latest).clone());
+        }
+        if size > latest.size() {
+            return Err(StoreError::SizeBeyondTree {
+                size,
+                tree_size: latest.size(),
+            });
+        }
+        let text = self
+            .inner
+            .backend
+            .reader()?
+            .checkpoint(size)?
+            .ok_or(StoreError::UnknownCheckpoint(size))?;
+        parse_note(&text, &self.inner.shared.verifier_key)
+    }
+
+    fn stored_entry(row: EntryRow) -> Result<StoredEntry, StoreError> {
+        let entry = Entry::from_bytes(row.bytes)
+            .map_err(|e| corrupt(format!("stored entry {} does not parse: {e}", row.index)))?;
+        Ok(StoredEntry {
+            index: row.index,
+            leaf_hash: row.leaf_hash,
+            entry,
+        })
+    }
+
+    /// Entries `start..end` of the published tree, at most
+    /// [`StoreOptions::max_page`] of them: `end` is lowered to the tree size
+    /// and to `start + max_page`, so fewer entries than asked for means
+    /// "ask again from `start + len`". `start` must be in the tree unless the
+    /// range is empty.
+    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<StoredEntry>, StoreError> {
+        if start > end {
+            return Err(StoreError::InvalidRange { start, end });
+        }
+        if start == end {
+            return Ok(Vec::new());
+        }
+        let size = self.size();
+        if start >= size {
+            return Err(StoreError::IndexOutOfRange { index: start, size });
+        }
+        let end = end
+            .min(size)
+            .min(start.saturating_add(self.inner.opts.max_page));
+        let rows = self.inner.backend.reader()?.entries(start, end)?;
+        if rows.len() as u64 != end - start {
+            return Err(corrupt(format!(
+                "{} entries stored in {start}..{end}",
+                rows.len()
+            )));
+        }
+        rows.into_iter().map(Self::stored_entry).collect()
+    }
+
+    /// The entry at `index`.
+    pub fn entry(&self, index: u64) -> Result<StoredEntry, StoreError> {
+        let size = self.size();
+        if index >= size {
+            return Err(StoreError::IndexOutOfRange { index, size });
+        }
+        let row = self
+            .inner
+            .backend
+            .reader()?
+            .entries(index, index + 1)?
+            .pop()
+            .ok_or_else(|| corrupt(format!("entry {index} is missing")))?;
+        Self::stored_entry(row)
+    }
+
+    /// The entry whose leaf hash is `leaf_hash`.
+    pub fn entry_by_hash(&self, leaf_hash: &Hash) -> Result<StoredEntry, StoreError> {
+        let size = self.size();
+        let found = self
+            .inner
+            .shared
+            .leaves
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .lookup(leaf_hash);
+        let index = match found {
+            Lookup::Exact(i) | Lookup::Candidate(i) => i,
+            Lookup::Absent => return Err(StoreError::UnknownLeafHash(*leaf_hash)),
+        };
+        // An entry committed but not yet published is not shown.
+        if index >= size {
+            return Err(StoreError::UnknownLeafHash(*leaf_hash));
+        }
+        let entry = self.entry(index)?;
+        // A candidate only shares the hash's first 8 bytes.
+        if entry.leaf_hash != *leaf_hash {
+            return Err(StoreError::UnknownLeafHash(*leaf_hash));
+        }
+        Ok(entry)
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), StoreError> {
+        let tree_size = self.size();
+        if size > tree_size {
+            return Err(StoreError::SizeBeyondTree { size, tree_size });
+        }
+        Ok(())
+    }
+
+    /// Hashes of the given perfect subtrees, from the hot levels where
+    /// possible and from the backend in one call for the rest.
+    fn subtree_hashes(&self, ids: &[SubtreeId]) -> Result<Vec<Hash>, StoreError> {
+        let mut out = vec![[0u8; 32]; ids.len()];
+        let mut cold = Vec::new();
+        let mut cold_pos = Vec::new();
+        {
+            let hot = self
+                .inner
+                .shared
+                .hot
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            for (pos, id) in ids.iter().enumerate() {
+                match hot.get(*id) {
+                    Some(h) => out[pos] = h,
+                    None => {
+                        cold.push(*id);
+                        cold_pos.push(pos);
+                    }
+                }
+            }
+        }
+        if !cold.is_empty() {
+            let got = self.inner.backend.reader()?.subtrees(&cold)?;
+            for ((id, pos), h) in cold.iter().zip(cold_pos).zip(got) {
+                out[pos] = h.ok_or_else(|| corrupt(format!("subtree {id} is missing")))?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// RFC 9162 inclusion proof of leaf `index` in the tree of `size`
+    /// leaves (spec/board.md §B4.2); `size` must not exceed the published size.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+        self.check_size(size)?;
+        let plan = inclusion_proof_plan(index, size).map_err(|e| proof_error(e, size))?;
+        let hashes = self.subtree_hashes(plan.subtrees())?;
+        plan.assemble_ordered(&hashes).map_err(corrupt)
+    }
+
+    /// Index and inclusion proof of the entry with `leaf_hash` in the tree
+    /// of `size` leaves.
+    pub fn inclusion_proof_by_hash(
+        &self,
+        leaf_hash: &Hash,
+        size: u64,
+    ) -> Result<(u64, Vec<Hash>), StoreError> {
+        self.check_size(size)?;
+        let entry = self.entry_by_hash(leaf_hash)?;
+        let proof = self.inclusion_proof(entry.index, size)?;
+        Ok((entry.index, proof))
+    }
+
+    /// RFC 9162 consistency proof from the tree of `old` leaves to the tree
+    /// of `new` leaves (spec/board.md §B4.3).
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, StoreError> {
+        self.check_size(new)?;
+        let plan = consistency_proof_plan(old, new).map_err(|e| proof_error(e, new))?;
+        let hashes = self.subtree_hashes(plan.subtrees())?;
+        plan.assemble_ordered(&hashes).map_err(corrupt)
+    }
+
+    /// The bytes of a hash tile of the published tree (spec/board.md §B8.2).
+    pub fn hash_tile(&self, tile: TileId) -> Result<Vec<u8>, StoreError> {
+        let tree_size = self.size();
+        if !tile.is_within(tree_size) {
+            return Err(StoreError::TileBeyondTree {
+                path: TilePath::Hashes(tile).to_string(),
+                tree_size,
+            });
+        }
+        let ids = tile.subtrees();
+        let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+            return Err(corrupt("empty tile"));
+        };
+        let hot = {
+            let hot = self
+                .inner
+                .shared
+                .hot
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            ids.iter()
+                .map(|id| hot.get(*id))
+                .collect::<Option<Vec<_>>>()
+        };
+        let hashes = match hot {
+            Some(hashes) => hashes,
+            None => self.inner.backend.reader()?.subtree_range(
+                first.level,
+                first.index,
+                last.index + 1,
+            )?,
+        };
+        tile.encode_ordered(&hashes).map_err(corrupt)
+    }
+
+    /// The bytes of an entry bundle of the published tree (spec/board.md §B8.3).
+    pub fn entry_bundle(&self, bundle: BundleId) -> Result<Vec<u8>, StoreError> {
+        let tree_size = self.size();
+        if !bundle.is_within(tree_size) {
+            return Err(StoreError::TileBeyondTree {
+                path: TilePath::Entries(bundle).to_string(),
+                tree_size,
+            });
+        }
+        let range = bundle.entries();
+        let rows = self
+            .inner
+            .backend
+            .reader()?
+            .entries(range.start, range.end)?;
+        let entries = rows
+            .into_iter()
+            .map(|r| Self::stored_entry(r).map(|e| e.entry))
+            .collect::<Result<Vec<_>, _>>()?;
+        bundle.encode(&entries).map_err(corrupt)
+    }
+
+    /// A tile or bundle by its parsed path.
+    pub fn tile(&self, path: TilePath) -> Result<Vec<u8>, StoreError> {
+        match path {
+            TilePath::Hashes(t) => self.hash_tile(t),
+            TilePath::Entries(b) => self.entry_bundle(b),
+        }
+    }
+}
+
+/// Builds the leaf-hash index from the stored level-0 subtrees (the leaf
+/// hashes), read in index order in chunks.
+fn load_leaf_index(size: u64, backend: &dyn Backend) -> Result<LeafIndex, StoreError> {
+    const CHUNK: u64 = 1 << 16;
+    let mut index = LeafIndex::with_capacity(usize::try_from(size).unwrap_or(0));
+    let mut reader = backend.reader()?;
+    let mut start = 0;
+    while start < size {
+        let end = size.min(start + CHUNK);
+        let hashes = reader.subtree_range(0, start, end)?;
+        if hashes.len() as u64 != end - start {
+            return Err(corrupt(format!("leaf hashes {start}..{end} are missing")));
+        }
+        for (i, hash) in (start..end).zip(&hashes) {
+            match index.lookup(hash) {
+                Lookup::Absent => index.insert(hash, i, false),
+                Lookup::Exact(j) => {
+                    return Err(corrupt(format!(
+                        "entries {j} and {i} have the same leaf hash"
+                    )));
+                }
+                Lookup::Candidate(j) => {
+                    let other = reader
+                        .subtrees(&[SubtreeId::new(0, j)])?
+                        .pop()
+                        .flatten()
+                        .ok_or_else(|| corrupt(format!("leaf hash {j} is missing")))?;
+                    if other == *hash {
+                        return Err(corrupt(format!(
+                            "entries {j} and {i} have the same leaf hash"
+                        )));
+                    }
+                    index.insert(hash, i, true);
+                }
+            }
+        }
+        start = end;
+    }
+    Ok(index)
+}
+
+/// What the writer thread owns.
+struct WriterState {
+    writer: Box<dyn BackendWriter>,
+    key: BoardSigningKey,
+    frontier: Frontier,
+    shared: Arc<Shared>,
+    max_batch: usize,
+}
+
+/// Result of one request in a batch, before the checkpoint is known.
+enum Outcome {
+    Appended(u64),
+    Failed(StoreError),
+}
+
+impl WriterState {
+    fn run(mut self, rx: Receiver<Request>) {
+        let mut batch = Vec::with_capacity(self.max_batch);
+        // Group commit: block for the first request, then take whatever else
+        // is already queued. While a batch is being fsynced, new requests
+        // pile up in the channel and form the next batch, so the batch size
+        // adapts to the load with no timer.
+        while let Ok(first) = rx.recv() {
+            batch.push(first);
+            while batch.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = self.commit_batch(&mut batch) {
+                // A failed commit (fsync error above all) leaves the
+                // database state unknown to us; retrying could acknowledge
+                // data that is not durable. Stop: reopening the store
+                // recovers from exactly what is durable.
+                let _ = self.writer.rollback();
+                let msg = format!("{e}");
+                *self
+                    .shared
+                    .stopped
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(msg.clone());
+                for req in batch.drain(..) {
+                    req.reply.send(Err(StoreError::WriterStopped(msg.clone())));
+                }
+                return;
+            }
+        }
+    }
+
+    fn commit_batch(&mut self, batch: &mut Vec<Request>) -> Result<(), StoreError> {
+        let mut frontier = self.frontier.clone();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut hot_rows = Vec::new();
+        let min_hot = self
+            .shared
+            .hot
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .min_level();
+        // Leaves of this batch, by hash and by 8-byte prefix, for duplicate
+        // checks before they reach the shared index.
+        let mut staged: HashMap<Hash, u64> = HashMap::with_capacity(batch.len());
+        let mut staged_prefixes: HashMap<[u8; 8], Hash> = HashMap::with_capacity(batch.len());
+        let mut new_leaves = Vec::with_capacity(batch.len());
+        self.writer.begin()?;
+        let leaves = self
+            .shared
+            .leaves
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        for req in batch.iter() {
+            let hash = req.leaf_hash;
+            let index = frontier.size();
+            if index >= MAX_TREE_SIZE {
+                outcomes.push(Outcome::Failed(StoreError::TreeFull));
+                continue;
+            }
+            let mut prefix = [0u8; 8];
+            prefix.copy_from_slice(&hash[..8]);
+            let duplicate = match staged.get(&hash) {
+                Some(&i) => Some(i),
+                None => match leaves.lookup(&hash) {
+                    Lookup::Exact(i) => Some(i),
+                    Lookup::Candidate(i) => {
+                        let stored = self.writer.subtrees(&[SubtreeId::new(0, i)])?;
+                        (stored.first() == Some(&Some(hash))).then_some(i)
+                    }
+                    Lookup::Absent => None,
+                },
+            };
+            if let Some(existing) = duplicate {
+                outcomes.push(Outcome::Failed(StoreError::Duplicate {
+                    index: existing,
+                    leaf_hash: hash,
+                }));
+                continue;
+            }
+            let collides = !matches!(leaves.lookup(&hash), Lookup::Absent)
+                || staged_prefixes.contains_key(&prefix);
+            self.writer.insert_entry(index, &hash, req.entry.bytes())?;
+            // spec/board.md §B3.3: store every subtree the append completes.
+            for (id, h) in frontier.push(hash).map_err(corrupt)? {
+                self.writer.insert_subtree(id, &h)?;
+                if id.level >= min_hot {
+                    hot_rows.push((id, h));
+                }
+            }
+            staged.insert(hash, index);
+            staged_prefixes.insert(prefix, hash);
+            new_leaves.push((hash, index, collides));
+            outcomes.push(Outcome::Appended(index));
+        }
+        drop(leaves);
+        let grew = frontier.size() != self.frontier.size();
+        let checkpoint = if grew {
+            // Signed before the commit so that the checkpoint is in the same
+            // transaction as the entries it covers: one fsync per batch, and
+            // a restart always finds the latest checkpoint matching the
+            // stored tree. The note is not shown to anyone before commit.
+            let cp = sign(&self.key, frontier.size(), frontier.root())?;
+            self.writer.insert_checkpoint(cp.size(), cp.text())?;
+            Some(Arc::new(cp))
+        } else {
+            None
+        };
+        self.writer.commit()?;
+
+        // Durable: now make it visible. Indexes first, so that any reader
+        // who sees the new size finds every subtree and leaf it needs.
+        self.frontier = frontier;
+        if !new_leaves.is_empty() {
+            let mut leaves = self
+                .shared
+                .leaves
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            for (hash, index, collides) in new_leaves {
+                leaves.insert(&hash, index, collides);
+            }
+        }
+        if !hot_rows.is_empty() {
+            let mut hot = self
+                .shared
+                .hot
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            for (id, hash) in hot_rows {
+                hot.push(id, hash)?;
+            }
+        }
+        let checkpoint = match checkpoint {
+            Some(cp) => {
+                *self
+                    .shared
+                    .published
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = Arc::clone(&cp);
+                cp
+            }
+            None => self.shared.published(),
+        };
+        let appended = outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Appended(_)))
+            .count() as u64;
+        self.shared.batches.fetch_add(1, Ordering::Relaxed);
+        self.shared.entries.fetch_add(appended, Ordering::Relaxed);
+        self.shared
+            .largest_batch
+            .fetch_max(appended, Ordering::Relaxed);
+        for (req, outcome) in batch.drain(..).zip(outcomes) {
+            let result = match outcome {
+                Outcome::Appended(index) => Ok(Appended {
+                    index,
+                    leaf_hash: req.leaf_hash,
+                    checkpoint: Arc::clone(&checkpoint),
+                }),
+                Outcome::Failed(e) => Err(e),
+            };
+            req.reply.send(result);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,99 @@
+//! `urna serve`: the board's public read API over HTTP, from a data directory.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use urna_board::BoardSigningKey;
+use urna_store::BoardStore;
+
+/// Options of `urna serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeOpts {
+    /// Data directory: holds `board.db` and the board key `board.key`
+    /// (created on first use, readable by the owner only).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Board origin (`<host>/<election-id>`, spec/board.md §B6.2), needed
+    /// when the key is created; must match the key's name afterwards.
+    #[arg(long)]
+    pub origin: Option<String>,
+}
+
+/// Reads the board key, or creates it on first use. The file holds the
+/// origin and the 32-byte Ed25519 secret in hex, one per line.
+fn board_key(path: &Path, origin: Option<&str>) -> anyhow::Result<BoardSigningKey> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let mut lines = text.lines();
+            let (Some(name), Some(secret), None) = (lines.next(), lines.next(), lines.next())
+            else {
+                bail!("{} is not a board key file", path.display());
+            };
+            let secret: [u8; 32] = hex::decode(secret)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| anyhow!("{} holds a malformed secret", path.display()))?;
+            if let Some(o) = origin
+                && o != name
+            {
+                bail!(
+                    "the board key in {} is for origin {name}, not {o}",
+                    path.display()
+                );
+            }
+            Ok(BoardSigningKey::from_secret_bytes(name, &secret)?)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let origin = origin.ok_or_else(|| {
+                anyhow!(
+                    "no board key in {}: give --origin to create one",
+                    path.display()
+                )
+            })?;
+            let key = BoardSigningKey::generate(origin, &mut rand::rng())?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            writeln!(file, "{origin}\n{}", hex::encode(*key.to_secret_bytes()))?;
+            file.sync_all()?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Runs the server until Ctrl-C.
+pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&opts.data)
+        .with_context(|| format!("creating {}", opts.data.display()))?;
+    let key = board_key(&opts.data.join("board.key"), opts.origin.as_deref())?;
+    let store = BoardStore::open_sqlite(opts.data.join("board.db"), key)
+        .with_context(|| format!("opening the board in {}", opts.data.display()))?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .with_context(|| format!("listening on {}", opts.listen))?;
+        eprintln!(
+            "urna: serving board {} (size {}) on http://{}\nurna: board key {}",
+            store.origin(),
+            store.size(),
+            listener.local_addr()?,
+            store.verifier_key()
+        );
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        urna_server::serve(listener, urna_server::AppState::new(store), shutdown).await?;
+        Ok(())
+    })
+}
