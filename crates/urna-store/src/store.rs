@@ -428,6 +428,47 @@ impl BoardStore {
             .unwrap_or_else(|_| Err(self.inner.shared.stopped_error()))
     }
 
+    /// Appends entries that must land in this relative order (an election
+    /// engine's output, whose re-vote rule depends on board order), blocking
+    /// until all are durable. They are queued together, so they usually
+    /// share one group commit; other appenders may interleave, never reorder.
+    pub fn append_ordered(&self, entries: Vec<Entry>) -> Result<Vec<Appended>, StoreError> {
+        let mut waits = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let (tx, rx) = mpsc::sync_channel(1);
+            self.request(entry, Reply::Blocking(tx))?;
+            waits.push(rx);
+        }
+        waits
+            .into_iter()
+            .map(|rx| {
+                rx.recv()
+                    .unwrap_or_else(|_| Err(self.inner.shared.stopped_error()))
+            })
+            .collect()
+    }
+
+    /// [`BoardStore::append_ordered`] for async callers.
+    pub async fn append_ordered_async(
+        &self,
+        entries: Vec<Entry>,
+    ) -> Result<Vec<Appended>, StoreError> {
+        let mut waits = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let (tx, rx) = oneshot::channel();
+            self.request(entry, Reply::Async(tx))?;
+            waits.push(rx);
+        }
+        let mut out = Vec::with_capacity(waits.len());
+        for rx in waits {
+            out.push(
+                rx.await
+                    .unwrap_or_else(|_| Err(self.inner.shared.stopped_error()))?,
+            );
+        }
+        Ok(out)
+    }
+
     /// The latest published checkpoint.
     pub fn latest_checkpoint(&self) -> Arc<SignedCheckpoint> {
         self.inner.shared.published()

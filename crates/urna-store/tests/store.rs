@@ -559,3 +559,28 @@ fn store_handle_is_send_sync_clone() {
     assert_eq!(store.size(), 1);
     assert!(format!("{store:?}").contains("BoardStore"));
 }
+
+#[test]
+fn ordered_appends_keep_their_order_under_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let key =
+        urna_board::BoardSigningKey::from_secret_bytes("urna.example/order", &[3; 32]).unwrap();
+    let store = urna_store::BoardStore::open_sqlite(dir.path().join("b.db"), key).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4u8 {
+            let store = store.clone();
+            s.spawn(move || {
+                let entries: Vec<_> = (0..200u16)
+                    .map(|i| {
+                        let mut p = vec![t];
+                        p.extend_from_slice(&i.to_be_bytes());
+                        urna_board::Entry::new(urna_board::EntryKind::Ballot, &p).unwrap()
+                    })
+                    .collect();
+                let acks = store.append_ordered(entries).unwrap();
+                assert!(acks.windows(2).all(|w| w[0].index < w[1].index));
+            });
+        }
+    });
+    assert_eq!(store.size(), 800);
+}

@@ -241,7 +241,7 @@ pub fn run(opts: &CryptoBench) -> anyhow::Result<Report> {
     // Threshold decryption: 5 trustees, any 3 decrypt.
     let params = urna_crypto::dkg::CeremonyParams::new(5, 3)?;
     let (tkey, tfp, shares) =
-        crate::demo::key_ceremony(params, &[2; 32], &mut |_, _| Ok(()), &mut rng)?;
+        crate::demo::key_ceremony(params, &[2; 32], &mut |_| Ok(()), &mut rng)?;
     let (ct, _) = tkey.encrypt(1234, &mut rng);
     let share = &shares[0].1;
     let partial_us = time_per_call(BUDGET, 50, || {
