@@ -403,16 +403,7 @@ pub struct BallotCheck<'a> {
 }
 
 impl<'a> BallotCheck<'a> {
-    /// Supplies the signed bytes when the caller has the encoding at hand
-    /// (a verifier reading the board does), saving a re-encoding.
-    pub fn with_signed_bytes(mut self, signed: &'a [u8]) -> Self {
-        self.signed = Some(signed);
-        self
-    }
-}
-
-impl Verify for BallotCheck<'_> {
-    fn accumulate(&self, acc: &mut Accumulator) -> Result<(), PeerError> {
+    fn check_shapes(&self) -> Result<(), PeerError> {
         let b = self.ballot;
         if b.contests.len() != self.shapes.len() {
             return Err(PeerError::ShapeMismatch {
@@ -432,6 +423,25 @@ impl Verify for BallotCheck<'_> {
                     found: ci as u64,
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// Walks every range proof of the ballot in the order of spec §7.4 —
+    /// per contest, each option's proof, then the sum proof — with its
+    /// statement and context; `option` is `None` for the sum proof.
+    fn for_each_proof(
+        &self,
+        mut f: impl FnMut(
+            u16,
+            Option<u16>,
+            &RangeProof,
+            &RangeStatement<'_>,
+            &[u8],
+        ) -> Result<(), PeerError>,
+    ) -> Result<(), PeerError> {
+        let b = self.ballot;
+        for (ci, (c, shape)) in b.contests.iter().zip(self.shapes).enumerate() {
             let cidx = ci as u16;
             for (oi, (ct, proof)) in c.ciphertexts.iter().zip(&c.proofs).enumerate() {
                 let st = RangeStatement {
@@ -441,7 +451,7 @@ impl Verify for BallotCheck<'_> {
                     hi: shape.option_max.into(),
                 };
                 let ctx = proof_context(&b.credential, cidx, oi as u16);
-                accumulate_range(acc, proof, self.fp, &ctx, &st)?;
+                f(cidx, Some(oi as u16), proof, &st, &ctx)?;
             }
             let st = RangeStatement {
                 key: self.key,
@@ -450,8 +460,24 @@ impl Verify for BallotCheck<'_> {
                 hi: shape.max.into(),
             };
             let ctx = proof_context(&b.credential, cidx, SUM_OPTION);
-            accumulate_range(acc, &c.sum_proof, self.fp, &ctx, &st)?;
+            f(cidx, None, &c.sum_proof, &st, &ctx)?;
         }
+        Ok(())
+    }
+
+    /// Supplies the signed bytes when the caller has the encoding at hand
+    /// (a verifier reading the board does), saving a re-encoding.
+    pub fn with_signed_bytes(mut self, signed: &'a [u8]) -> Self {
+        self.signed = Some(signed);
+        self
+    }
+}
+
+impl Verify for BallotCheck<'_> {
+    fn accumulate(&self, acc: &mut Accumulator) -> Result<(), PeerError> {
+        let b = self.ballot;
+        self.check_shapes()?;
+        self.for_each_proof(|_, _, proof, st, ctx| accumulate_range(acc, proof, self.fp, ctx, st))?;
         let owned;
         let signed = match self.signed {
             Some(s) => s,
@@ -478,51 +504,25 @@ impl Verify for BallotCheck<'_> {
         use rand_core::SeedableRng;
         let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed);
         let b = self.ballot;
-        let alone = |rng: &mut rand_chacha::ChaCha20Rng,
-                     f: &dyn Fn(&mut Accumulator) -> Result<(), PeerError>| {
-            let mut acc = Accumulator::new(rng, key);
+        let mut alone = |f: &mut dyn FnMut(&mut Accumulator) -> Result<(), PeerError>| {
+            let mut acc = Accumulator::new(&mut rng, key);
             f(&mut acc).is_ok() && acc.check()
         };
-        for (ci, (c, shape)) in b.contests.iter().zip(self.shapes).enumerate() {
-            let cidx = ci as u16;
-            for (oi, (ct, proof)) in c.ciphertexts.iter().zip(&c.proofs).enumerate() {
-                let st = RangeStatement {
-                    key: self.key,
-                    summands: std::slice::from_ref(ct),
-                    lo: 0,
-                    hi: shape.option_max.into(),
-                };
-                let ctx = proof_context(&b.credential, cidx, oi as u16);
-                if !alone(&mut rng, &|acc| {
-                    accumulate_range(acc, proof, self.fp, &ctx, &st)
-                }) {
-                    return PeerError::BadBallotProof {
-                        contest: cidx,
-                        option: Some(oi as u16),
-                    };
-                }
-            }
-            let st = RangeStatement {
-                key: self.key,
-                summands: &c.ciphertexts,
-                lo: shape.min.into(),
-                hi: shape.max.into(),
-            };
-            let ctx = proof_context(&b.credential, cidx, SUM_OPTION);
-            if !alone(&mut rng, &|acc| {
-                accumulate_range(acc, &c.sum_proof, self.fp, &ctx, &st)
-            }) {
-                return PeerError::BadBallotProof {
-                    contest: cidx,
-                    option: None,
-                };
-            }
-        }
         // Proofs first: a changed proof also breaks the signature, and
         // naming the proof says more.
+        let named = self.for_each_proof(|contest, option, proof, st, ctx| {
+            if alone(&mut |acc| accumulate_range(acc, proof, self.fp, ctx, st)) {
+                Ok(())
+            } else {
+                Err(PeerError::BadBallotProof { contest, option })
+            }
+        });
+        if let Err(e) = named {
+            return e;
+        }
         if let Ok(signed) = b.signed_bytes() {
             let sig = b.signature.statement(self.fp, &b.credential, &signed);
-            if !alone(&mut rng, &|acc| sig.accumulate(acc)) {
+            if !alone(&mut |acc| sig.accumulate(acc)) {
                 return sig.failure();
             }
         }
