@@ -251,6 +251,8 @@ pub fn error_kind(e: &Error) -> &'static str {
     match e {
         Error::Peer(p) => peer_kind(p),
         Error::Usage(UsageError::DlogNotFound(_)) => "dlog_not_found",
+        Error::Usage(UsageError::NotEnoughShares { .. }) => "not_enough_shares",
+        Error::Usage(UsageError::DuplicateTrustee(_)) => "duplicate_trustee",
         Error::Usage(_) => "usage",
     }
 }
@@ -342,6 +344,10 @@ impl Election {
 
 const CONTEXT: &[u8] = b"urna test context";
 
+// dkg.json and threshold.json (spec §8, §9).
+#[path = "test_vectors_dkg.rs"]
+mod dkg_vectors;
+
 /// All vector files, in a fixed order: `(file name, JSON text)`.
 pub fn generate() -> Result<Vec<(&'static str, String)>, Error> {
     Ok(vec![
@@ -355,6 +361,8 @@ pub fn generate() -> Result<Vec<(&'static str, String)>, Error> {
         ("range.json", range()?),
         ("signature.json", signature()?),
         ("ballot.json", ballot()?),
+        ("dkg.json", dkg_vectors::dkg()?),
+        ("threshold.json", dkg_vectors::threshold()?),
     ])
 }
 

@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use curve25519_dalek::ristretto::RistrettoPoint;
@@ -18,6 +19,10 @@ use sha2::{Digest, Sha512};
 use urna_crypto::ballot::{Ballot, BallotSecrets, ContestShape, SUM_OPTION, proof_context};
 use urna_crypto::batch::verify_one;
 use urna_crypto::credential::Signature;
+use urna_crypto::dkg::{
+    CeremonyParams, CeremonyRecord, Complaint, ComplaintVerdict, Fault, Misbehaviour,
+    Round1Message, Round2Message, SealedShare, check_round1, judge_complaint, verify_ceremony,
+};
 use urna_crypto::dlog::DlogTable;
 use urna_crypto::elgamal::{Ciphertext, PublicKey, SecretScalar};
 use urna_crypto::encoding::{Element, Reader, decode_scalar};
@@ -25,6 +30,7 @@ use urna_crypto::group::{derive_generator, g, h, mul_g, mul_h};
 use urna_crypto::proof::dleq::{DleqProof, DleqStatement};
 use urna_crypto::proof::range::{RangeProof, RangeStatement};
 use urna_crypto::proof::schnorr::SchnorrProof;
+use urna_crypto::threshold::{PartialDecryption, combine, lagrange_at_zero};
 use urna_crypto::{Error, Fingerprint, PeerError, UsageError};
 
 fn dir() -> PathBuf {
@@ -113,9 +119,17 @@ fn kind(e: &Error) -> &'static str {
             | PeerError::BadBallotProof { .. }
             | PeerError::AuditMismatch { .. } => "invalid_proof",
             PeerError::ShapeMismatch { .. } => "shape_mismatch",
+            PeerError::BadShare { .. } => "bad_share",
+            PeerError::UnreadableShare { .. } => "unreadable_share",
+            PeerError::BadTrusteeIndex(_) => "bad_trustee_index",
+            PeerError::TooFewQualified { .. } => "too_few_qualified",
+            PeerError::UnfoundedComplaint { .. } => "unfounded_complaint",
+            PeerError::BadPartialDecryption { .. } => "bad_partial_decryption",
             _ => "other",
         },
         Error::Usage(UsageError::DlogNotFound(_)) => "dlog_not_found",
+        Error::Usage(UsageError::NotEnoughShares { .. }) => "not_enough_shares",
+        Error::Usage(UsageError::DuplicateTrustee(_)) => "duplicate_trustee",
         _ => "usage",
     }
 }
@@ -804,6 +818,673 @@ fn ballot() {
     }
 }
 
+// ---------------------------------------------------------------------------
+// dkg.json and threshold.json (spec §8, §9): re-derived field by field.
+// ---------------------------------------------------------------------------
+
+/// `prefix ‖ u16(v)…` (spec §8.1 contexts).
+fn ctx16(prefix: &str, nums: &[u64]) -> Vec<u8> {
+    let mut c = prefix.as_bytes().to_vec();
+    for v in nums {
+        c.extend_from_slice(&u16::try_from(*v).unwrap().to_be_bytes());
+    }
+    c
+}
+
+fn u16be(v: &Value) -> [u8; 2] {
+    u16::try_from(num(v)).unwrap().to_be_bytes()
+}
+
+fn schnorr_bytes(p: &Value) -> Vec<u8> {
+    concat(&[&p["commitment"], &p["response"]])
+}
+
+fn dleq_bytes(p: &Value) -> Vec<u8> {
+    concat(&[&p["commitment_g"], &p["commitment_y"], &p["response"]])
+}
+
+/// Round1Message JSON form → its §8.8.1 bytes.
+fn round1_bytes(m: &Value) -> Vec<u8> {
+    let mut b = vec![1u8];
+    b.extend(u16be(&m["trustee"]));
+    b.extend(u16be(&m["params"]["n"]));
+    b.extend(u16be(&m["params"]["t"]));
+    b.extend(bytes(&m["share_key"]));
+    b.extend(schnorr_bytes(&m["share_key_proof"]));
+    for c in m["coefficients"].as_array().unwrap() {
+        b.extend(bytes(&c["commitment"]));
+        b.extend(schnorr_bytes(&c["proof"]));
+    }
+    b
+}
+
+/// Round2Message JSON form → its §8.8.2 bytes.
+fn round2_bytes(m: &Value) -> Vec<u8> {
+    let shares = m["shares"].as_array().unwrap();
+    let mut b = vec![1u8];
+    b.extend(u16be(&m["dealer"]));
+    b.extend(u16::try_from(shares.len()).unwrap().to_be_bytes());
+    for s in shares {
+        assert_eq!(s["dealer"], m["dealer"]);
+        b.extend(u16be(&s["recipient"]));
+        b.extend(bytes(&s["ephemeral"]));
+        b.extend(bytes(&s["sealed"]));
+    }
+    b
+}
+
+/// Complaint JSON form → its §8.8.3 bytes.
+fn complaint_bytes(c: &Value) -> Vec<u8> {
+    let mut b = vec![1u8];
+    b.extend(u16be(&c["dealer"]));
+    b.extend(u16be(&c["complainer"]));
+    b.extend(bytes(&c["shared_secret"]));
+    b.extend(dleq_bytes(&c["proof"]));
+    b
+}
+
+/// Re-creates a Schnorr proof from its secret and nonce (spec §6.2).
+fn schnorr_again(
+    f: &[u8],
+    ctx: &[u8],
+    secret: &Scalar,
+    u: &Scalar,
+    public: &Element,
+    p: &Value,
+) -> Scalar {
+    let a = pt(mul_g(u));
+    assert_eq!(a, elem(&p["commitment"]));
+    let ch = challenge(
+        "urna/v1/proof/schnorr",
+        &[
+            ("fingerprint", f),
+            ("context", ctx),
+            ("statement", public.as_bytes()),
+            ("commitment", a.as_bytes()),
+        ],
+    );
+    assert_eq!(u + ch * secret, scal(&p["response"]));
+    ch
+}
+
+/// Re-creates a DLEQ proof from its secret and nonce (spec §6.3).
+fn dleq_again(
+    f: &[u8],
+    ctx: &[u8],
+    secret: &Scalar,
+    u: &Scalar,
+    st: &DleqStatement,
+    p: &Value,
+) -> Scalar {
+    assert_eq!(pt(mul_g(secret)), st.public);
+    assert_eq!(pt(st.base.point() * secret), st.image);
+    let a = pt(mul_g(u));
+    let b = pt(st.base.point() * u);
+    assert_eq!(a, elem(&p["commitment_g"]));
+    assert_eq!(b, elem(&p["commitment_y"]));
+    let ch = challenge(
+        "urna/v1/proof/dleq",
+        &[
+            ("fingerprint", f),
+            ("context", ctx),
+            ("base", st.base.as_bytes()),
+            ("public", st.public.as_bytes()),
+            ("image", st.image.as_bytes()),
+            ("commitment_g", a.as_bytes()),
+            ("commitment_y", b.as_bytes()),
+        ],
+    );
+    assert_eq!(u + ch * secret, scal(&p["response"]));
+    ch
+}
+
+/// The seal-key transcript of spec §8.3 and the key, digest32 of it.
+fn seal_key(
+    f: &[u8],
+    i: u16,
+    j: u16,
+    e: &Element,
+    xj: &Element,
+    s: &Element,
+) -> (Vec<u8>, [u8; 32]) {
+    let tr = framed(
+        "urna/v1/dkg/share-seal",
+        &[
+            ("fingerprint", f),
+            ("dealer", &i.to_be_bytes()),
+            ("recipient", &j.to_be_bytes()),
+            ("ephemeral", e.as_bytes()),
+            ("recipient_key", xj.as_bytes()),
+            ("shared_secret", s.as_bytes()),
+        ],
+    );
+    let d = Sha512::digest(&tr);
+    (tr, d[..32].try_into().unwrap())
+}
+
+fn aad(i: u16, j: u16) -> Vec<u8> {
+    [i.to_be_bytes(), j.to_be_bytes()].concat()
+}
+
+/// ChaCha20-Poly1305 with the all-zero nonce (RFC 8439): ct ‖ tag.
+fn aead_seal(key: &[u8; 32], aad: &[u8], plain: &[u8; 32]) -> Vec<u8> {
+    use chacha20poly1305::aead::AeadInOut;
+    use chacha20poly1305::{ChaCha20Poly1305, Key, KeyInit, Nonce};
+    let mut buf = *plain;
+    let tag = ChaCha20Poly1305::new(<&Key>::from(key))
+        .encrypt_inout_detached(&Nonce::default(), aad, buf.as_mut_slice().into())
+        .unwrap();
+    [buf.as_slice(), tag.as_slice()].concat()
+}
+
+fn aead_open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Option<[u8; 32]> {
+    use chacha20poly1305::aead::AeadInOut;
+    use chacha20poly1305::{ChaCha20Poly1305, Key, KeyInit, Nonce, Tag};
+    let mut buf: [u8; 32] = sealed[..32].try_into().unwrap();
+    let tag: [u8; 16] = sealed[32..].try_into().unwrap();
+    ChaCha20Poly1305::new(<&Key>::from(key))
+        .decrypt_inout_detached(
+            &Nonce::default(),
+            aad,
+            buf.as_mut_slice().into(),
+            &Tag::from(tag),
+        )
+        .ok()?;
+    Some(buf)
+}
+
+/// `Σ_k j^k·C_k`.
+fn feldman(c: &[RistrettoPoint], j: u64) -> RistrettoPoint {
+    let mut pow = Scalar::ONE;
+    let mut acc = RistrettoPoint::default();
+    for ck in c {
+        acc += ck * pow;
+        pow *= Scalar::from(j);
+    }
+    acc
+}
+
+/// `f(j) = Σ_k a_k·j^k`.
+fn poly(a: &[Scalar], j: u64) -> Scalar {
+    let mut pow = Scalar::ONE;
+    let mut acc = Scalar::ZERO;
+    for ak in a {
+        acc += ak * pow;
+        pow *= Scalar::from(j);
+    }
+    acc
+}
+
+/// `λ_j = Π_{m≠j} m / (m − j)`, by plain arithmetic.
+fn lagrange(set: &[u64]) -> Vec<Scalar> {
+    set.iter()
+        .map(|&j| {
+            set.iter()
+                .filter(|&&m| m != j)
+                .map(|&m| Scalar::from(m) * (Scalar::from(m) - Scalar::from(j)).invert())
+                .product()
+        })
+        .collect()
+}
+
+fn fault_value(f: &Fault) -> Value {
+    use serde_json::json;
+    let t = f.trustee;
+    match &f.misbehaviour {
+        Misbehaviour::MissingRound1 => json!({"trustee": t, "fault": "missing_round1"}),
+        Misbehaviour::InvalidRound1(e) => {
+            json!({"trustee": t, "fault": "invalid_round1", "error": kind(&e.clone().into())})
+        }
+        Misbehaviour::Equivocation { round } => {
+            json!({"trustee": t, "fault": "equivocation", "round": round})
+        }
+        Misbehaviour::MissingRound2 => json!({"trustee": t, "fault": "missing_round2"}),
+        Misbehaviour::InvalidRound2(e) => {
+            json!({"trustee": t, "fault": "invalid_round2", "error": kind(&e.clone().into())})
+        }
+        Misbehaviour::BadShare {
+            complainer,
+            evidence,
+        } => json!({"trustee": t, "fault": "bad_share", "complainer": complainer,
+                    "evidence": kind(&evidence.clone().into())}),
+        Misbehaviour::FalseComplaint { dealer, reason } => {
+            json!({"trustee": t, "fault": "false_complaint", "dealer": dealer,
+                   "reason": kind(&reason.clone().into())})
+        }
+        other => panic!("unknown misbehaviour {other:?}"),
+    }
+}
+
+#[test]
+fn dkg() {
+    let v = load("dkg.json");
+    let cer = &v["ceremony"];
+    let mh = b32(&cer["manifest_hash"]);
+    let f = Fingerprint::ceremony(&mh);
+    assert_eq!(f, fp(&cer["fingerprint"]));
+    let (n, t) = (num(&cer["params"]["n"]), num(&cer["params"]["t"]));
+    let params = CeremonyParams::new(n.try_into().unwrap(), t.try_into().unwrap()).unwrap();
+    // The trustees' secrets (x_i, a_{i,k}) and valid messages.
+    let mut secrets: BTreeMap<u64, (Scalar, Vec<Scalar>)> = BTreeMap::new();
+    let mut honest = Vec::new();
+    for c in cases(&v)
+        .iter()
+        .filter(|c| c["type"] == "round1" && is_valid(c))
+    {
+        let a = c["coefficient_secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(scal)
+            .collect();
+        secrets.insert(num(&c["trustee"]), (scal(&c["share_key_secret"]), a));
+        honest.push(Round1Message::decode(&bytes(&c["encoding"])).unwrap());
+    }
+    assert_eq!(secrets.len() as u64, n);
+    let share_key = |i: u64| pt(mul_g(&secrets[&i].0));
+    for c in cases(&v) {
+        match c["type"].as_str().unwrap() {
+            "round1" => {
+                let enc = bytes(&c["encoding"]);
+                if let Some(m) = c.get("message") {
+                    assert_eq!(round1_bytes(m), enc, "{}", name(c));
+                }
+                let res = (|| -> Result<(), Error> {
+                    let m = Round1Message::decode(&enc)?;
+                    let mut all: Vec<Round1Message> = honest
+                        .iter()
+                        .filter(|h| h.trustee != m.trustee)
+                        .cloned()
+                        .collect();
+                    all.push(m.clone());
+                    let out = check_round1(params, &mh, &all, &mut rng())?;
+                    match out.faults.iter().find(|f| f.trustee == m.trustee) {
+                        None => Ok(()),
+                        Some(Fault {
+                            misbehaviour: Misbehaviour::InvalidRound1(e),
+                            ..
+                        }) => Err(e.clone().into()),
+                        Some(other) => panic!("{}: {other:?}", name(c)),
+                    }
+                })();
+                if outcome(c, res).is_none() {
+                    continue;
+                }
+                let i = num(&c["trustee"]);
+                let m = &c["message"];
+                assert_eq!(num(&m["trustee"]), i);
+                assert_eq!((num(&m["params"]["n"]), num(&m["params"]["t"])), (n, t));
+                let x = scal(&c["share_key_secret"]);
+                let xk = elem(&m["share_key"]);
+                assert_eq!(pt(mul_g(&x)), xk);
+                let kctx = ctx16("urna/v1/dkg/share-key", &[n, t, i]);
+                assert_eq!(kctx, bytes(&c["share_key_context"]));
+                let ch = schnorr_again(
+                    &f.0,
+                    &kctx,
+                    &x,
+                    &scal(&c["share_key_proof_nonce"]),
+                    &xk,
+                    &m["share_key_proof"],
+                );
+                assert_eq!(ch, scal(&c["share_key_proof_challenge"]));
+                let coefs = m["coefficients"].as_array().unwrap();
+                assert_eq!(coefs.len() as u64, t);
+                for (k, co) in coefs.iter().enumerate() {
+                    let a = scal(&c["coefficient_secrets"][k]);
+                    assert_ne!(a, Scalar::ZERO);
+                    let ck = elem(&co["commitment"]);
+                    assert_eq!(pt(mul_g(&a)), ck);
+                    let cctx = ctx16("urna/v1/dkg/coefficient", &[n, t, i, k as u64]);
+                    assert_eq!(cctx, bytes(&c["coefficient_contexts"][k]));
+                    let u = scal(&c["coefficient_proof_nonces"][k]);
+                    let ch = schnorr_again(&f.0, &cctx, &a, &u, &ck, &co["proof"]);
+                    assert_eq!(ch, scal(&c["coefficient_proof_challenges"][k]));
+                }
+            }
+            "round2" => {
+                assert!(is_valid(c));
+                let i = num(&c["dealer"]);
+                let a = &secrets[&i].1;
+                assert_eq!(poly(a, i), scal(&c["own_share"]));
+                let m = &c["message"];
+                assert_eq!(round2_bytes(m), bytes(&c["encoding"]));
+                let decoded = Round2Message::decode(&bytes(&c["encoding"])).unwrap();
+                let recipients: Vec<u64> = (1..=n).filter(|&j| j != i).collect();
+                let listed = m["shares"].as_array().unwrap();
+                assert_eq!(listed.len(), recipients.len());
+                for ((sh, z), &j) in listed
+                    .iter()
+                    .zip(c["shares"].as_array().unwrap())
+                    .zip(&recipients)
+                {
+                    assert_eq!(num(&sh["recipient"]), j);
+                    assert_eq!(num(&z["recipient"]), j);
+                    let sigma = scal(&z["share"]);
+                    assert_eq!(sigma, poly(a, j), "{}", name(c));
+                    let e = scal(&z["ephemeral_secret"]);
+                    let big_e = pt(mul_g(&e));
+                    assert_eq!(big_e, elem(&sh["ephemeral"]));
+                    let s = pt(share_key(j).point() * e);
+                    assert_eq!(s, pt(big_e.point() * secrets[&j].0));
+                    assert_eq!(s, elem(&z["shared_secret"]));
+                    let (_, key) = seal_key(&f.0, i as u16, j as u16, &big_e, &share_key(j), &s);
+                    assert_eq!(
+                        aead_seal(&key, &aad(i as u16, j as u16), &sigma.to_bytes()),
+                        bytes(&sh["sealed"])
+                    );
+                }
+                assert_eq!(decoded.shares.len(), recipients.len());
+            }
+            "seal" => {
+                assert!(is_valid(c));
+                assert_eq!(fp(&c["fingerprint"]), f);
+                let (i, j) = (num(&c["dealer"]) as u16, num(&c["recipient"]) as u16);
+                let xj = scal(&c["recipient_secret"]);
+                let big_xj = pt(mul_g(&xj));
+                assert_eq!(big_xj, elem(&c["recipient_key"]));
+                let e = scal(&c["ephemeral_secret"]);
+                let big_e = pt(mul_g(&e));
+                assert_eq!(big_e, elem(&c["ephemeral"]));
+                let s = pt(big_xj.point() * e);
+                assert_eq!(s, pt(big_e.point() * xj));
+                assert_eq!(s, elem(&c["shared_secret"]));
+                let (tr, key) = seal_key(&f.0, i, j, &big_e, &big_xj, &s);
+                assert_eq!(tr, bytes(&c["seal_key_transcript"]));
+                assert_eq!(key.to_vec(), bytes(&c["seal_key"]));
+                assert_eq!(bytes(&c["aead_nonce"]), [0u8; 12]);
+                assert_eq!(bytes(&c["aad"]), aad(i, j));
+                let sealed = aead_seal(&key, &aad(i, j), &scal(&c["share"]).to_bytes());
+                assert_eq!(sealed, bytes(&c["sealed"]));
+                assert_eq!(sealed, concat(&[&c["ciphertext"], &c["tag"]]));
+            }
+            "open" => {
+                let sh: SealedShare = serde_json::from_value(c["sealed_share"].clone()).unwrap();
+                let cf = fp(&c["fingerprint"]);
+                let xj = scal(&c["recipient_secret"]);
+                let big_xj = elem(&c["recipient_key"]);
+                assert_eq!(pt(mul_g(&xj)), big_xj);
+                let s = pt(sh.ephemeral.point() * xj);
+                let (_, key) = seal_key(&cf.0, sh.dealer, sh.recipient, &sh.ephemeral, &big_xj, &s);
+                let plain = aead_open(&key, &aad(sh.dealer, sh.recipient), &sh.sealed)
+                    .and_then(|p| decode_scalar(&p).ok());
+                assert_eq!(plain.is_some(), is_valid(c), "{}", name(c));
+                if let Some(got) = outcome(c, sh.open_with_shared_secret(&cf, &big_xj, &s)) {
+                    assert_eq!(got.expose(), &scal(&c["share"]));
+                    assert_eq!(plain, Some(scal(&c["share"])));
+                }
+            }
+            "complaint" => {
+                assert_eq!(fp(&c["fingerprint"]), f);
+                let dm = Round1Message::decode(&bytes(&c["dealer_round1"])).unwrap();
+                let cm = Round1Message::decode(&bytes(&c["complainer_round1"])).unwrap();
+                let sealed: SealedShare =
+                    serde_json::from_value(c["sealed_share"].clone()).unwrap();
+                let enc = bytes(&c["encoding"]);
+                if let Some(cj) = c.get("complaint") {
+                    assert_eq!(complaint_bytes(cj), enc);
+                }
+                // The complainer named in the encoding, who is out if rejected.
+                let named_complainer = u64::from(u16::from_be_bytes([enc[3], enc[4]]));
+                let verdict = Complaint::decode(&enc)
+                    .map(|cp| judge_complaint(&f, &dm, &cm, &sealed, &cp, &mut rng()));
+                match verdict {
+                    Ok(ComplaintVerdict::Upheld(e)) => {
+                        assert!(is_valid(c), "{}", name(c));
+                        assert_eq!(c["verdict"], "upheld");
+                        assert_eq!(kind(&e.into()), c["evidence"].as_str().unwrap());
+                        assert_eq!(num(&c["disqualified"]), u64::from(dm.trustee));
+                    }
+                    Ok(ComplaintVerdict::Rejected(e)) | Err(e) => {
+                        assert!(!is_valid(c), "{}: rejected with {e}", name(c));
+                        assert_eq!(c["verdict"], "rejected");
+                        assert_eq!(kind(&e.into()), c["error"].as_str().unwrap(), "{}", name(c));
+                        assert_eq!(num(&c["disqualified"]), named_complainer);
+                    }
+                }
+                if c.get("nonce").is_none() {
+                    continue;
+                }
+                // An honestly made complaint: re-create it and judge it by hand.
+                let cj = &c["complaint"];
+                let (i, j) = (num(&cj["dealer"]), num(&cj["complainer"]));
+                let xj = scal(&c["complainer_secret"]);
+                let s = pt(sealed.ephemeral.point() * xj);
+                assert_eq!(s, elem(&cj["shared_secret"]));
+                let st = DleqStatement {
+                    base: sealed.ephemeral,
+                    public: cm.share_key,
+                    image: s,
+                };
+                let cctx = ctx16("urna/v1/dkg/complaint", &[i, j]);
+                assert_eq!(cctx, bytes(&c["context"]));
+                let ch = dleq_again(&f.0, &cctx, &xj, &scal(&c["nonce"]), &st, &cj["proof"]);
+                assert_eq!(ch, scal(&c["challenge"]));
+                let (_, key) = seal_key(
+                    &f.0,
+                    i as u16,
+                    j as u16,
+                    &sealed.ephemeral,
+                    &cm.share_key,
+                    &s,
+                );
+                let judged = match aead_open(&key, &aad(i as u16, j as u16), &sealed.sealed)
+                    .and_then(|p| decode_scalar(&p).ok())
+                {
+                    None => "unreadable_share",
+                    Some(sigma) => {
+                        let cs: Vec<RistrettoPoint> = dm
+                            .coefficients
+                            .iter()
+                            .map(|k| *k.commitment.point())
+                            .collect();
+                        if pt(mul_g(&sigma)) == pt(feldman(&cs, j)) {
+                            "unfounded_complaint"
+                        } else {
+                            "bad_share"
+                        }
+                    }
+                };
+                let stated = if is_valid(c) {
+                    &c["evidence"]
+                } else {
+                    &c["error"]
+                };
+                assert_eq!(judged, stated.as_str().unwrap(), "{}", name(c));
+            }
+            "ceremony" => {
+                let record: CeremonyRecord = serde_json::from_value(c["record"].clone()).unwrap();
+                assert_eq!(record.manifest_hash, mh);
+                let Some(out) = outcome(c, verify_ceremony(&record, None, &mut rng())) else {
+                    continue;
+                };
+                let q: Vec<u64> = c["qualified"].as_array().unwrap().iter().map(num).collect();
+                assert_eq!(
+                    out.qualified
+                        .iter()
+                        .map(|&j| u64::from(j))
+                        .collect::<Vec<_>>(),
+                    q
+                );
+                let faults: Vec<Value> = out.faults.iter().map(fault_value).collect();
+                assert_eq!(&faults, c["faults"].as_array().unwrap(), "{}", name(c));
+                // By hand: A_k = Σ_{i∈Q} C_{i,k}, K = A_0, K_j = Σ_k j^k·A_k.
+                let r1 = c["record"]["round1"].as_array().unwrap();
+                let mut a = vec![RistrettoPoint::default(); t as usize];
+                for m in r1.iter().filter(|m| q.contains(&num(&m["trustee"]))) {
+                    for (ak, co) in a.iter_mut().zip(m["coefficients"].as_array().unwrap()) {
+                        *ak += elem(&co["commitment"]).point();
+                    }
+                }
+                let a: Vec<Element> = a.into_iter().map(pt).collect();
+                let want: Vec<Element> = c["joint_commitments"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(elem)
+                    .collect();
+                assert_eq!(a, want);
+                assert_eq!(out.joint_commitments, want);
+                let k = elem(&c["joint_key"]);
+                assert_eq!(k, a[0]);
+                assert_eq!(out.joint_key, k);
+                let joint_secret: Scalar = q.iter().map(|i| secrets[i].1[0]).sum();
+                assert_eq!(pt(mul_g(&joint_secret)), k);
+                let ap: Vec<RistrettoPoint> = a.iter().map(|e| *e.point()).collect();
+                let vks = c["verification_keys"].as_array().unwrap();
+                let shares = c["secret_shares"].as_array().unwrap();
+                assert_eq!(vks.len(), q.len());
+                assert_eq!(shares.len(), q.len());
+                for ((vk, sh), &j) in vks.iter().zip(shares).zip(&q) {
+                    assert_eq!(num(&vk["trustee"]), j);
+                    assert_eq!(num(&sh["trustee"]), j);
+                    let kj = elem(&vk["verification_key"]);
+                    assert_eq!(pt(feldman(&ap, j)), kj);
+                    assert_eq!(out.verification_key(j as u16), Some(&kj));
+                    let sj = scal(&sh["secret_share"]);
+                    assert_eq!(sj, q.iter().map(|i| poly(&secrets[i].1, j)).sum::<Scalar>());
+                    assert_eq!(pt(mul_g(&sj)), kj);
+                }
+                assert_eq!(
+                    Fingerprint::election(&mh, &k),
+                    fp(&c["election_fingerprint"])
+                );
+            }
+            t => panic!("unknown type {t}"),
+        }
+    }
+}
+
+#[test]
+fn threshold() {
+    let v = load("threshold.json");
+    let key = &v["key"];
+    let t = num(&key["params"]["t"]);
+    let n = num(&key["params"]["n"]);
+    let f_poly: Vec<Scalar> = key["polynomial"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(scal)
+        .collect();
+    assert_eq!(f_poly.len() as u64, t);
+    assert_eq!(f_poly[0], scal(&key["joint_secret"]));
+    let k = elem(&key["joint_key"]);
+    assert_eq!(pt(mul_g(&f_poly[0])), k);
+    let f = Fingerprint::election(&b32(&key["manifest_hash"]), &k);
+    assert_eq!(f, fp(&key["fingerprint"]));
+    let trustees = key["trustees"].as_array().unwrap();
+    assert_eq!(trustees.len() as u64, n);
+    let mut vk = BTreeMap::new();
+    for (j, tr) in (1u64..).zip(trustees) {
+        assert_eq!(num(&tr["trustee"]), j);
+        let sj = scal(&tr["secret_share"]);
+        assert_eq!(sj, poly(&f_poly, j));
+        assert_eq!(pt(mul_g(&sj)), elem(&tr["verification_key"]));
+        vk.insert(j, elem(&tr["verification_key"]));
+    }
+    let pk = PublicKey::new(k).unwrap();
+    for c in cases(&v) {
+        match c["type"].as_str().unwrap() {
+            "partial" => {
+                let enc = bytes(&c["encoding"]);
+                let cf = fp(&c["fingerprint"]);
+                let label = bytes(&c["label"]);
+                let cipher = ct(&c["ciphertext"]);
+                let key_j = elem(&c["verification_key"]);
+                let res = (|| {
+                    let p = PartialDecryption::decode(&enc)?;
+                    verify_one(&p.check(&cf, &label, &cipher, &key_j), None, &mut rng())
+                })();
+                if outcome(c, res).is_none() {
+                    continue;
+                }
+                let j = num(&c["trustee"]);
+                assert_eq!(cf, f);
+                assert_eq!(key_j, vk[&j]);
+                let sj = scal(&c["secret_share"]);
+                assert_eq!(sj, poly(&f_poly, j));
+                let m = num(&c["message"]);
+                assert_eq!(
+                    pk.encrypt_with_nonce(m, &scal(&c["encryption_nonce"])),
+                    cipher
+                );
+                let d = pt(cipher.alpha.point() * sj);
+                assert_eq!(d, elem(&c["share"]));
+                let mut pctx = ctx16("urna/v1/decrypt/partial", &[j]);
+                pctx.extend_from_slice(cipher.beta.as_bytes());
+                pctx.extend_from_slice(&label);
+                assert_eq!(pctx, bytes(&c["context"]));
+                let st = DleqStatement {
+                    base: cipher.alpha,
+                    public: key_j,
+                    image: d,
+                };
+                let ch = dleq_again(&f.0, &pctx, &sj, &scal(&c["nonce"]), &st, &c["proof"]);
+                assert_eq!(ch, scal(&c["challenge"]));
+                let mut want = vec![1u8];
+                want.extend(u16be(&c["trustee"]));
+                want.extend(d.as_bytes());
+                want.extend(dleq_bytes(&c["proof"]));
+                assert_eq!(want, enc);
+            }
+            "lagrange" => {
+                let set: Vec<u64> = c["indices"].as_array().unwrap().iter().map(num).collect();
+                let set16: Vec<u16> = set.iter().map(|&j| j as u16).collect();
+                if let Some(l) = outcome(c, lagrange_at_zero(&set16)) {
+                    let want: Vec<Scalar> = c["coefficients"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(scal)
+                        .collect();
+                    assert_eq!(lagrange(&set), want, "{}", name(c));
+                    assert_eq!(l, want);
+                    // They interpolate F at 0.
+                    let s: Scalar = set
+                        .iter()
+                        .zip(&want)
+                        .map(|(&j, l)| l * poly(&f_poly, j))
+                        .sum();
+                    if set.len() as u64 >= t {
+                        assert_eq!(s, f_poly[0]);
+                    }
+                }
+            }
+            "combine" => {
+                let cipher = ct(&c["ciphertext"]);
+                let ps: Vec<PartialDecryption> = c["partials"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| PartialDecryption::decode(&bytes(p)).unwrap())
+                    .collect();
+                let table = DlogTable::new(num(&c["dlog_bound"]));
+                let thr = num(&c["threshold"]) as u16;
+                assert_eq!(u64::from(thr), t);
+                let Some(m) = outcome(c, combine(thr, &cipher, &ps, &table)) else {
+                    continue;
+                };
+                assert_eq!(m, num(&c["plaintext"]));
+                let set: Vec<u64> = ps.iter().map(|p| u64::from(p.trustee)).collect();
+                let l = lagrange(&set);
+                let want: Vec<Scalar> =
+                    c["lagrange"].as_array().unwrap().iter().map(scal).collect();
+                assert_eq!(l, want);
+                let mut combined = RistrettoPoint::default();
+                for (p, lj) in ps.iter().zip(&l) {
+                    combined += p.share.point() * lj;
+                }
+                assert_eq!(pt(combined), elem(&c["combined"]));
+                let plain = pt(cipher.beta.point() - combined);
+                assert_eq!(plain, elem(&c["plaintext_element"]));
+                assert_eq!(plain, pt(mul_h(&Scalar::from(m))));
+            }
+            t => panic!("unknown type {t}"),
+        }
+    }
+}
+
 #[test]
 fn every_file_is_checked() {
     let mut names: Vec<String> = std::fs::read_dir(dir())
@@ -816,6 +1497,7 @@ fn every_file_is_checked() {
         names,
         [
             "ballot.json",
+            "dkg.json",
             "dleq.json",
             "elgamal.json",
             "encoding.json",
@@ -824,6 +1506,7 @@ fn every_file_is_checked() {
             "ristretto255.json",
             "schnorr.json",
             "signature.json",
+            "threshold.json",
             "transcript.json"
         ]
     );
@@ -833,7 +1516,7 @@ fn every_file_is_checked() {
 #[test]
 fn committed_vectors_match_the_generator() {
     let files = urna_crypto::test_vectors::generate().unwrap();
-    assert_eq!(files.len(), 10);
+    assert_eq!(files.len(), 12);
     for (name, text) in files {
         let committed = std::fs::read_to_string(dir().join(name)).unwrap();
         assert!(
