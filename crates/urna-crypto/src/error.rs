@@ -213,6 +213,30 @@ pub enum UsageError {
     NotAParticipant(u16),
 }
 
+impl UsageError {
+    /// A stable snake_case code (spec §2.6).
+    pub fn code(&self) -> &'static str {
+        match self {
+            UsageError::ValueOutOfRange { .. } => "value_out_of_range",
+            UsageError::Parameters(_) => "invalid_parameters",
+            UsageError::NotEnoughShares { .. } => "not_enough_shares",
+            UsageError::DlogNotFound(_) => "dlog_not_found",
+            UsageError::DuplicateTrustee(_) => "duplicate_trustee",
+            UsageError::NotAParticipant(_) => "not_a_participant",
+        }
+    }
+}
+
+impl Error {
+    /// The stable code of either kind (spec §2.6).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Peer(e) => e.code(),
+            Error::Usage(e) => e.code(),
+        }
+    }
+}
+
 /// Any error of this crate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
