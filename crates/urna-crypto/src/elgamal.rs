@@ -132,6 +132,13 @@ impl KeyPair {
             Err(_) => KeyPair::generate(rng),
         }
     }
+    /// The key pair of a stored secret (for example a trustee's share key
+    /// read back from its encrypted storage); fails for the zero secret,
+    /// whose public key would be the identity (spec §4.1).
+    pub fn from_secret(secret: SecretScalar) -> Result<Self, PeerError> {
+        let public = PublicKey::new(secret.public())?;
+        Ok(KeyPair { secret, public })
+    }
     /// The public key.
     pub fn public(&self) -> &PublicKey {
         &self.public

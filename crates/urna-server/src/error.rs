@@ -55,7 +55,7 @@ impl ApiError {
     }
 }
 
-fn sentence(s: impl std::fmt::Display) -> String {
+pub(crate) fn sentence(s: impl std::fmt::Display) -> String {
     let mut s = s.to_string();
     if let Some(first) = s.get(..1) {
         let upper = first.to_uppercase();

@@ -1,8 +1,9 @@
 //! urna's HTTP API (axum).
 //!
-//! For now: the public board read API — the latest checkpoint, entries by
-//! range, index or leaf hash, inclusion and consistency proofs, and the log
-//! as C2SP tlog-tiles under `/board/tile/`. Every refusal is a JSON body
+//! The public board read API — the latest checkpoint, entries by range,
+//! index or leaf hash, inclusion and consistency proofs, and the log as
+//! C2SP tlog-tiles under `/board/tile/` — and the election API under
+//! `/election/` and `/receipt/` ([`election`], spec/api.md). Every refusal is a JSON body
 //! `{ "error": { "code": "...", "message": "..." } }` with a precise status;
 //! 5xx answers never carry internal details.
 //!
@@ -10,24 +11,36 @@
 //! tested in-process; the `urna` binary serves it.
 
 mod board;
+pub mod election;
 mod error;
 
 use axum::Router;
 use axum::http::StatusCode;
 use urna_store::BoardStore;
 
+pub use election::{ElectionConfig, ElectionService};
 pub use error::ApiError;
 
 /// What the handlers share.
 #[derive(Clone, Debug)]
 pub struct AppState {
     store: BoardStore,
+    election: ElectionService,
 }
 
 impl AppState {
-    /// State serving `store`.
+    /// State serving `store`, with the election API on the system clock and
+    /// admin endpoints disabled.
     pub fn new(store: BoardStore) -> Self {
-        AppState { store }
+        Self::with_election(store, ElectionConfig::default())
+    }
+
+    /// State serving `store` and an election configured by `config`.
+    pub fn with_election(store: BoardStore, config: ElectionConfig) -> Self {
+        AppState {
+            election: ElectionService::new(store.clone(), config),
+            store,
+        }
     }
 
     /// The board store.
@@ -55,6 +68,7 @@ async fn wrong_method() -> ApiError {
 /// The router of the whole API.
 pub fn app(state: AppState) -> Router {
     board::routes()
+        .merge(election::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .with_state(state)

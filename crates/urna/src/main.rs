@@ -6,7 +6,9 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod demo;
+mod record;
 mod serve;
+mod trustee;
 
 #[derive(Debug, Parser)]
 #[command(name = "urna", version, about = "End-to-end verifiable remote voting")]
@@ -19,8 +21,15 @@ struct Cli {
 enum Command {
     /// Run a whole referendum, from key ceremony to re-checked result.
     Demo(demo::DemoOpts),
+    /// Check an exported election record; exit 0 valid, 1 invalid, 2 unusable.
+    Verify(record::VerifyOpts),
+    /// Export an election's board as a record folder for `urna verify`.
+    Export(record::ExportOpts),
     /// Serve the board's public read API over HTTP.
     Serve(serve::ServeOpts),
+    /// A trustee's offline steps: key store, key ceremony, partial decryption.
+    #[command(subcommand)]
+    Trustee(trustee::TrusteeCmd),
     /// Measure what a user needs to size hardware.
     Bench {
         #[command(subcommand)]
@@ -39,8 +48,11 @@ enum BenchWhat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Verify(opts) => return record::verify(&opts),
+        Command::Export(opts) => record::export(&opts),
         Command::Demo(opts) => demo::run(&opts),
         Command::Serve(opts) => serve::run(&opts),
+        Command::Trustee(cmd) => trustee::run(&cmd),
         Command::Bench {
             what: BenchWhat::Crypto(opts),
         } => bench::crypto::run(&opts).and_then(|r| r.print(opts.json)),

@@ -1,4 +1,5 @@
-//! `urna serve`: the board's public read API over HTTP, from a data directory.
+//! `urna serve`: the board's public read API and the election API
+//! (spec/api.md) over HTTP, from a data directory.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -23,11 +24,29 @@ pub struct ServeOpts {
     /// when the key is created; must match the key's name afterwards.
     #[arg(long)]
     pub origin: Option<String>,
+    /// File holding the admin bearer token (first line) for the election
+    /// admin endpoints (spec/api.md §A1.1); without it they are disabled.
+    #[arg(long)]
+    pub admin_token_file: Option<PathBuf>,
+}
+
+/// Reads the admin token: the first line of the file, which must not be empty.
+fn admin_token(path: Option<&Path>) -> anyhow::Result<urna_server::election::AdminToken> {
+    let Some(path) = path else {
+        return Ok(urna_server::election::AdminToken::disabled());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim();
+    if token.is_empty() {
+        bail!("{} holds no admin token", path.display());
+    }
+    Ok(urna_server::election::AdminToken::new(token))
 }
 
 /// Reads the board key, or creates it on first use. The file holds the
 /// origin and the 32-byte Ed25519 secret in hex, one per line.
-fn board_key(path: &Path, origin: Option<&str>) -> anyhow::Result<BoardSigningKey> {
+pub(crate) fn board_key(path: &Path, origin: Option<&str>) -> anyhow::Result<BoardSigningKey> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let mut lines = text.lines();
@@ -76,6 +95,7 @@ pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
     std::fs::create_dir_all(&opts.data)
         .with_context(|| format!("creating {}", opts.data.display()))?;
     let key = board_key(&opts.data.join("board.key"), opts.origin.as_deref())?;
+    let admin = admin_token(opts.admin_token_file.as_deref())?;
     let store = BoardStore::open_sqlite(opts.data.join("board.db"), key)
         .with_context(|| format!("opening the board in {}", opts.data.display()))?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -93,7 +113,9 @@ pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        urna_server::serve(listener, urna_server::AppState::new(store), shutdown).await?;
+        let state =
+            urna_server::AppState::with_election(store, urna_server::ElectionConfig::new(admin));
+        urna_server::serve(listener, state, shutdown).await?;
         Ok(())
     })
 }

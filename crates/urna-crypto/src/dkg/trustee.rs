@@ -121,6 +121,59 @@ pub struct Round1 {
 }
 
 impl Round1 {
+    /// Rebuilds the state after round 1 from what the trustee kept in its
+    /// own (encrypted) storage: the share key pair, the coefficients
+    /// `a_{i,0..t−1}` of its polynomial (see [`Round1::secret_parts`]) and
+    /// the round 1 message it published.
+    ///
+    /// Fails unless the message is this trustee's (`index`, `params`), names
+    /// the share key's public key and commits to exactly these coefficients
+    /// (`C_{i,k} = a_{i,k}·G`); the proofs are checked by [`Round1::deal`].
+    /// The coefficients are zeroized when the state is dropped or dealt.
+    pub fn from_parts(
+        params: CeremonyParams,
+        index: u16,
+        manifest_hash: &[u8; 32],
+        share_key: KeyPair,
+        coefficients: Vec<SecretScalar>,
+        own: Round1Message,
+    ) -> Result<Self, UsageError> {
+        let Trustee { common } = Trustee::new(params, index, manifest_hash, share_key)?;
+        let mismatch = |what: &str| {
+            Err(UsageError::Parameters(format!(
+                "stored round 1 state: {what} does not match the round 1 message"
+            )))
+        };
+        if own.trustee != index || own.params != params {
+            return mismatch("trustee index or parameters");
+        }
+        if own.share_key != *common.share_key.public().element() {
+            return mismatch("share key");
+        }
+        if coefficients.len() != usize::from(params.t)
+            || own.coefficients.len() != coefficients.len()
+        {
+            return mismatch("number of coefficients");
+        }
+        for (a, c) in coefficients.iter().zip(&own.coefficients) {
+            if a.expose() == &Scalar::ZERO || a.public() != c.commitment {
+                return mismatch("a coefficient");
+            }
+        }
+        Ok(Round1 {
+            common,
+            poly: Polynomial { coefficients },
+            own,
+        })
+    }
+
+    /// The secrets to keep (encrypted) until [`Round1::deal`]: the share key
+    /// pair and the polynomial's coefficients `a_{i,0..t−1}`. Rebuild with
+    /// [`Round1::from_parts`].
+    pub fn secret_parts(&self) -> (&KeyPair, &[SecretScalar]) {
+        (&self.common.share_key, &self.poly.coefficients)
+    }
+
     /// This trustee's round 1 message.
     pub fn message(&self) -> &Round1Message {
         &self.own
@@ -180,6 +233,58 @@ pub struct Round2 {
 }
 
 impl Round2 {
+    /// Rebuilds the state after round 2 from what the trustee kept in its
+    /// own (encrypted) storage: the share key pair, its own share
+    /// `σ_{i,i} = f_i(i)` (see [`Round2::secret_parts`]) and every round 1
+    /// message it dealt to (the same list as was passed to [`Round1::deal`]).
+    ///
+    /// Re-runs [`check_round1`] on `round1`; fails if it fails, if this
+    /// trustee is not a participant, if its accepted message names another
+    /// share key, or if `σ_{i,i}·G ≠ Σ_k i^k·C_{i,k}`.
+    pub fn from_parts<R: CryptoRng + ?Sized>(
+        params: CeremonyParams,
+        index: u16,
+        manifest_hash: &[u8; 32],
+        share_key: KeyPair,
+        own_share: SecretScalar,
+        round1: &[Round1Message],
+        rng: &mut R,
+    ) -> Result<Self, Error> {
+        let Trustee { common } = Trustee::new(params, index, manifest_hash, share_key)?;
+        let r1 = check_round1(params, manifest_hash, round1, rng)?;
+        let Some(own) = r1.accepted.get(&index) else {
+            return Err(UsageError::NotAParticipant(index).into());
+        };
+        if own.share_key != *common.share_key.public().element() {
+            return Err(UsageError::Parameters(
+                "stored round 2 state: the share key is not the one of this trustee's round 1 message"
+                    .into(),
+            )
+            .into());
+        }
+        let got = own_share.public();
+        let want = Element::from_point(feldman_eval(&own.commitments(), index));
+        if !bool::from(got.as_bytes().ct_eq(want.as_bytes())) {
+            return Err(UsageError::Parameters(
+                "stored round 2 state: the own share does not match this trustee's commitments"
+                    .into(),
+            )
+            .into());
+        }
+        Ok(Round2 {
+            common,
+            r1,
+            own_share,
+        })
+    }
+
+    /// The secrets to keep (encrypted) until [`Round2::receive`] and
+    /// [`Round3::finish`]: the share key pair and the own share
+    /// `σ_{i,i} = f_i(i)`. Rebuild with [`Round2::from_parts`].
+    pub fn secret_parts(&self) -> (&KeyPair, &SecretScalar) {
+        (&self.common.share_key, &self.own_share)
+    }
+
     /// The participants and faults of round 1.
     pub fn round1(&self) -> &Round1Outcome {
         &self.r1

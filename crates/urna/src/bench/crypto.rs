@@ -190,9 +190,14 @@ pub fn run(opts: &CryptoBench) -> anyhow::Result<Report> {
     // From bytes, as a verifier reading the board does: decode + batch verify.
     let from_bytes = |rng: &mut rand::rngs::ThreadRng| -> anyhow::Result<f64> {
         let t = Instant::now();
-        let decoded: Vec<Ballot> =
-            bytes.par_iter().map(|b| Ballot::decode(b)).collect::<Result<_, _>>()?;
-        let checks: Vec<_> = decoded.iter().map(|b| b.statement(&key, &fp, &yes_no)).collect();
+        let decoded: Vec<Ballot> = bytes
+            .par_iter()
+            .map(|b| Ballot::decode(b))
+            .collect::<Result<_, _>>()?;
+        let checks: Vec<_> = decoded
+            .iter()
+            .map(|b| b.statement(&key, &fp, &yes_no))
+            .collect();
         verify_batch(&checks, Some(&key), rng)
             .map_err(|bad| anyhow!("{} honest ballots failed", bad.len()))?;
         Ok(t.elapsed().as_secs_f64() * 1e6 / n)

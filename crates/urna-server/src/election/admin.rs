@@ -1,0 +1,248 @@
+//! Admin endpoints (bearer token): publish the manifest, run the key
+//! ceremony, register test credentials, open, close, tally, accept partial
+//! decryptions, publish results. Each appends the engine's entries in
+//! order before answering.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use urna_crypto::encoding::Element;
+use urna_election::{ElectionError, Misuse, Timestamp};
+use urna_store::Appended;
+
+use super::body::json_body;
+use super::errors::{from_hex, from_hex32, wrong_phase};
+use super::phase::{Outcome, Phase};
+use super::service::{Inner, Shared};
+use crate::AppState;
+use crate::error::ApiError;
+
+fn done(shared: &Shared, phase: &'static str, appended: &[Appended]) -> Response {
+    let body = json!({
+        "phase": phase,
+        "entries": appended.iter().map(|a| a.index).collect::<Vec<_>>(),
+        "tree_size": shared.store.size(),
+    });
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+/// Runs a consuming transition of the phase.
+fn step(
+    inner: &mut Inner,
+    f: impl FnOnce(Phase) -> Outcome,
+) -> Result<(Vec<urna_board::Entry>, &'static str), ApiError> {
+    let (phase, out) = f(std::mem::take(&mut inner.phase));
+    inner.phase = phase;
+    Ok((out?, inner.phase.name()))
+}
+
+/// `POST /election/manifest`: the TOML manifest as the body.
+pub(crate) async fn publish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let shared = &state.election.shared;
+    shared.config.admin.check(&headers)?;
+    let (appended, phase) = shared
+        .transition(|inner, _| {
+            let r = step(inner, |p| p.publish(&body))?;
+            if let Phase::KeyCeremony(e) = &inner.phase {
+                let _ = shared.manifest.set(Arc::new(e.manifest().clone()));
+            }
+            Ok(r)
+        })
+        .await?;
+    Ok(done(shared, phase, &appended))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CeremonyBody {
+    /// A `trustee_ceremony` payload (spec/record.md §R3), hex.
+    message: String,
+}
+
+/// `POST /election/ceremony`: one trustee's ceremony message.
+pub(crate) async fn ceremony(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<CeremonyBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let shared = &state.election.shared;
+    shared.config.admin.check(&headers)?;
+    let payload = from_hex("message", &json_body(body)?.message)?;
+    let (appended, phase) = shared
+        .transition(|inner, _| match &mut inner.phase {
+            Phase::KeyCeremony(e) => Ok((vec![e.accept(&payload)?], "key_ceremony")),
+            other => Err(wrong_phase("accept a ceremony message", other.name())),
+        })
+        .await?;
+    Ok(done(shared, phase, &appended))
+}
+
+/// `POST /election/ceremony/finish`: checks the ceremony, publishes the joint key.
+pub(crate) async fn finish_ceremony(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let shared = &state.election.shared;
+    shared.config.admin.check(&headers)?;
+    let (appended, phase) = shared
+        .transition(|inner, _| {
+            let r = step(inner, |p| p.finish_ceremony(&mut rand::rng()))?;
+            if let Phase::Registration(e) = &inner.phase {
+                let _ = shared.keys.set(e.keys().clone());
+            }
+            Ok(r)
+        })
+        .await?;
+    Ok(done(shared, phase, &appended))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CredentialBody {
+    district: String,
+    precinct: String,
+    /// The public credential (a ristretto255 element), hex.
+    credential: String,
+}
+
+/// `POST /election/credentials`: registers a voter's public credential.
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<CredentialBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let shared = &state.election.shared;
+    shared.config.registrar.authorize(&headers)?;
+    let body = json_body(body)?;
+    let cred = from_hex32("credential", &body.credential)?;
+    let element = Element::decode(&cred).map_err(ElectionError::from)?;
+    let (_, registered) = shared
+        .transition(|inner, now| {
+            let Phase::Registration(e) = &mut inner.phase else {
+                return Err(wrong_phase("register a credential", inner.phase.name()));
+            };
+            let m = e.manifest();
+            let d = m.district_index(&body.district);
+            let p = m.precincts().iter().position(|p| p.id == body.precinct);
+            let p = match (d, p) {
+                (Some(d), Some(p)) if m.precincts()[p].district == d => p,
+                (Some(_), _) => {
+                    return Err(ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "unknown_precinct",
+                        format!(
+                            "Precinct `{}` is not a precinct of district `{}`.",
+                            body.precinct, body.district
+                        ),
+                    ));
+                }
+                (None, _) => {
+                    let e = Misuse::UnknownDistrict(body.district.clone());
+                    return Err(ElectionError::from(e).into());
+                }
+            };
+            let precincts = m.precincts().len();
+            e.register(&body.district, element, now)?;
+            inner.precinct_of.insert(cred, p);
+            shared.book().registered(precincts, p);
+            Ok((Vec::new(), e.registered()))
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "registered": registered })),
+    )
+        .into_response())
+}
+
+/// A consuming transition that only needs the clock.
+async fn simple(
+    state: AppState,
+    headers: HeaderMap,
+    f: fn(Phase, Timestamp) -> Outcome,
+) -> Result<Response, ApiError> {
+    let shared = &state.election.shared;
+    shared.config.admin.check(&headers)?;
+    let (appended, phase) = shared
+        .transition(|inner, now| step(inner, |p| f(p, now)))
+        .await?;
+    Ok(done(shared, phase, &appended))
+}
+
+/// `POST /election/open`: seals the credential lists and opens voting.
+pub(crate) async fn open(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    simple(state, headers, Phase::open).await
+}
+
+/// `POST /election/close`: closes voting (at or after the scheduled end).
+pub(crate) async fn close(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    simple(state, headers, Phase::close).await
+}
+
+/// `POST /election/tally`: publishes the encrypted tally.
+pub(crate) async fn tally(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    simple(state, headers, |p, _| p.tally()).await
+}
+
+/// `POST /election/results`: combines the partial decryptions and publishes the results.
+pub(crate) async fn publish_results(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    simple(state, headers, |p, _| p.decrypt()).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PartialsBody {
+    /// One trustee's `partial_decryption` payloads (spec/record.md §R11), hex, in order.
+    payloads: Vec<String>,
+}
+
+/// `POST /election/partials`: one trustee's partial decryptions of the tally.
+pub(crate) async fn partials(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<PartialsBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let shared = &state.election.shared;
+    shared.config.admin.check(&headers)?;
+    let payloads = json_body(body)?
+        .payloads
+        .iter()
+        .map(|p| from_hex("payloads", p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (appended, phase) = shared
+        .transition(|inner, _| match &mut inner.phase {
+            Phase::Tallied(e) => {
+                let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+                Ok((
+                    e.accept_partial_payloads(&refs, &mut rand::rng())?,
+                    "tallied",
+                ))
+            }
+            other => Err(wrong_phase("accept partial decryptions", other.name())),
+        })
+        .await?;
+    Ok(done(shared, phase, &appended))
+}

@@ -1,0 +1,83 @@
+//! Who may do what: the admin bearer token (replaced by signed admin
+//! actions in a later issue) and the [`Registrar`] seam through which
+//! credentials are registered (registration proper comes with issue 5).
+
+use std::fmt;
+
+use axum::http::{HeaderMap, StatusCode, header};
+
+use crate::error::ApiError;
+
+/// The admin's bearer token, given at server start; `None` disables
+/// every admin endpoint.
+#[derive(Clone, Default)]
+pub struct AdminToken(Option<String>);
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never log the token.
+        f.write_str(if self.0.is_some() {
+            "AdminToken(set)"
+        } else {
+            "AdminToken(none)"
+        })
+    }
+}
+
+impl AdminToken {
+    /// A token; an empty string disables admin endpoints.
+    pub fn new(token: impl Into<String>) -> Self {
+        let t = token.into();
+        AdminToken((!t.is_empty()).then_some(t))
+    }
+
+    /// No admin endpoint can be used.
+    pub fn disabled() -> Self {
+        AdminToken(None)
+    }
+
+    /// Checks `Authorization: Bearer <token>`.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let Some(expected) = &self.0 else {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "admin_disabled",
+                "This server was started without an admin token; admin endpoints are disabled.",
+            ));
+        };
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match given {
+            Some(g) if constant_time_eq(g.as_bytes(), expected.as_bytes()) => Ok(()),
+            _ => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "This endpoint needs the admin's bearer token (Authorization: Bearer ...).",
+            )),
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Decides whether a request may register a voter's public credential.
+/// Issue 4 uses [`AdminRegistrar`]; voter registration with screening and
+/// one-time codes plugs in here later without touching the handlers.
+pub trait Registrar: Send + Sync + fmt::Debug + 'static {
+    /// `Ok` if the request (its headers) may register a credential.
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError>;
+}
+
+/// Registration by the admin only (test voters).
+#[derive(Debug, Clone)]
+pub struct AdminRegistrar(pub AdminToken);
+
+impl Registrar for AdminRegistrar {
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        self.0.check(headers)
+    }
+}

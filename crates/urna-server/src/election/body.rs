@@ -1,0 +1,57 @@
+//! Request bodies and shared answers (receipts).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use urna_store::SignedCheckpoint;
+
+use super::service::Shared;
+use crate::error::ApiError;
+
+/// A JSON body, or a 400 `invalid_body` naming what is wrong.
+pub(crate) fn json_body<T: DeserializeOwned>(
+    body: Result<Json<T>, JsonRejection>,
+) -> Result<T, ApiError> {
+    body.map(|Json(v)| v).map_err(|e| {
+        ApiError::new(
+            e.status(),
+            "invalid_body",
+            format!(
+                "The request body is not the expected JSON: {}.",
+                e.body_text()
+            ),
+        )
+    })
+}
+
+/// A receipt: the tracking code, the entry's index and leaf hash, its
+/// inclusion proof against `checkpoint`, and the signed checkpoint text.
+pub(crate) async fn receipt(
+    shared: &Shared,
+    tracking: [u8; 32],
+    index: u64,
+    checkpoint: Arc<SignedCheckpoint>,
+) -> Result<Value, ApiError> {
+    let store = shared.store.clone();
+    let size = checkpoint.size();
+    let (entry, proof) = tokio::task::spawn_blocking(move || {
+        Ok::<_, urna_store::StoreError>((store.entry(index)?, store.inclusion_proof(index, size)?))
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "receipt task failed");
+        ApiError::internal()
+    })??;
+    Ok(json!({
+        "tracking": hex::encode(tracking),
+        "kind": entry.entry.kind().name(),
+        "index": index,
+        "leaf_hash": hex::encode(entry.leaf_hash),
+        "tree_size": size,
+        "inclusion_proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+        "checkpoint": checkpoint.text(),
+    }))
+}

@@ -1,0 +1,51 @@
+//! The election API (spec/api.md): admin actions, the key ceremony,
+//! casting with batched verification and receipts, audits, turnout and
+//! results. The engine (`urna_election`, sans-IO) sits behind one lock
+//! that serialises transitions; its entries are appended in exactly the
+//! order it returned them, and a failed append halts the election.
+
+mod admin;
+mod auth;
+mod batch;
+mod body;
+mod clock;
+mod errors;
+mod phase;
+mod public;
+mod service;
+mod turnout;
+mod voter;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use auth::{AdminRegistrar, AdminToken, Registrar};
+pub use clock::{Clock, SystemClock, TestClock};
+pub use service::{ElectionConfig, ElectionService};
+
+use crate::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/election/manifest",
+            get(public::get_manifest).post(admin::publish),
+        )
+        .route("/election/style/{district}", get(public::style))
+        .route("/election/status", get(public::status))
+        .route("/election/ceremony", post(admin::ceremony))
+        .route("/election/ceremony/finish", post(admin::finish_ceremony))
+        .route("/election/credentials", post(admin::register))
+        .route("/election/open", post(admin::open))
+        .route("/election/close", post(admin::close))
+        .route("/election/tally", get(public::tally).post(admin::tally))
+        .route("/election/partials", post(admin::partials))
+        .route(
+            "/election/results",
+            get(public::results).post(admin::publish_results),
+        )
+        .route("/election/ballots", post(voter::cast))
+        .route("/election/audits", post(voter::audit))
+        .route("/election/turnout", get(public::turnout))
+        .route("/receipt/{tracking}", get(public::get_receipt))
+}

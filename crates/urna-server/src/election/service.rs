@@ -1,0 +1,224 @@
+//! The election service: the engine behind one lock that serialises every
+//! state transition, the board it appends to, the injected clock, and the
+//! server-side bookkeeping (receipts, turnout counters).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::Poll;
+
+use tokio::sync::mpsc;
+use urna_board::Entry;
+use urna_election::{ElectionKeys, Manifest, Timestamp};
+use urna_store::{Appended, BoardStore, StoreError};
+
+use super::auth::{AdminRegistrar, AdminToken, Registrar};
+use super::batch::{self, Submission};
+use super::clock::{Clock, SystemClock};
+use super::errors::halted;
+use super::phase::Phase;
+use super::turnout::TurnoutBook;
+use crate::error::ApiError;
+
+/// Entries queued at the board's writer, not yet known to be durable.
+pub(crate) type Pending = Pin<Box<dyn Future<Output = Result<Vec<Appended>, StoreError>> + Send>>;
+
+/// How the election service is configured at server start.
+#[derive(Debug, Clone)]
+pub struct ElectionConfig {
+    /// Where *now* comes from.
+    pub clock: Arc<dyn Clock>,
+    /// The admin's bearer token.
+    pub admin: AdminToken,
+    /// Who may register credentials.
+    pub registrar: Arc<dyn Registrar>,
+    /// Most ballots verified in one batch.
+    pub max_batch: usize,
+    /// How long the verifier waits for more ballots after the first one.
+    pub batch_window: std::time::Duration,
+}
+
+impl ElectionConfig {
+    /// The system clock, admin endpoints protected by `admin` (disabled
+    /// when empty), credentials registered by the admin.
+    pub fn new(admin: AdminToken) -> Self {
+        ElectionConfig {
+            clock: Arc::new(SystemClock),
+            registrar: Arc::new(AdminRegistrar(admin.clone())),
+            admin,
+            max_batch: 64,
+            batch_window: std::time::Duration::from_millis(3),
+        }
+    }
+
+    /// The same with another clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+impl Default for ElectionConfig {
+    fn default() -> Self {
+        Self::new(AdminToken::disabled())
+    }
+}
+
+/// The engine and what changes with it (behind the lock).
+#[derive(Debug, Default)]
+pub(crate) struct Inner {
+    pub(crate) phase: Phase,
+    /// Credential → precinct index (server-side, for turnout only).
+    pub(crate) precinct_of: HashMap<[u8; 32], usize>,
+}
+
+/// Shared by the handlers and the verifier task.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) store: BoardStore,
+    pub(crate) config: ElectionConfig,
+    pub(crate) inner: tokio::sync::Mutex<Inner>,
+    halted: AtomicBool,
+    pub(crate) manifest: OnceLock<Arc<Manifest>>,
+    pub(crate) keys: OnceLock<ElectionKeys>,
+    /// Tracking code → board index, for `GET /receipt/{tracking}`.
+    receipts: Mutex<HashMap<[u8; 32], u64>>,
+    pub(crate) turnout: Mutex<TurnoutBook>,
+    /// Proof batches verified, and ballots in them.
+    pub(crate) batches: AtomicU64,
+    pub(crate) batched: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn now(&self) -> Timestamp {
+        self.config.clock.now()
+    }
+
+    pub(crate) fn check_running(&self) -> Result<(), ApiError> {
+        if self.halted.load(Ordering::SeqCst) {
+            return Err(halted());
+        }
+        Ok(())
+    }
+
+    /// Appends the engine's entries in order and waits until they are
+    /// durable; a failure is fatal. Call with the engine lock held so that
+    /// nothing interleaves.
+    pub(crate) async fn append(&self, entries: Vec<Entry>) -> Result<Vec<Appended>, ApiError> {
+        let pending = self.enqueue(entries).await;
+        self.durable(pending).await
+    }
+
+    /// Queues the entries at the board's writer, in order, and returns
+    /// without waiting for durability: once this returns, anything queued
+    /// later lands after them. Call with the engine lock held.
+    pub(crate) async fn enqueue(&self, entries: Vec<Entry>) -> Pending {
+        let store = self.store.clone();
+        let mut fut: Pending = Box::pin(async move {
+            if entries.is_empty() {
+                return Ok(Vec::new());
+            }
+            store.append_ordered_async(entries).await
+        });
+        // One poll runs `append_ordered_async` up to its first wait, i.e.
+        // after every entry has been queued (the queueing is synchronous).
+        let mut early = None;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(r) = fut.as_mut().poll(cx) {
+                early = Some(r);
+            }
+            Poll::Ready(())
+        })
+        .await;
+        match early {
+            Some(r) => Box::pin(std::future::ready(r)),
+            None => fut,
+        }
+    }
+
+    /// Waits for queued entries to be durable; a failure halts the election.
+    pub(crate) async fn durable(&self, pending: Pending) -> Result<Vec<Appended>, ApiError> {
+        match pending.await {
+            Ok(a) => Ok(a),
+            Err(e) => {
+                self.halted.store(true, Ordering::SeqCst);
+                tracing::error!(error = %e, "board append failed after the engine counted; halting the election");
+                Err(halted())
+            }
+        }
+    }
+
+    pub(crate) fn remember(&self, tracking: [u8; 32], index: u64) {
+        self.receipts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(tracking, index);
+    }
+
+    pub(crate) fn receipt_index(&self, tracking: &[u8; 32]) -> Option<u64> {
+        self.receipts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(tracking)
+            .copied()
+    }
+
+    pub(crate) fn book(&self) -> std::sync::MutexGuard<'_, TurnoutBook> {
+        self.turnout.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs a transition of the engine under the lock and appends its
+    /// entries before anyone else can change the engine.
+    pub(crate) async fn transition<T>(
+        &self,
+        f: impl FnOnce(&mut Inner, Timestamp) -> Result<(Vec<Entry>, T), ApiError>,
+    ) -> Result<(Vec<Appended>, T), ApiError> {
+        self.check_running()?;
+        let mut inner = self.inner.lock().await;
+        self.check_running()?;
+        let now = self.now();
+        let (entries, value) = f(&mut inner, now)?;
+        let appended = self.append(entries).await?;
+        drop(inner);
+        Ok((appended, value))
+    }
+}
+
+/// The election half of the server's state.
+#[derive(Debug, Clone)]
+pub struct ElectionService {
+    pub(crate) shared: Arc<Shared>,
+    verifier: Arc<OnceLock<mpsc::Sender<Submission>>>,
+}
+
+impl ElectionService {
+    /// A service appending to `store`, with no election yet.
+    pub fn new(store: BoardStore, config: ElectionConfig) -> Self {
+        ElectionService {
+            shared: Arc::new(Shared {
+                store,
+                config,
+                inner: tokio::sync::Mutex::new(Inner::default()),
+                halted: AtomicBool::new(false),
+                manifest: OnceLock::new(),
+                keys: OnceLock::new(),
+                receipts: Mutex::new(HashMap::new()),
+                turnout: Mutex::new(TurnoutBook::default()),
+                batches: AtomicU64::new(0),
+                batched: AtomicU64::new(0),
+            }),
+            verifier: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The batching verifier's queue, started on first use (inside the runtime).
+    pub(crate) fn verifier(&self) -> &mpsc::Sender<Submission> {
+        self.verifier.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(4 * self.shared.config.max_batch.max(1));
+            tokio::spawn(batch::run(Arc::clone(&self.shared), rx));
+            tx
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! Voter endpoints: cast a ballot (batched verification, receipt once
+//! durable) and Benaloh audits.
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tokio::sync::oneshot;
+
+use super::batch::{Submission, not_voting};
+use super::body::{json_body, receipt};
+use super::errors::from_hex;
+use super::phase::Phase;
+use crate::AppState;
+use crate::error::ApiError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BallotBody {
+    /// The ballot bytes (spec/crypto.md §7, spec/record.md §R6), hex.
+    ballot: String,
+}
+
+fn gone() -> ApiError {
+    tracing::error!("the ballot verifier stopped");
+    ApiError::internal()
+}
+
+/// `POST /election/ballots`.
+pub(crate) async fn cast(
+    State(state): State<AppState>,
+    body: Result<Json<BallotBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let shared = &state.election.shared;
+    shared.check_running()?;
+    let bytes = from_hex("ballot", &json_body(body)?.ballot)?;
+    let (reply, answer) = oneshot::channel();
+    state
+        .election
+        .verifier()
+        .send(Submission { bytes, reply })
+        .await
+        .map_err(|_| gone())?;
+    let (tracking, appended) = answer.await.map_err(|_| gone())??;
+    let r = receipt(shared, tracking, appended.index, appended.checkpoint).await?;
+    Ok(Json(r).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditBody {
+    /// An `audited_ballot` payload (spec/record.md §R7): the ballot and its revealed secrets, hex.
+    audit: String,
+}
+
+/// `POST /election/audits`: a Benaloh audit; the ballot is spoiled.
+pub(crate) async fn audit(
+    State(state): State<AppState>,
+    body: Result<Json<AuditBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let shared = &state.election.shared;
+    let payload = from_hex("audit", &json_body(body)?.audit)?;
+    let (appended, tracking) = shared
+        .transition(|inner, now| match &mut inner.phase {
+            Phase::Voting(e) => {
+                let cast = e.audit(&payload, now, &mut rand::rng())?;
+                Ok((vec![cast.entry], cast.tracking))
+            }
+            other => Err(not_voting(other)),
+        })
+        .await?;
+    shared.book().audit();
+    let Some(a) = appended.into_iter().next() else {
+        return Err(ApiError::internal());
+    };
+    shared.remember(tracking, a.index);
+    let r = receipt(shared, tracking, a.index, a.checkpoint).await?;
+    Ok(Json(r).into_response())
+}

@@ -1,0 +1,1579 @@
+//! The streaming verifier: one pass over `entries.bin`, ballots verified
+//! in batches, only per-credential positions and running sums kept.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::fs;
+use std::path::Path;
+
+use curve25519_dalek::RistrettoPoint;
+use curve25519_dalek::traits::Identity;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use urna_board::{
+    Checkpoint, Entry, EntryKind, Frontier, Hash, SignedNote, VerifierKey, empty_root,
+    verify_checkpoint,
+};
+use urna_crypto::ballot::{Ballot, BallotSecrets, ContestShape};
+use urna_crypto::batch::{verify_batch, verify_one};
+use urna_crypto::dkg::{CeremonyParams, CeremonyRecord, Complaint, Round1Message, Round2Message};
+use urna_crypto::elgamal::{Ciphertext, PublicKey, SecretScalar};
+use urna_crypto::encoding::{Element, Reader};
+use urna_crypto::threshold::{PartialDecryption, combine_batch_elements, verify_partials};
+use urna_crypto::{Fingerprint, PeerError, Scalar, group};
+
+use crate::manifest::{Manifest, Revote};
+use crate::record::{
+    BOARD_KEY_FILE, CHECKPOINT_FILE, CHECKPOINTS_DIR, ENTRIES_FILE, EntryReader, RandomAccess,
+};
+use crate::report::{Checks, Report, Summary};
+
+/// Progress of a run, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes of `entries.bin` read.
+    pub bytes: u64,
+    /// Size of `entries.bin`.
+    pub total_bytes: u64,
+    /// Entries read.
+    pub entries: u64,
+}
+
+/// Options of [`verify`].
+pub struct Options<'a> {
+    /// Ballots per batch verification (bounded memory: a few thousand).
+    pub batch_size: usize,
+    /// Called every few thousand entries and at the end.
+    pub progress: Option<&'a mut dyn FnMut(Progress)>,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Options {
+            batch_size: 4096,
+            progress: None,
+        }
+    }
+}
+
+impl fmt::Debug for Options<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("batch_size", &self.batch_size)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// Verifies the exported election record in folder `path` (spec/export.md).
+pub fn verify(path: &Path, options: Options<'_>) -> Report {
+    let mut v = Verifier::new(path);
+    let unusable = v.run(options).err();
+    let summary = v.summary.clone();
+    Report {
+        record: path.display().to_string(),
+        unusable,
+        summary,
+        checks: v.checks.into_reports(),
+    }
+}
+
+// ---- strict payload reading (spec/record.md §R1) ---------------------------
+
+fn pe(e: PeerError) -> String {
+    e.to_string()
+}
+
+fn read_version(r: &mut Reader<'_>) -> Result<(), String> {
+    match r.u8().map_err(pe)? {
+        1 => Ok(()),
+        v => Err(format!("unknown_version {v}")),
+    }
+}
+
+fn read_id(r: &mut Reader<'_>) -> Result<String, String> {
+    let n = r.u8().map_err(pe)?;
+    let b = r.take(n.into()).map_err(pe)?;
+    let ok = (1..=64).contains(&n)
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(&c));
+    if !ok {
+        return Err("bad_identifier".into());
+    }
+    Ok(String::from_utf8_lossy(b).into_owned())
+}
+
+fn id_bytes(s: &str) -> Vec<u8> {
+    let mut v = vec![s.len() as u8];
+    v.extend_from_slice(s.as_bytes());
+    v
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ChunkPos {
+    index: u32,
+    count: u32,
+}
+
+fn read_pos(r: &mut Reader<'_>) -> Result<ChunkPos, String> {
+    let index = r.u32().map_err(pe)?;
+    let count = r.u32().map_err(pe)?;
+    if count == 0 || index >= count {
+        return Err(format!("out_of_bounds: chunk {index} of {count}"));
+    }
+    Ok(ChunkPos { index, count })
+}
+
+/// Tracks one chunk sequence (§R1.3).
+#[derive(Debug, Default)]
+struct Seq {
+    next: u32,
+    count: u32,
+    started: bool,
+}
+
+impl Seq {
+    /// Accepts the next chunk; `Err` if out of order.
+    fn push(&mut self, p: ChunkPos) -> Result<(), String> {
+        if !self.started {
+            self.started = true;
+            self.count = p.count;
+        }
+        if p.count != self.count || p.index != self.next {
+            return Err(format!(
+                "inconsistent_chunks: got chunk {} of {}, expected {} of {}",
+                p.index, p.count, self.next, self.count
+            ));
+        }
+        self.next += 1;
+        Ok(())
+    }
+    fn complete(&self) -> bool {
+        self.started && self.next == self.count
+    }
+}
+
+fn label(d: &str, c: &str, o: u16) -> Vec<u8> {
+    let mut l = id_bytes(d);
+    l.extend(id_bytes(c));
+    l.extend_from_slice(&o.to_be_bytes());
+    l
+}
+
+// ---- state -----------------------------------------------------------------
+
+#[derive(Debug)]
+struct Cred {
+    district: u32,
+    /// Verified `ballot` entries.
+    ballots: u32,
+    /// Offset in entries.bin of the counted ballot.
+    counted: Option<u64>,
+}
+
+#[derive(Debug)]
+struct PendingBallot {
+    index: u64,
+    offset: u64,
+    ballot: Ballot,
+    district: usize,
+}
+
+#[derive(Debug, Clone)]
+struct TallyRec {
+    district: String,
+    contest: String,
+    ballots: u64,
+    sums: Vec<Ciphertext>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ResultRec {
+    scope: u8,
+    scope_id: Option<String>,
+    contest: String,
+    ballots: u64,
+    counts: Vec<u64>,
+}
+
+struct Verifier<'p> {
+    path: &'p Path,
+    checks: Checks,
+    summary: Summary,
+    frontier: Frontier,
+    /// Earlier checkpoints: size → (root, file name).
+    older: BTreeMap<u64, (Hash, String)>,
+    phase: u8,
+
+    manifest_bytes: Vec<u8>,
+    manifest_seq: (u16, u16),
+    manifest_hash: [u8; 32],
+    manifest: Option<Manifest>,
+    manifest_done: bool,
+    election_hash: [u8; 32],
+
+    ceremony: CeremonyRecord,
+    joint_key: Option<Element>,
+    fp: Option<Fingerprint>,
+    vks: BTreeMap<u16, Element>,
+
+    cred_seq: Seq,
+    cred_district: Option<usize>,
+    cred_last: Option<[u8; 32]>,
+    lists_done: Vec<bool>,
+    creds: HashMap<[u8; 32], Cred>,
+
+    opened: bool,
+    closed: bool,
+    cast_codes: HashSet<[u8; 32]>,
+    audited_codes: HashSet<[u8; 32]>,
+    ballot_entries: u64,
+    audited_entries: u64,
+    /// Ballots that passed the sequential checks, awaiting decoding and
+    /// batch verification: (index, offset, payload).
+    raw_pending: Vec<(u64, u64, Vec<u8>)>,
+    batch_size: usize,
+    /// sums[district][style position][option].
+    sums: Vec<Vec<Vec<(RistrettoPoint, RistrettoPoint)>>>,
+    counted: Vec<u64>,
+    random: Option<RandomAccess>,
+
+    recon_seq: Seq,
+    recon_last: Option<[u8; 32]>,
+
+    tally_seq: Seq,
+    expected_tally: Option<Vec<TallyRec>>,
+    published_tally: Vec<TallyRec>,
+
+    partials: BTreeMap<u16, (Seq, Vec<PartialDecryption>)>,
+    partials_done: bool,
+    combined: Option<Vec<Element>>,
+
+    results_seq: Seq,
+    results: Vec<(u64, ResultRec)>,
+}
+
+fn kind_phase(k: EntryKind) -> Option<u8> {
+    Some(match k {
+        EntryKind::ElectionManifest => 1,
+        EntryKind::TrusteeCeremony => 2,
+        EntryKind::CredentialList => 3,
+        EntryKind::VotingOpened => 4,
+        EntryKind::Ballot | EntryKind::AuditedBallot => 5,
+        EntryKind::VotingClosed => 6,
+        EntryKind::Reconciliation => 7,
+        EntryKind::AdminAction => 8,
+        EntryKind::PartialDecryption => 9,
+        EntryKind::Results => 10,
+        _ => return None,
+    })
+}
+
+impl<'p> Verifier<'p> {
+    fn new(path: &'p Path) -> Self {
+        Verifier {
+            path,
+            checks: Checks::new(),
+            summary: Summary::default(),
+            frontier: Frontier::new(),
+            older: BTreeMap::new(),
+            phase: 0,
+            manifest_bytes: Vec::new(),
+            manifest_seq: (0, 0),
+            manifest_hash: [0; 32],
+            manifest: None,
+            manifest_done: false,
+            election_hash: [0; 32],
+            ceremony: CeremonyRecord {
+                params: CeremonyParams { n: 1, t: 1 },
+                manifest_hash: [0; 32],
+                round1: Vec::new(),
+                round2: Vec::new(),
+                complaints: Vec::new(),
+            },
+            joint_key: None,
+            fp: None,
+            vks: BTreeMap::new(),
+            cred_seq: Seq::default(),
+            cred_district: None,
+            cred_last: None,
+            lists_done: Vec::new(),
+            creds: HashMap::new(),
+            opened: false,
+            closed: false,
+            cast_codes: HashSet::new(),
+            audited_codes: HashSet::new(),
+            ballot_entries: 0,
+            audited_entries: 0,
+            raw_pending: Vec::new(),
+            batch_size: 4096,
+            sums: Vec::new(),
+            counted: Vec::new(),
+            random: None,
+            recon_seq: Seq::default(),
+            recon_last: None,
+            tally_seq: Seq::default(),
+            expected_tally: None,
+            published_tally: Vec::new(),
+            partials: BTreeMap::new(),
+            partials_done: false,
+            combined: None,
+            results_seq: Seq::default(),
+            results: Vec::new(),
+        }
+    }
+
+    fn run(&mut self, mut options: Options<'_>) -> Result<(), String> {
+        self.batch_size = options.batch_size.max(1);
+        let dir = self.path;
+        if !dir.is_dir() {
+            self.checks.fail("record.files", None, "not a folder");
+            return Err(format!("{} is not a folder", dir.display()));
+        }
+        // Board key and final checkpoint.
+        let key_text = fs::read_to_string(dir.join(BOARD_KEY_FILE))
+            .map_err(|e| self.unusable(format!("{BOARD_KEY_FILE}: {e}")))?;
+        let key = VerifierKey::parse(key_text.trim_end_matches('\n'))
+            .map_err(|e| self.unusable(format!("{BOARD_KEY_FILE}: {e}")))?;
+        let cp_bytes = fs::read(dir.join(CHECKPOINT_FILE))
+            .map_err(|e| self.unusable(format!("{CHECKPOINT_FILE}: {e}")))?;
+        self.checks.checked("record.files", 1);
+        let final_cp = self.check_note("checkpoint.signature", CHECKPOINT_FILE, &cp_bytes, &key);
+        // Earlier checkpoints.
+        let cps = dir.join(CHECKPOINTS_DIR);
+        if cps.is_dir() {
+            let mut names: Vec<String> = fs::read_dir(&cps)
+                .map_err(|e| self.unusable(format!("{CHECKPOINTS_DIR}: {e}")))?
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            for name in names {
+                let file = format!("{CHECKPOINTS_DIR}/{name}");
+                self.checks.checked("checkpoint.consistency", 1);
+                let Some(size) = name
+                    .strip_suffix(".txt")
+                    .and_then(|s| s.parse::<u64>().ok())
+                else {
+                    self.checks.fail(
+                        "checkpoint.consistency",
+                        None,
+                        format!("{file}: not <size>.txt"),
+                    );
+                    continue;
+                };
+                let bytes = match fs::read(cps.join(&name)) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        self.checks
+                            .fail("checkpoint.consistency", None, format!("{file}: {e}"));
+                        continue;
+                    }
+                };
+                if let Some(cp) = self.check_note("checkpoint.consistency", &file, &bytes, &key) {
+                    if cp.size() != size {
+                        self.checks.fail(
+                            "checkpoint.consistency",
+                            None,
+                            format!("{file} states size {}", cp.size()),
+                        );
+                    } else if size == 0 {
+                        if *cp.root() != empty_root() {
+                            self.checks.fail(
+                                "checkpoint.consistency",
+                                None,
+                                format!("{file}: size 0 with a non-empty root"),
+                            );
+                        }
+                    } else {
+                        self.older.insert(size, (*cp.root(), file));
+                    }
+                }
+            }
+        }
+
+        // The entries.
+        let entries_path = dir.join(ENTRIES_FILE);
+        let mut reader = EntryReader::open(&entries_path)
+            .map_err(|e| self.unusable(format!("{ENTRIES_FILE}: {e}")))?;
+        self.random = Some(
+            RandomAccess::open(&entries_path)
+                .map_err(|e| self.unusable(format!("{ENTRIES_FILE}: {e}")))?,
+        );
+        let total_bytes = reader.file_len();
+        loop {
+            let raw = match reader.next_entry() {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(e) => {
+                    self.checks.fail("record.files", None, e.to_string());
+                    return Err(e.to_string());
+                }
+            };
+            let index = raw.index;
+            if let Err(e) = self.frontier.push(urna_board::leaf_hash(&raw.bytes)) {
+                return Err(self.unusable(e.to_string()));
+            }
+            let size = self.frontier.size();
+            if let Some((root, file)) = self.older.get(&size) {
+                if *root != self.frontier.root() {
+                    let msg = format!(
+                        "{file}: root differs from the tree of the first {size} entries (history rewritten)"
+                    );
+                    self.checks.fail("checkpoint.consistency", None, msg);
+                }
+                self.older.remove(&size);
+            }
+            self.checks.checked("entries.envelope", 1);
+            match Entry::from_bytes(raw.bytes) {
+                Ok(entry) => self.entry(index, raw.offset, &entry),
+                Err(e) => self
+                    .checks
+                    .fail("entries.envelope", Some(index), e.to_string()),
+            }
+            if index % 4096 == 4095
+                && let Some(p) = options.progress.as_mut()
+            {
+                p(Progress {
+                    bytes: reader.position(),
+                    total_bytes,
+                    entries: index + 1,
+                });
+            }
+        }
+        self.flush_ballots();
+        self.summary.entries = self.frontier.size();
+        if let Some(p) = options.progress.as_mut() {
+            p(Progress {
+                bytes: reader.position(),
+                total_bytes,
+                entries: self.frontier.size(),
+            });
+        }
+        self.finish(final_cp.as_ref());
+        Ok(())
+    }
+
+    fn unusable(&mut self, why: String) -> String {
+        self.checks.fail("record.files", None, why.clone());
+        why
+    }
+
+    fn check_note(
+        &mut self,
+        check: &'static str,
+        file: &str,
+        bytes: &[u8],
+        key: &VerifierKey,
+    ) -> Option<Checkpoint> {
+        if check == "checkpoint.signature" {
+            self.checks.checked(check, 1);
+        }
+        let note = match SignedNote::parse(bytes) {
+            Ok(n) => n,
+            Err(e) => {
+                self.checks.fail(check, None, format!("{file}: {e}"));
+                return None;
+            }
+        };
+        match verify_checkpoint(&note, key, &[]) {
+            Ok(v) => Some(v.checkpoint),
+            Err(e) => {
+                self.checks.fail(check, None, format!("{file}: {e}"));
+                None
+            }
+        }
+    }
+
+    // ---- per entry ---------------------------------------------------------
+
+    fn entry(&mut self, index: u64, offset: u64, entry: &Entry) {
+        let kind = entry.kind();
+        let Some(ph) = kind_phase(kind) else {
+            return; // complaints, cosigned checkpoints: not covered (§R1.4)
+        };
+        // Only the tally (sub-tag 1) of admin_action has a place in §R1.4.
+        if kind == EntryKind::AdminAction && entry.payload().get(1) != Some(&1) {
+            return;
+        }
+        if ph != 5 {
+            self.flush_ballots();
+        }
+        if ph > 1 && !self.manifest_done {
+            self.finish_manifest(Some(index));
+        }
+        if ph > 2 && self.fp.is_none() && self.phase <= 2 {
+            self.checks.fail(
+                "key_ceremony",
+                Some(index),
+                "no joint key before this entry",
+            );
+            self.phase = 2;
+        }
+        if ph > 9 && !self.partials_done {
+            self.finish_partials();
+        }
+        if ph != 5 {
+            self.checks.checked("board.order", 1);
+            if ph < self.phase {
+                self.checks.fail(
+                    "board.order",
+                    Some(index),
+                    format!("{} after a later phase (record.md §R1.4)", kind.name()),
+                );
+                return;
+            }
+            self.phase = ph;
+        }
+        let payload = entry.payload();
+        let r = match kind {
+            EntryKind::ElectionManifest => {
+                self.manifest_chunk(payload).map_err(|e| ("manifest", e))
+            }
+            EntryKind::TrusteeCeremony => self
+                .ceremony_entry(payload)
+                .map_err(|e| ("key_ceremony", e)),
+            EntryKind::CredentialList => self
+                .credential_chunk(payload)
+                .map_err(|e| ("credential_lists", e)),
+            EntryKind::VotingOpened => self
+                .voting_opened(payload)
+                .map_err(|e| ("voting_opened", e)),
+            EntryKind::Ballot => {
+                self.ballot(index, offset, payload);
+                Ok(())
+            }
+            EntryKind::AuditedBallot => {
+                self.audited(index, payload);
+                Ok(())
+            }
+            EntryKind::VotingClosed => self
+                .voting_closed(payload)
+                .map_err(|e| ("voting_closed", e)),
+            EntryKind::Reconciliation => self
+                .reconciliation(index, payload)
+                .map_err(|e| ("reconciliation", e)),
+            EntryKind::AdminAction => self.admin_action(payload).map_err(|e| ("tally", e)),
+            EntryKind::PartialDecryption => self
+                .partial_chunk(payload)
+                .map_err(|e| ("partial_decryptions", e)),
+            EntryKind::Results => self
+                .results_chunk(index, payload)
+                .map_err(|e| ("results", e)),
+            _ => Ok(()),
+        };
+        if let Err((check, msg)) = r {
+            self.checks.fail(check, Some(index), msg);
+        }
+    }
+
+    // §R2
+    fn manifest_chunk(&mut self, payload: &[u8]) -> Result<(), String> {
+        let mut r = Reader::new(payload);
+        read_version(&mut r)?;
+        let index = r.u16().map_err(pe)?;
+        let count = r.u16().map_err(pe)?;
+        if count == 0 || index >= count {
+            return Err(format!("out_of_bounds: chunk {index} of {count}"));
+        }
+        let (next, expected) = self.manifest_seq;
+        if index != next || (index > 0 && count != expected) {
+            return Err(format!(
+                "inconsistent_chunks: manifest chunk {index} of {count} after {next}"
+            ));
+        }
+        let rest = r.take(r.remaining()).map_err(pe)?;
+        if rest.is_empty() {
+            return Err("empty manifest chunk".into());
+        }
+        self.manifest_bytes.extend_from_slice(rest);
+        self.manifest_seq = (index + 1, count);
+        Ok(())
+    }
+
+    fn finish_manifest(&mut self, at: Option<u64>) {
+        self.manifest_done = true;
+        self.checks.checked("manifest", 1);
+        let (next, count) = self.manifest_seq;
+        if count == 0 || next != count {
+            self.checks
+                .fail("manifest", at, "the manifest is missing or incomplete");
+            return;
+        }
+        self.manifest_hash = Sha256::digest(&self.manifest_bytes).into();
+        self.summary.manifest_hash = Some(hex::encode(self.manifest_hash));
+        match Manifest::parse(&self.manifest_bytes) {
+            Ok(m) => {
+                self.election_hash = Sha256::digest(m.id.as_bytes()).into();
+                self.summary.election = Some(m.id.clone());
+                self.ceremony.params = CeremonyParams { n: m.n, t: m.t };
+                self.ceremony.manifest_hash = self.manifest_hash;
+                self.lists_done = vec![false; m.districts.len()];
+                self.sums = m
+                    .districts
+                    .iter()
+                    .map(|d| {
+                        d.shapes
+                            .iter()
+                            .map(|s| {
+                                vec![
+                                    (RistrettoPoint::identity(), RistrettoPoint::identity());
+                                    s.options.into()
+                                ]
+                            })
+                            .collect()
+                    })
+                    .collect();
+                self.counted = vec![0; m.districts.len()];
+                self.manifest = Some(m);
+            }
+            Err(e) => self.checks.fail("manifest", None, e),
+        }
+        self.manifest_bytes = Vec::new();
+    }
+
+    // §R3
+    fn ceremony_entry(&mut self, payload: &[u8]) -> Result<(), String> {
+        if self.joint_key.is_some() {
+            return Err("ceremony message after the joint key".into());
+        }
+        let mut r = Reader::new(payload);
+        read_version(&mut r)?;
+        let tag = r.u8().map_err(pe)?;
+        let body = r.take(r.remaining()).map_err(pe)?;
+        match tag {
+            1 => self
+                .ceremony
+                .round1
+                .push(Round1Message::decode(body).map_err(pe)?),
+            2 => self
+                .ceremony
+                .round2
+                .push(Round2Message::decode(body).map_err(pe)?),
+            3 => self
+                .ceremony
+                .complaints
+                .push(Complaint::decode(body).map_err(pe)?),
+            4 => {
+                let arr: [u8; 32] = body
+                    .try_into()
+                    .map_err(|_| "joint key entry is not 32 bytes".to_owned())?;
+                let k = Element::decode_non_identity(&arr).map_err(pe)?;
+                self.joint_key = Some(k);
+                self.fp = Some(Fingerprint::election(&self.manifest_hash, &k));
+                self.checks.checked("key_ceremony", 1);
+                if self.manifest.is_none() {
+                    return Err("no valid manifest to bind the ceremony to".into());
+                }
+                let mut rng = rand::rng();
+                let outcome = urna_crypto::dkg::verify_ceremony(&self.ceremony, Some(&k), &mut rng)
+                    .map_err(|e| format!("ceremony verification: {e}"))?;
+                self.vks = outcome.verification_keys;
+            }
+            t => return Err(format!("unknown_tag {t}")),
+        }
+        Ok(())
+    }
+
+    // §R4
+    fn credential_chunk(&mut self, payload: &[u8]) -> Result<(), String> {
+        let Some(m) = self.manifest.as_ref() else {
+            return Err("no manifest".into());
+        };
+        let mut r = Reader::new(payload);
+        read_version(&mut r)?;
+        let district = read_id(&mut r)?;
+        let pos = read_pos(&mut r)?;
+        let n = r.u32().map_err(pe)?;
+        let Some(&di) = m.district_index.get(&district) else {
+            return Err(format!("unknown district {district}"));
+        };
+        if self.cred_district != Some(di) {
+            // A new list: the previous one must be complete, this district next.
+            if let Some(prev) = self.cred_district
+                && !self.cred_seq.complete()
+            {
+                return Err(format!("list of {} is incomplete", m.districts[prev].id));
+            }
+            let expected = self.lists_done.iter().position(|d| !d);
+            if expected != Some(di) {
+                return Err(format!(
+                    "inconsistent_chunks: list of {district} out of manifest order or repeated"
+                ));
+            }
+            self.cred_district = Some(di);
+            self.cred_seq = Seq::default();
+            self.cred_last = None;
+        }
+        self.cred_seq.push(pos)?;
+        if self.cred_seq.complete() {
+            self.lists_done[di] = true;
+        }
+        for _ in 0..n {
+            let p = r.element_non_identity().map_err(pe)?;
+            let b = *p.as_bytes();
+            self.checks.checked("credential_lists", 1);
+            if let Some(last) = self.cred_last
+                && b <= last
+            {
+                return Err(format!("not_canonical_order at credential {}", p.to_hex()));
+            }
+            self.cred_last = Some(b);
+            let cred = Cred {
+                district: di as u32,
+                ballots: 0,
+                counted: None,
+            };
+            if self.creds.insert(b, cred).is_some() {
+                return Err(format!("credential {} is in two districts", p.to_hex()));
+            }
+        }
+        r.finish().map_err(pe)?;
+        Ok(())
+    }
+
+    // §R5
+    fn voting_opened(&mut self, payload: &[u8]) -> Result<(), String> {
+        self.checks.checked("voting_opened", 1);
+        if self.opened {
+            return Err("voting opened twice".into());
+        }
+        self.opened = true;
+        self.summary.credentials = self.creds.len() as u64;
+        if let Some(m) = &self.manifest {
+            for (d, done) in m.districts.iter().zip(&self.lists_done) {
+                if !done {
+                    self.checks.fail(
+                        "credential_lists",
+                        None,
+                        format!("district {} has no complete sealed list", d.id),
+                    );
+                }
+            }
+        }
+        let mut r = Reader::new(payload);
+        read_version(&mut r)?;
+        let mh = r.take(32).map_err(pe)?;
+        let _time = r.u64().map_err(pe)?;
+        let total = r.u64().map_err(pe)?;
+        r.finish().map_err(pe)?;
+        if mh != self.manifest_hash {
+            return Err("manifest hash differs".into());
+        }
+        if total != self.creds.len() as u64 {
+            return Err(format!(
+                "states {total} credentials, the lists hold {}",
+                self.creds.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Header, credential and style checks shared by cast and audited ballots.
+    fn ballot_prechecks(&mut self, index: u64, ballot: &Ballot) -> Option<usize> {
+        self.checks.checked("ballot.credential", 1);
+        let Some(cred) = self.creds.get(ballot.credential.as_bytes()) else {
+            self.checks.fail(
+                "ballot.credential",
+                Some(index),
+                format!("unknown_credential {}", ballot.credential.to_hex()),
+            );
+            return None;
+        };
+        let district = cred.district as usize;
+        self.checks.checked("ballot.header", 1);
+        let m = self.manifest.as_ref()?;
+        let mut r = Reader::new(&ballot.header);
+        let parsed = (|| -> Result<(Vec<u8>, String), String> {
+            read_version(&mut r)?;
+            let eh = r.take(32).map_err(pe)?.to_vec();
+            let d = read_id(&mut r)?;
+            r.finish().map_err(pe)?;
+            Ok((eh, d))
+        })();
+        match parsed {
+            Err(e) => {
+                self.checks.fail("ballot.header", Some(index), e);
+                None
+            }
+            Ok((eh, _)) if eh != self.election_hash => {
+                self.checks
+                    .fail("ballot.header", Some(index), "wrong_election");
+                None
+            }
+            Ok((_, d)) if d != m.districts[district].id => {
+                let msg = format!(
+                    "wrong_ballot_style: header district {d}, credential of {}",
+                    m.districts[district].id
+                );
+                self.checks.fail("ballot.header", Some(index), msg);
+                None
+            }
+            Ok(_) => Some(district),
+        }
+    }
+
+    fn in_window(&mut self, index: u64, what: &str) -> bool {
+        self.checks.checked("ballot.window", 1);
+        if !self.opened || self.closed {
+            let when = if self.closed {
+                "after voting_closed"
+            } else {
+                "before voting_opened"
+            };
+            self.checks
+                .fail("ballot.window", Some(index), format!("{what} {when}"));
+            return false;
+        }
+        true
+    }
+
+    // §R6
+    fn ballot(&mut self, index: u64, offset: u64, payload: &[u8]) {
+        self.summary.ballots += 1;
+        if !self.in_window(index, "ballot") {
+            return;
+        }
+        self.ballot_entries += 1;
+        let code: [u8; 32] = Sha256::digest(payload).into();
+        self.checks.checked("ballot.replay", 1);
+        if self.audited_codes.contains(&code) {
+            self.checks.fail(
+                "ballot.replay",
+                Some(index),
+                "audited_ballot: the ballot of an audit was cast",
+            );
+            return;
+        }
+        if !self.cast_codes.insert(code) {
+            self.checks.fail(
+                "ballot.replay",
+                Some(index),
+                format!("replayed_ballot {}", hex::encode(code)),
+            );
+            return;
+        }
+        self.raw_pending.push((index, offset, payload.to_vec()));
+        if self.raw_pending.len() >= self.batch_size {
+            self.flush_ballots();
+        }
+    }
+
+    fn flush_ballots(&mut self) {
+        if self.raw_pending.is_empty() {
+            return;
+        }
+        // Decoding decompresses every element: done in parallel.
+        let raw = std::mem::take(&mut self.raw_pending);
+        let decoded: Vec<Result<Ballot, PeerError>> =
+            raw.par_iter().map(|(_, _, p)| Ballot::decode(p)).collect();
+        let mut pending = Vec::with_capacity(raw.len());
+        for ((index, offset, _), ballot) in raw.into_iter().zip(decoded) {
+            self.checks.checked("ballot.decode", 1);
+            let ballot = match ballot {
+                Ok(b) => b,
+                Err(e) => {
+                    self.checks
+                        .fail("ballot.decode", Some(index), e.to_string());
+                    continue;
+                }
+            };
+            let Some(district) = self.ballot_prechecks(index, &ballot) else {
+                continue;
+            };
+            pending.push(PendingBallot {
+                index,
+                offset,
+                ballot,
+                district,
+            });
+        }
+        if pending.is_empty() {
+            return;
+        }
+        let (Some(m), Some(k), Some(fp)) = (self.manifest.as_ref(), self.joint_key, self.fp) else {
+            for p in &pending {
+                self.checks
+                    .fail("ballot.proofs", Some(p.index), "no manifest or joint key");
+            }
+            return;
+        };
+        let shapes: Vec<&[ContestShape]> = m.districts.iter().map(|d| &d.shapes[..]).collect();
+        let items: Vec<_> = pending
+            .iter()
+            .map(|p| p.ballot.statement(&k, &fp, shapes[p.district]))
+            .collect();
+        let mut rng = rand::rng();
+        let mut bad: HashMap<usize, String> = HashMap::new();
+        if let Err(list) = verify_batch(&items, Some(&k), &mut rng) {
+            for b in list {
+                bad.insert(b.index, b.error.to_string());
+            }
+        }
+        drop(items);
+        self.checks.checked("ballot.proofs", pending.len() as u64);
+        let revote = m.revote;
+        for (i, p) in pending.into_iter().enumerate() {
+            if let Some(e) = bad.remove(&i) {
+                self.checks.fail("ballot.proofs", Some(p.index), e);
+                continue;
+            }
+            self.checks.checked("revote", 1);
+            let key = *p.ballot.credential.as_bytes();
+            let Some(cred) = self.creds.get_mut(&key) else {
+                continue;
+            };
+            cred.ballots += 1;
+            let previous = cred.counted;
+            if cred.ballots > 1 && revote == Revote::Forbidden {
+                self.checks.fail(
+                    "revote",
+                    Some(p.index),
+                    format!(
+                        "revote_forbidden: second ballot of credential {}",
+                        p.ballot.credential.to_hex()
+                    ),
+                );
+                continue;
+            }
+            cred.counted = Some(p.offset);
+            if let Some(off) = previous {
+                self.subtract_at(off, p.index);
+            } else {
+                self.counted[p.district] += 1;
+            }
+            add_ballot(&mut self.sums[p.district], &p.ballot, 1);
+        }
+    }
+
+    /// Removes the counted ballot stored at `offset` from the sums.
+    fn subtract_at(&mut self, offset: u64, at: u64) {
+        let bytes = self
+            .random
+            .as_mut()
+            .ok_or_else(|| "entries.bin not open".to_owned())
+            .and_then(|r| r.read_at(offset).map_err(|e| e.to_string()));
+        let ballot = bytes.and_then(|b| {
+            let e = Entry::from_bytes(b).map_err(|e| e.to_string())?;
+            Ballot::decode(e.payload()).map_err(pe)
+        });
+        match ballot {
+            Ok(b) => {
+                if let Some(c) = self.creds.get(b.credential.as_bytes()) {
+                    let d = c.district as usize;
+                    add_ballot(&mut self.sums[d], &b, -1);
+                }
+            }
+            Err(e) => self.checks.fail(
+                "revote",
+                Some(at),
+                format!("re-reading the superseded ballot: {e}"),
+            ),
+        }
+    }
+
+    // §R7
+    fn audited(&mut self, index: u64, payload: &[u8]) {
+        self.summary.audited += 1;
+        if !self.in_window(index, "audited ballot") {
+            return;
+        }
+        self.audited_entries += 1;
+        self.checks.checked("audited_ballot", 1);
+        let r = (|| -> Result<(), (&'static str, String)> {
+            let mut r = Reader::new(payload);
+            read_version(&mut r).map_err(|e| ("audited_ballot", e))?;
+            let len = r.u32().map_err(|e| ("audited_ballot", pe(e)))?;
+            let bytes = r
+                .take(len as usize)
+                .map_err(|e| ("audited_ballot", pe(e)))?;
+            let code: [u8; 32] = Sha256::digest(bytes).into();
+            if self.cast_codes.contains(&code) || !self.audited_codes.insert(code) {
+                return Err((
+                    "ballot.replay",
+                    "the audited ballot was already on the board".into(),
+                ));
+            }
+            let ballot = Ballot::decode(bytes).map_err(|e| ("audited_ballot", pe(e)))?;
+            let mut selections = Vec::new();
+            let mut nonces = Vec::new();
+            for c in &ballot.contests {
+                let mut s = Vec::new();
+                let mut n = Vec::new();
+                for _ in 0..c.ciphertexts.len() {
+                    let v = r.u8().map_err(|e| ("audited_ballot", pe(e)))?;
+                    if u32::from(v) > c.shape.option_max {
+                        return Err(("audited_ballot", format!("out_of_bounds value {v}")));
+                    }
+                    s.push(u64::from(v));
+                    n.push(SecretScalar::new(
+                        r.scalar().map_err(|e| ("audited_ballot", pe(e)))?,
+                    ));
+                }
+                selections.push(s);
+                nonces.push(n);
+            }
+            r.finish().map_err(|e| ("audited_ballot", pe(e)))?;
+            let district = self
+                .ballot_prechecks(index, &ballot)
+                .ok_or(("audited_ballot", "header or credential rejected".to_owned()))?;
+            let (Some(m), Some(k), Some(fp)) = (self.manifest.as_ref(), self.joint_key, self.fp)
+            else {
+                return Err(("audited_ballot", "no manifest or joint key".into()));
+            };
+            let mut rng = rand::rng();
+            verify_one(
+                &ballot.statement(&k, &fp, &m.districts[district].shapes),
+                Some(&k),
+                &mut rng,
+            )
+            .map_err(|e| ("audited_ballot", format!("proofs: {e}")))?;
+            let key = PublicKey::new(k).map_err(|e| ("audited_ballot", pe(e)))?;
+            ballot
+                .check_audit(&key, &BallotSecrets { selections, nonces })
+                .map_err(|e| ("audited_ballot", e.to_string()))?;
+            Ok(())
+        })();
+        if let Err((check, msg)) = r {
+            self.checks.fail(check, Some(index), msg);
+        }
+    }
+
+    // §R8
+    fn voting_closed(&mut self, payload: &[u8]) -> Result<(), String> {
+        self.checks.checked("voting_closed", 1);
+        if !self.opened || self.closed {
+            return Err("voting_closed without a single preceding voting_opened".into());
+        }
+        self.closed = true;
+        let mut r = Reader::new(payload);
+        read_version(&mut r)?;
+        let mh = r.take(32).map_err(pe)?;
+        let _time = r.u64().map_err(pe)?;
+        let ballots = r.u64().map_err(pe)?;
+        let audited = r.u64().map_err(pe)?;
+        r.finish().map_err(pe)?;
+        if mh != self.manifest_hash {
+            return Err("manifest hash differs".into());
+        }
+        if (ballots, audited) != (self.ballot_entries, self.audited_entries) {
+            return Err(format!(
+                "states {ballots} ballots and {audited} audited, the board has {} and {}",
+                self.ballot_entries, self.audited_entries
+            ));
+        }
+        Ok(())
+    }
+
+    // §R9
+    fn reconciliation(&mut self, index: u64, payload: &[u8]) -> Result<(), String> {
+        let policy = self.manifest.as_ref().map(|m| m.paper_policy);
+        let mut r = Reader::new(payload);
+        read_version(&mut r)?;
+        let p = r.u8().map_err(pe)?;
+        if Some(p) != policy {
+            return Err(format!("policy {p} differs from the manifest's"));
+        }
+        let pos = read_pos(&mut r)?;
+        self.recon_seq.push(pos)?;
+        let n = r.u32().map_err(pe)?;
+        for _ in 0..n {
+            self.checks.checked("reconciliation", 1);
+            let c = r.element_non_identity().map_err(pe)?;
+            let reason = r.u8().map_err(pe)?;
+            let b = *c.as_bytes();
+            if let Some(last) = self.recon_last
+                && b <= last
+            {
+                return Err("not_canonical_order".into());
+            }
+            self.recon_last = Some(b);
+            match reason {
+                1 if p == 2 => {}
+                2 => {}
+                1 => return Err("reason 1 (paper vote) under evote-stands".into()),
+                x => return Err(format!("unknown_tag reason {x}")),
+            }
+            let Some(cred) = self.creds.get_mut(&b) else {
+                return Err(format!("annulled credential {} is not sealed", c.to_hex()));
+            };
+            if cred.ballots == 0 {
+                return Err(format!("annulled credential {} has no ballot", c.to_hex()));
+            }
+            let d = cred.district as usize;
+            if let Some(off) = cred.counted.take() {
+                self.counted[d] -= 1;
+                self.subtract_at(off, index);
+            }
+        }
+        r.finish().map_err(pe)?;
+        Ok(())
+    }
+
+    // §R10
+    fn admin_action(&mut self, payload: &[u8]) -> Result<(), String> {
+        let mut r = Reader::new(payload);
+        read_version(&mut r)?;
+        r.u8().map_err(pe)?; // sub-tag 1: `entry` passes only the tally here
+        let pos = read_pos(&mut r)?;
+        self.tally_seq.push(pos)?;
+        if self.expected_tally.is_none() {
+            self.expected_tally = Some(self.expected_tally_records());
+        }
+        let n = r.u32().map_err(pe)?;
+        for _ in 0..n {
+            let district = read_id(&mut r)?;
+            let contest = read_id(&mut r)?;
+            let ballots = r.u64().map_err(pe)?;
+            let k = r.u16().map_err(pe)?;
+            if !(1..=512).contains(&k) {
+                return Err(format!("out_of_bounds: {k} options"));
+            }
+            let mut sums = Vec::with_capacity(k.into());
+            for _ in 0..k {
+                sums.push(Ciphertext {
+                    alpha: r.element().map_err(pe)?,
+                    beta: r.element().map_err(pe)?,
+                });
+            }
+            let rec = TallyRec {
+                district,
+                contest,
+                ballots,
+                sums,
+            };
+            let i = self.published_tally.len();
+            self.checks.checked("tally", 1);
+            let expected = self.expected_tally.as_ref().and_then(|e| e.get(i));
+            let mismatch = match expected {
+                None => Some("a record beyond the tally order".to_owned()),
+                Some(e)
+                    if (e.district.as_str(), e.contest.as_str())
+                        != (&rec.district, &rec.contest) =>
+                {
+                    Some(format!(
+                        "record {i} is {}/{}, expected {}/{}",
+                        rec.district, rec.contest, e.district, e.contest
+                    ))
+                }
+                Some(e) if e.ballots != rec.ballots => Some(format!(
+                    "{}/{}: {} ballots published, {} counted",
+                    rec.district, rec.contest, rec.ballots, e.ballots
+                )),
+                Some(e) if e.sums != rec.sums => Some(format!(
+                    "{}/{}: the sums differ from the recomputed homomorphic sums",
+                    rec.district, rec.contest
+                )),
+                Some(_) => None,
+            };
+            if let Some(msg) = mismatch {
+                self.checks.fail("tally", None, msg);
+            }
+            self.published_tally.push(rec);
+        }
+        r.finish().map_err(pe)?;
+        Ok(())
+    }
+
+    fn expected_tally_records(&self) -> Vec<TallyRec> {
+        let Some(m) = &self.manifest else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (di, d) in m.districts.iter().enumerate() {
+            for (pos, &ci) in d.style.iter().enumerate() {
+                out.push(TallyRec {
+                    district: d.id.clone(),
+                    contest: m.contests[ci].id.clone(),
+                    ballots: self.counted[di],
+                    sums: self.sums[di][pos]
+                        .iter()
+                        .map(|(a, b)| Ciphertext {
+                            alpha: Element::from_point(*a),
+                            beta: Element::from_point(*b),
+                        })
+                        .collect(),
+                });
+            }
+        }
+        out
+    }
+
+    // §R11
+    fn partial_chunk(&mut self, payload: &[u8]) -> Result<(), String> {
+        let mut r = Reader::new(payload);
+        read_version(&mut r)?;
+        let j = r.u16().map_err(pe)?;
+        if !(1..=64).contains(&j) {
+            return Err(format!("out_of_bounds trustee {j}"));
+        }
+        let pos = read_pos(&mut r)?;
+        let entry = self
+            .partials
+            .entry(j)
+            .or_insert_with(|| (Seq::default(), Vec::new()));
+        if entry.0.complete() {
+            return Err(format!(
+                "trustee {j} has a second set of partial decryptions"
+            ));
+        }
+        entry.0.push(pos)?;
+        let k = r.u32().map_err(pe)?;
+        for _ in 0..k {
+            let b = r.take(PartialDecryption::ENCODED_LEN).map_err(pe)?;
+            let p = PartialDecryption::decode(b).map_err(pe)?;
+            if p.trustee != j {
+                return Err(format!(
+                    "bad_trustee_index {} in trustee {j}'s chunk",
+                    p.trustee
+                ));
+            }
+            entry.1.push(p);
+        }
+        r.finish().map_err(pe)?;
+        Ok(())
+    }
+
+    fn finish_partials(&mut self) {
+        self.partials_done = true;
+        let (Some(fp), Some(m)) = (self.fp, self.manifest.as_ref()) else {
+            return;
+        };
+        let t = m.t;
+        let items: Vec<(Vec<u8>, Ciphertext)> = self
+            .published_tally
+            .iter()
+            .flat_map(|rec| {
+                rec.sums
+                    .iter()
+                    .enumerate()
+                    .map(|(o, ct)| (label(&rec.district, &rec.contest, o as u16), *ct))
+            })
+            .collect();
+        let mut good: Vec<(u16, Vec<PartialDecryption>)> = Vec::new();
+        let mut rng = rand::rng();
+        for (j, (seq, list)) in std::mem::take(&mut self.partials) {
+            self.checks
+                .checked("partial_decryptions", list.len() as u64);
+            let Some(vk) = self.vks.get(&j) else {
+                self.checks.fail(
+                    "partial_decryptions",
+                    None,
+                    format!("trustee {j} is not a qualified trustee of the ceremony"),
+                );
+                continue;
+            };
+            if !seq.complete() {
+                self.checks.fail(
+                    "partial_decryptions",
+                    None,
+                    format!("trustee {j}: incomplete chunk sequence"),
+                );
+                continue;
+            }
+            match verify_partials(&fp, vk, &items, &list, &mut rng) {
+                Ok(()) => good.push((j, list)),
+                Err(bad) => {
+                    for b in bad {
+                        self.checks.fail(
+                            "partial_decryptions",
+                            None,
+                            format!("trustee {j}, tally ciphertext {}: {}", b.index, b.error),
+                        );
+                    }
+                }
+            }
+        }
+        self.summary.trustees = good.iter().map(|(j, _)| *j).collect();
+        self.checks.checked("combination", 1);
+        if good.len() < usize::from(t) {
+            self.checks.fail(
+                "combination",
+                None,
+                format!("{} valid sets of partial decryptions, t = {t}", good.len()),
+            );
+            return;
+        }
+        let cts: Vec<Ciphertext> = items.iter().map(|(_, c)| *c).collect();
+        let t_us = usize::from(t);
+        let first: Vec<&[PartialDecryption]> = good[..t_us].iter().map(|(_, l)| &l[..]).collect();
+        let last: Vec<&[PartialDecryption]> = good[good.len() - t_us..]
+            .iter()
+            .map(|(_, l)| &l[..])
+            .collect();
+        match (
+            combine_batch_elements(t, &cts, &first),
+            combine_batch_elements(t, &cts, &last),
+        ) {
+            (Ok(a), Ok(b)) => {
+                if a != b {
+                    self.checks
+                        .fail("combination", None, "two sets of t trustees disagree");
+                }
+                self.combined = Some(a);
+            }
+            (Err(e), _) | (_, Err(e)) => self.checks.fail("combination", None, e.to_string()),
+        }
+    }
+
+    // §R12
+    fn results_chunk(&mut self, index: u64, payload: &[u8]) -> Result<(), String> {
+        let mut r = Reader::new(payload);
+        read_version(&mut r)?;
+        let pos = read_pos(&mut r)?;
+        self.results_seq.push(pos)?;
+        let n = r.u32().map_err(pe)?;
+        for _ in 0..n {
+            let scope = r.u8().map_err(pe)?;
+            let scope_id = match scope {
+                0 | 1 => Some(read_id(&mut r)?),
+                2 => None,
+                s => return Err(format!("unknown_tag scope {s}")),
+            };
+            let contest = read_id(&mut r)?;
+            let ballots = r.u64().map_err(pe)?;
+            let k = r.u16().map_err(pe)?;
+            if !(1..=512).contains(&k) {
+                return Err(format!("out_of_bounds: {k} options"));
+            }
+            let mut counts = Vec::with_capacity(k.into());
+            for _ in 0..k {
+                counts.push(r.u64().map_err(pe)?);
+            }
+            self.results.push((
+                index,
+                ResultRec {
+                    scope,
+                    scope_id,
+                    contest,
+                    ballots,
+                    counts,
+                },
+            ));
+        }
+        r.finish().map_err(pe)?;
+        Ok(())
+    }
+
+    fn check_results(&mut self) {
+        let Some(m) = self.manifest.as_ref() else {
+            return;
+        };
+        let results = std::mem::take(&mut self.results);
+        // Expected district records from the published tally and the combination.
+        let mut expected: Vec<ResultRec> = Vec::new();
+        let mut flat = 0usize;
+        for (ti, rec) in self.published_tally.iter().enumerate() {
+            let got = results.get(ti);
+            let counts: Vec<u64> = match got {
+                Some((_, g)) if g.scope == 0 && g.counts.len() == rec.sums.len() => {
+                    g.counts.clone()
+                }
+                _ => vec![0; rec.sums.len()],
+            };
+            // Each count must decrypt the combination (m·H = M, m bounded).
+            let option_max = m
+                .contests
+                .iter()
+                .find(|c| c.id == rec.contest)
+                .map_or(1, |c| u64::from(c.shape.option_max));
+            if let Some(comb) = &self.combined {
+                for (o, &c) in counts.iter().enumerate() {
+                    self.checks.checked("combination", 1);
+                    let at = got.map(|g| g.0);
+                    let mh = Element::from_point(group::mul_h(&Scalar::from(c)));
+                    if comb.get(flat + o) != Some(&mh) {
+                        self.checks.fail(
+                            "combination",
+                            at,
+                            format!(
+                                "{}/{} option {o}: published count {c} is not the decryption",
+                                rec.district, rec.contest
+                            ),
+                        );
+                    } else if c > rec.ballots.saturating_mul(option_max) {
+                        self.checks.fail(
+                            "combination",
+                            at,
+                            format!(
+                                "{}/{} option {o}: count {c} above the bound",
+                                rec.district, rec.contest
+                            ),
+                        );
+                    }
+                }
+            }
+            flat += rec.sums.len();
+            expected.push(ResultRec {
+                scope: 0,
+                scope_id: Some(rec.district.clone()),
+                contest: rec.contest.clone(),
+                ballots: rec.ballots,
+                counts,
+            });
+        }
+        // Regions and total, summed from the district records.
+        let district_region: HashMap<&str, usize> = m
+            .districts
+            .iter()
+            .map(|d| (d.id.as_str(), d.region))
+            .collect();
+        let agg = |scope: u8, scope_id: Option<String>, pick: &dyn Fn(&str) -> bool| {
+            let mut out = Vec::new();
+            for c in &m.contests {
+                let recs: Vec<&ResultRec> = expected
+                    .iter()
+                    .filter(|r| r.scope == 0 && r.contest == c.id)
+                    .filter(|r| r.scope_id.as_deref().is_some_and(pick))
+                    .collect();
+                let in_scope = c.districts.iter().any(|&d| pick(&m.districts[d].id));
+                if !in_scope {
+                    continue;
+                }
+                let mut counts = vec![0u64; c.shape.options.into()];
+                let mut ballots = 0u64;
+                for r in recs {
+                    ballots += r.ballots;
+                    for (a, b) in counts.iter_mut().zip(&r.counts) {
+                        *a += b;
+                    }
+                }
+                out.push(ResultRec {
+                    scope,
+                    scope_id: scope_id.clone(),
+                    contest: c.id.clone(),
+                    ballots,
+                    counts,
+                });
+            }
+            out
+        };
+        let mut more = Vec::new();
+        for (ri, (rid, _)) in m.regions.iter().enumerate() {
+            more.extend(agg(1, Some(rid.clone()), &|d: &str| {
+                district_region.get(d) == Some(&ri)
+            }));
+        }
+        more.extend(agg(2, None, &|_: &str| true));
+        expected.extend(more);
+
+        self.checks.checked("results", expected.len() as u64);
+        for (i, e) in expected.iter().enumerate() {
+            match results.get(i) {
+                None => {
+                    self.checks
+                        .fail("results", None, format!("record {i} is missing: {e:?}"));
+                    break;
+                }
+                Some((at, g)) if g != e => {
+                    self.checks.fail(
+                        "results",
+                        Some(*at),
+                        format!("record {i} is {g:?}, expected {e:?}"),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+        if results.len() > expected.len() {
+            self.checks.fail(
+                "results",
+                results.get(expected.len()).map(|r| r.0),
+                format!(
+                    "{} records beyond those expected",
+                    results.len() - expected.len()
+                ),
+            );
+        }
+    }
+
+    fn finish(&mut self, final_cp: Option<&Checkpoint>) {
+        if !self.manifest_done {
+            self.finish_manifest(None);
+        }
+        if !self.partials_done {
+            self.finish_partials();
+        }
+        // Final checkpoint against the rebuilt tree.
+        self.checks.checked("checkpoint.root", 1);
+        if let Some(cp) = final_cp {
+            if cp.size() != self.frontier.size() {
+                self.checks.fail(
+                    "checkpoint.root",
+                    None,
+                    format!(
+                        "checkpoint size {} but entries.bin holds {} entries",
+                        cp.size(),
+                        self.frontier.size()
+                    ),
+                );
+            } else if *cp.root() != self.frontier.root() {
+                self.checks.fail(
+                    "checkpoint.root",
+                    None,
+                    "the root rebuilt from the entries differs from the checkpoint",
+                );
+            }
+        } else {
+            self.checks
+                .fail("checkpoint.root", None, "no verified final checkpoint");
+        }
+        for (size, (_, file)) in std::mem::take(&mut self.older) {
+            self.checks.fail(
+                "checkpoint.consistency",
+                None,
+                format!("{file}: size {size} beyond the final tree"),
+            );
+        }
+        // Every phase must be present and complete.
+        if self.fp.is_none() {
+            self.checks.fail("key_ceremony", None, "no joint key");
+        }
+        if !self.opened {
+            self.checks.fail("voting_opened", None, "missing");
+        }
+        if !self.closed {
+            self.checks.fail("voting_closed", None, "missing");
+        }
+        if self.recon_seq.started && !self.recon_seq.complete() {
+            self.checks
+                .fail("reconciliation", None, "incomplete chunk sequence");
+        }
+        if !self.tally_seq.complete() {
+            self.checks.fail("tally", None, "missing or incomplete");
+        } else if let Some(e) = &self.expected_tally
+            && e.len() != self.published_tally.len()
+        {
+            self.checks.fail(
+                "tally",
+                None,
+                format!(
+                    "{} records published, {} expected",
+                    self.published_tally.len(),
+                    e.len()
+                ),
+            );
+        }
+        if !self.results_seq.complete() {
+            self.checks.fail("results", None, "missing or incomplete");
+        }
+        self.check_results();
+        self.summary.counted = self.counted.iter().sum();
+        self.summary.credentials = self.creds.len() as u64;
+    }
+}
+
+/// Adds (`sign = 1`) or subtracts (`sign = -1`) a ballot's ciphertexts.
+fn add_ballot(sums: &mut [Vec<(RistrettoPoint, RistrettoPoint)>], ballot: &Ballot, sign: i8) {
+    for (slot, c) in sums.iter_mut().zip(&ballot.contests) {
+        for (s, ct) in slot.iter_mut().zip(&c.ciphertexts) {
+            if sign > 0 {
+                s.0 += ct.alpha.point();
+                s.1 += ct.beta.point();
+            } else {
+                s.0 -= ct.alpha.point();
+                s.1 -= ct.beta.point();
+            }
+        }
+    }
+}

@@ -1,0 +1,795 @@
+//! Builds a real small election record (with `urna-election`, a
+//! dev-dependency only, as the honest engine), verifies it, then breaks it
+//! in one way per record and checks that the verifier names the right
+//! check. The same records are committed in `spec/test-vectors/records/`
+//! (regenerate with `URNA_WRITE_RECORDS=1 cargo test -p urna-verify`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use urna_board::{BoardSigningKey, Checkpoint, Entry, EntryKind, MemoryTree, sign_checkpoint};
+use urna_crypto::ballot::Ballot;
+use urna_crypto::credential::CredentialKey;
+use urna_crypto::dkg::{CeremonyParams, Trustee};
+use urna_crypto::elgamal::{Ciphertext, KeyPair};
+use urna_crypto::encoding::{Reader, Writer};
+use urna_crypto::group::{mul_g, mul_h};
+use urna_crypto::proof::range::RangeProof;
+use urna_crypto::threshold::KeyShare;
+use urna_crypto::transcript::{Transcript, domain};
+use urna_crypto::{Element, Scalar};
+use urna_election::record::{
+    AnnulReason, AuditedBallot, CeremonyMessage, PartialChunk, ResultsChunk, TallyChunk,
+};
+use urna_election::rules::{decrypt_tally, results, tally, tally_items};
+use urna_election::{Election, ElectionKeys, Manifest, Timestamp, ballot_header};
+use urna_verify::{Options, RecordWriter, verify};
+
+const MANIFEST: &str = r#"
+id = "small-2021"
+kind = "election"
+title = { en = "Small election" }
+
+[schedule]
+time_zone = "Europe/Moscow"
+applications_open = 2021-08-02T00:00:00+03:00
+applications_close = 2021-09-14T00:00:00+03:00
+voting_opens = 2021-09-17T08:00:00+03:00
+voting_closes = 2021-09-19T20:00:00+03:00
+
+[revote]
+policy = "last-counts"
+min_interval_seconds = 60
+
+[reconciliation]
+paper_after_evote = "evote-annulled"
+
+[trustees]
+n = 3
+t = 2
+
+[[regions]]
+id = "r1"
+name = "Region one"
+[[regions.districts]]
+id = "d1"
+name = "District one"
+precincts = [{ id = "p1", name = "P1" }]
+[[regions.districts]]
+id = "d2"
+name = "District two"
+precincts = [{ id = "p2", name = "P2" }]
+
+[[regions]]
+id = "r2"
+name = "Region two"
+[[regions.districts]]
+id = "d3"
+name = "District three"
+precincts = [{ id = "p3", name = "P3" }]
+
+[[contests]]
+id = "list"
+kind = "party-list"
+title = "Parties"
+min = 1
+max = 1
+options = [{ id = "a", name = "A" }, { id = "b", name = "B" }, { id = "c", name = "C" }]
+
+[[contests]]
+id = "seat-d1"
+kind = "candidates"
+title = "District one seat"
+districts = ["d1"]
+min = 0
+max = 1
+options = [{ id = "x", name = "X" }, { id = "y", name = "Y" }]
+
+[[contests]]
+id = "approve"
+kind = "question"
+title = "Approve the budget of region one"
+regions = ["r1"]
+min = 0
+max = 1
+options = [{ id = "yes", name = "Yes" }]
+"#;
+
+const ORIGIN: &str = "urna.example/small-2021";
+
+fn ts(s: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(s).unwrap()
+}
+
+struct Voter {
+    key: CredentialKey,
+    district: &'static str,
+}
+
+/// The honest election, with everything needed to forge variants.
+struct Honest {
+    m: Manifest,
+    keys: ElectionKeys,
+    shares: BTreeMap<u16, KeyShare>,
+    voters: Vec<Voter>,
+    /// Entries up to and including reconciliation.
+    prefix: Vec<Entry>,
+    /// (entry index in prefix, voter) of every cast ballot.
+    cast: Vec<(usize, usize)>,
+    /// Counted: voter → (district index, ballot).
+    counted: BTreeMap<usize, (usize, Ballot)>,
+    /// The superseded first ballot of voter 0.
+    superseded: Option<(usize, Ballot)>,
+    rng: ChaCha20Rng,
+}
+
+fn selections(m: &Manifest, district: &str, k: usize) -> Vec<Vec<u64>> {
+    m.style_of(district)
+        .unwrap()
+        .shapes
+        .iter()
+        .enumerate()
+        .map(|(ci, s)| {
+            let mut v = vec![0; usize::from(s.options)];
+            if s.min > 0 || (k + ci).is_multiple_of(2) {
+                v[(k + ci) % usize::from(s.options)] = 1;
+            }
+            v
+        })
+        .collect()
+}
+
+fn make_ballot(
+    h: &mut Honest,
+    voter: usize,
+    k: usize,
+) -> (Vec<u8>, urna_crypto::ballot::BallotSecrets) {
+    let d = h.voters[voter].district;
+    make_ballot_as(h, voter, k, d)
+}
+
+/// A ballot of `voter` with the header and style of district `as_district`.
+fn make_ballot_as(
+    h: &mut Honest,
+    voter: usize,
+    k: usize,
+    as_district: &str,
+) -> (Vec<u8>, urna_crypto::ballot::BallotSecrets) {
+    let v = &h.voters[voter];
+    let shapes = &h.m.style_of(as_district).unwrap().shapes;
+    let header = ballot_header(&h.m, as_district).unwrap();
+    let sel = selections(&h.m, as_district, k);
+    let (b, s) = Ballot::encrypt(
+        &h.keys.key,
+        &h.keys.fingerprint,
+        &v.key,
+        &header,
+        shapes,
+        &sel,
+        &mut h.rng,
+    )
+    .unwrap();
+    (b.encode().unwrap(), s)
+}
+
+/// The small election under re-vote policy `forbidden`.
+fn forbidden_manifest() -> String {
+    MANIFEST.replace(
+        "policy = \"last-counts\"\nmin_interval_seconds = 60",
+        "policy = \"forbidden\"",
+    )
+}
+
+fn honest(manifest: &str) -> Honest {
+    let mut rng = ChaCha20Rng::seed_from_u64(2021);
+    let mut board = Vec::new();
+    let (mut e, out) = Election::new(manifest.as_bytes())
+        .unwrap()
+        .publish()
+        .unwrap();
+    board.extend(out);
+    let m = e.manifest().clone();
+    let params = CeremonyParams::new(3, 2).unwrap();
+    let (mut r1s, mut msgs1) = (Vec::new(), Vec::new());
+    for i in 1..=3 {
+        let tr = Trustee::new(params, i, m.hash(), KeyPair::generate(&mut rng)).unwrap();
+        let (r1, msg) = tr.start(&mut rng);
+        board.push(
+            e.accept(&CeremonyMessage::Round1(msg.clone()).encode())
+                .unwrap(),
+        );
+        r1s.push(r1);
+        msgs1.push(msg);
+    }
+    let (mut r2s, mut msgs2) = (Vec::new(), Vec::new());
+    for r1 in r1s {
+        let (r2, msg) = r1.deal(&msgs1, &mut rng).unwrap();
+        board.push(
+            e.accept(&CeremonyMessage::Round2(msg.clone()).encode())
+                .unwrap(),
+        );
+        r2s.push(r2);
+        msgs2.push(msg);
+    }
+    let mut shares = BTreeMap::new();
+    let r3s: Vec<_> = r2s
+        .into_iter()
+        .map(|r2| r2.receive(&msgs2, &mut rng).0)
+        .collect();
+    for r3 in r3s {
+        let q = r3.finish(&[], &mut rng).unwrap();
+        shares.insert(q.key_share().index(), q.key_share().clone());
+    }
+    let (mut e, out) = e.finish(&mut rng).unwrap();
+    board.extend(out);
+    let keys = e.keys().clone();
+    let app = ts("2021-09-01T12:00:00+03:00");
+    let mut voters = Vec::new();
+    for d in ["d1", "d1", "d2", "d2", "d2", "d3", "d3"] {
+        let key = CredentialKey::generate(&mut rng);
+        e.register(d, *key.public(), app).unwrap();
+        voters.push(Voter { key, district: d });
+    }
+    let opens = m.schedule().voting_opens;
+    let (mut e, out) = e.open(opens).unwrap();
+    board.extend(out);
+    let mut h = Honest {
+        m,
+        keys,
+        shares,
+        voters,
+        prefix: board,
+        cast: Vec::new(),
+        counted: BTreeMap::new(),
+        superseded: None,
+        rng,
+    };
+    let mut now = opens;
+    // Voters 0..=5 vote (voter 4 stays away for the forgery; 6 for the late ballot).
+    let mut first0 = None;
+    for i in [0usize, 1, 2, 3, 5] {
+        let (bytes, _) = make_ballot(&mut h, i, i);
+        let cast = e.cast(bytes.clone(), now, &mut h.rng).unwrap();
+        h.cast.push((h.prefix.len(), i));
+        h.prefix.push(cast.entry);
+        let b = Ballot::decode(&bytes).unwrap();
+        let d = h.m.district_index(h.voters[i].district).unwrap();
+        if i == 0 {
+            first0 = Some((d, b.clone()));
+        }
+        h.counted.insert(i, (d, b));
+        now = now.plus_seconds(1);
+    }
+    h.superseded = first0;
+    // An audit by voter 3.
+    let (abytes, secrets) = make_ballot(&mut h, 3, 7);
+    let payload = AuditedBallot::encode(&abytes, &secrets).unwrap();
+    h.prefix
+        .push(e.audit(&payload, now, &mut h.rng).unwrap().entry);
+    // Voter 0 re-votes; the last counts.
+    if manifest.contains("last-counts") {
+        now = now.plus_seconds(120);
+        let (bytes, _) = make_ballot(&mut h, 0, 1);
+        let cast = e.cast(bytes.clone(), now, &mut h.rng).unwrap();
+        h.cast.push((h.prefix.len(), 0));
+        h.prefix.push(cast.entry);
+        h.counted.insert(0, (0, Ballot::decode(&bytes).unwrap()));
+    }
+    let (mut e, out) = e.close(h.m.schedule().voting_closes).unwrap();
+    h.prefix.extend(out);
+    // Voter 5 (d3) also voted on paper: annulled.
+    let out = e
+        .reconcile(vec![(*h.voters[5].key.public(), AnnulReason::PaperVote)])
+        .unwrap();
+    h.prefix.extend(out);
+    h.counted.remove(&5);
+    h
+}
+
+/// Tally, partial decryptions by `trustees` and results for `counted`.
+fn finish(h: &mut Honest, counted: &[(usize, Ballot)], trustees: &[u16]) -> Vec<Entry> {
+    let records = tally(&h.m, counted.iter().map(|(d, b)| (*d, b)));
+    let mut out: Vec<Entry> = TallyChunk::payloads(&records)
+        .unwrap()
+        .iter()
+        .map(|p| Entry::new(EntryKind::AdminAction, p).unwrap())
+        .collect();
+    let items = tally_items(&records);
+    let mut per = Vec::new();
+    for &j in trustees {
+        let p = h.shares[&j].partial_decrypt_batch(&h.keys.fingerprint, &items, &mut h.rng);
+        for payload in PartialChunk::payloads(j, &p).unwrap() {
+            out.push(Entry::new(EntryKind::PartialDecryption, &payload).unwrap());
+        }
+        per.push(p);
+    }
+    let slices: Vec<&[_]> = per.iter().map(|p| &p[..]).collect();
+    let counts = decrypt_tally(&h.m, 2, &records, &slices).unwrap();
+    let res = results(&h.m, &records, &counts).unwrap();
+    for p in ResultsChunk::payloads(&res).unwrap() {
+        out.push(Entry::new(EntryKind::Results, &p).unwrap());
+    }
+    out
+}
+
+struct Rec {
+    entries: Vec<Vec<u8>>,
+    /// Earlier checkpoints: (size, from these entries).
+    older: Vec<(u64, Vec<Vec<u8>>)>,
+    /// Sign the final checkpoint over `final_of` instead of `entries`.
+    final_of: Option<Vec<Vec<u8>>>,
+}
+
+fn note_over(key: &BoardSigningKey, entries: &[Vec<u8>], size: u64) -> urna_board::SignedNote {
+    let tree = MemoryTree::from_leaves(
+        entries[..size as usize]
+            .iter()
+            .map(|e| urna_board::leaf_hash(e)),
+    )
+    .unwrap();
+    sign_checkpoint(key, &Checkpoint::new(ORIGIN, size, tree.root()).unwrap()).unwrap()
+}
+
+fn write(rec: &Rec, key: &BoardSigningKey, dir: &Path) {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+    let mut w = RecordWriter::create(dir, &key.verifier_key()).unwrap();
+    for e in &rec.entries {
+        w.append_bytes(e).unwrap();
+    }
+    for (size, from) in &rec.older {
+        w.add_checkpoint(*size, &note_over(key, from, *size))
+            .unwrap();
+    }
+    let f = rec.final_of.as_ref().unwrap_or(&rec.entries);
+    w.finish(&note_over(key, f, f.len() as u64)).unwrap();
+}
+
+fn bytes(entries: &[Entry]) -> Vec<Vec<u8>> {
+    entries.iter().map(|e| e.bytes().to_vec()).collect()
+}
+
+fn index_of(entries: &[Vec<u8>], kind: EntryKind) -> usize {
+    entries
+        .iter()
+        .position(|e| Entry::from_bytes(e.clone()).unwrap().kind() == kind)
+        .unwrap()
+}
+
+/// Adds `delta` to the ballot count of `voting_closed` (record.md §R8).
+fn patch_closed(entries: &mut [Vec<u8>], delta: i64) {
+    patch_closed_at(entries, 41, delta);
+}
+
+/// Adds `delta` to the u64 at payload offset `at` of `voting_closed`.
+fn patch_closed_at(entries: &mut [Vec<u8>], at: usize, delta: i64) {
+    let i = index_of(entries, EntryKind::VotingClosed);
+    let e = Entry::from_bytes(entries[i].clone()).unwrap();
+    let mut p = e.payload().to_vec();
+    let n = u64::from_be_bytes(p[at..at + 8].try_into().unwrap());
+    p[at..at + 8].copy_from_slice(&((n as i64 + delta) as u64).to_be_bytes());
+    entries[i] = Entry::new(EntryKind::VotingClosed, &p)
+        .unwrap()
+        .bytes()
+        .to_vec();
+}
+
+fn ballot_entry(b: &[u8]) -> Vec<u8> {
+    Entry::new(EntryKind::Ballot, b).unwrap().bytes().to_vec()
+}
+
+/// A ballot of voter 4 (d2) whose `approve` contest (one option, 0..=1)
+/// encrypts a huge m, with one proof that passes only weak Fiat-Shamir
+/// (hashing only the commitments), used both as option and sum proof.
+fn weak_fs_ballot(h: &mut Honest) -> Vec<u8> {
+    let (bytes, _) = make_ballot(h, 4, 0);
+    let mut b = Ballot::decode(&bytes).unwrap();
+    let r = &mut h.rng;
+    let rs = |r: &mut ChaCha20Rng| Scalar::random(r);
+    let (a0, a1, e0, rho) = (rs(r), rs(r), rs(r), rs(r));
+    let key = &h.keys.key;
+    let big_a0 = Element::from_point(mul_g(&a0));
+    let big_b0 = Element::from_point(key.mul(&a0) + mul_h(&e0));
+    let big_a1 = Element::from_point(mul_g(&a1));
+    let big_b1 = Element::from_point(key.mul(&a1));
+    let mut t = Transcript::new(domain::PROOF_RANGE);
+    t.append_element("a", &big_a0)
+        .append_element("b", &big_b0)
+        .append_element("a", &big_a1)
+        .append_element("b", &big_b1);
+    let c = t.challenge();
+    let m = -e0 * c.invert();
+    let ct = Ciphertext {
+        alpha: Element::from_point(mul_g(&rho)),
+        beta: Element::from_point(mul_h(&m) + key.mul(&rho)),
+    };
+    let mut w = Writer::new();
+    w.element(&big_a0)
+        .element(&big_b0)
+        .scalar(&c)
+        .scalar(&(a0 + c * rho))
+        .element(&big_a1)
+        .element(&big_b1)
+        .scalar(&Scalar::ZERO)
+        .scalar(&a1);
+    let enc = w.finish();
+    let proof = RangeProof::decode(&mut Reader::new(&enc), 0, 1).unwrap();
+    let contest = b.contests.last_mut().unwrap();
+    assert_eq!(contest.ciphertexts.len(), 1);
+    contest.ciphertexts[0] = ct;
+    contest.proofs[0] = proof.clone();
+    contest.sum_proof = proof;
+    let signed = b.signed_bytes().unwrap();
+    b.signature = h.voters[4]
+        .key
+        .sign(&h.keys.fingerprint, &signed, &mut h.rng);
+    b.encode().unwrap()
+}
+
+/// Every record: name, entries, expected failed checks (empty: valid).
+fn build_all() -> Vec<(&'static str, Rec, Vec<&'static str>)> {
+    let mut h = honest(MANIFEST);
+    let counted: Vec<(usize, Ballot)> = h.counted.values().cloned().collect();
+    let tail = finish(&mut h, &counted, &[1, 2, 3]);
+    let mut good_entries = h.prefix.clone();
+    good_entries.extend(tail.iter().cloned());
+    let good = bytes(&good_entries);
+    let opened = index_of(&good, EntryKind::VotingOpened);
+    let closed = index_of(&good, EntryKind::VotingClosed);
+    let (b1, _) = h.cast[1];
+    let mid = (b1 + 1) as u64;
+    let older = |e: &Vec<Vec<u8>>| vec![((opened + 1) as u64, e.clone()), (mid, e.clone())];
+    let rec = |entries: Vec<Vec<u8>>| Rec {
+        older: older(&entries),
+        entries,
+        final_of: None,
+    };
+    let mut out = Vec::new();
+    out.push(("valid", rec(good.clone()), vec![]));
+
+    // A flipped bit in the signature response of voter 1's ballot.
+    let mut e = good.clone();
+    let last = e[b1].len() - 32;
+    e[b1][last] ^= 1;
+    out.push((
+        "flipped-bit-ballot",
+        Rec {
+            older: vec![],
+            ..rec(e)
+        },
+        vec!["ballot.proofs", "tally"],
+    ));
+
+    // A dropped ballot, the checkpoint left as it was signed.
+    let mut e = good.clone();
+    let (b2, _) = h.cast[2];
+    e.remove(b2);
+    out.push((
+        "dropped-ballot",
+        Rec {
+            older: vec![],
+            final_of: Some(good.clone()),
+            entries: e,
+        },
+        vec!["checkpoint.root", "voting_closed", "tally"],
+    ));
+
+    // A replayed ballot (same bytes again), closing count adjusted, re-signed.
+    let mut e = good.clone();
+    let (b3, _) = h.cast[3];
+    let dup = e[b3].clone();
+    e.insert(b3 + 1, dup);
+    patch_closed(&mut e, 1);
+    out.push((
+        "replayed-ballot",
+        Rec {
+            older: vec![],
+            ..rec(e)
+        },
+        vec!["ballot.replay"],
+    ));
+
+    // A valid ballot of voter 6 after voting_closed.
+    let (late, _) = make_ballot(&mut h, 6, 2);
+    let mut e = good.clone();
+    e.insert(closed + 1, ballot_entry(&late));
+    out.push((
+        "ballot-after-close",
+        Rec {
+            older: vec![],
+            ..rec(e)
+        },
+        vec!["ballot.window"],
+    ));
+
+    // A ballot with a credential that is not sealed.
+    let stranger = Voter {
+        key: CredentialKey::generate(&mut h.rng),
+        district: "d1",
+    };
+    h.voters.push(stranger);
+    let n = h.voters.len() - 1;
+    let (foreign, _) = make_ballot(&mut h, n, 0);
+    let mut e = good.clone();
+    e.insert(closed, ballot_entry(&foreign));
+    patch_closed(&mut e, 1);
+    out.push((
+        "foreign-credential",
+        Rec {
+            older: vec![],
+            ..rec(e)
+        },
+        vec!["ballot.credential"],
+    ));
+
+    // A proof that passes only weak Fiat-Shamir.
+    let forged = weak_fs_ballot(&mut h);
+    let mut e = good.clone();
+    e.insert(closed, ballot_entry(&forged));
+    patch_closed(&mut e, 1);
+    out.push((
+        "weak-fiat-shamir-proof",
+        Rec {
+            older: vec![],
+            ..rec(e)
+        },
+        vec!["ballot.proofs"],
+    ));
+
+    // A ballot of a d3 credential with the header and style of d2.
+    let (styled, _) = make_ballot_as(&mut h, 6, 1, "d2");
+    let mut e = good.clone();
+    e.insert(closed, ballot_entry(&styled));
+    patch_closed(&mut e, 1);
+    out.push((
+        "wrong-ballot-style",
+        Rec {
+            older: vec![],
+            ..rec(e)
+        },
+        vec!["ballot.header"],
+    ));
+
+    // An audited ballot whose revealed selections lie.
+    let (ab, mut secrets) = make_ballot(&mut h, 6, 0);
+    secrets.selections[0].swap(0, 1);
+    let payload = AuditedBallot::encode(&ab, &secrets).unwrap();
+    let mut e = good.clone();
+    e.insert(
+        closed,
+        Entry::new(EntryKind::AuditedBallot, &payload)
+            .unwrap()
+            .bytes()
+            .to_vec(),
+    );
+    patch_closed_at(&mut e, 49, 1);
+    out.push((
+        "audit-mismatch",
+        Rec {
+            older: vec![],
+            ..rec(e)
+        },
+        vec!["audited_ballot"],
+    ));
+
+    // Trustee 2's first partial decryption share replaced.
+    let mut e = good.clone();
+    let pi = index_of(&e, EntryKind::PartialDecryption);
+    let pi = (pi..e.len())
+        .find(|&i| {
+            let en = Entry::from_bytes(e[i].clone()).unwrap();
+            en.kind() == EntryKind::PartialDecryption && en.payload()[1..3] == [0, 2]
+        })
+        .unwrap();
+    let en = Entry::from_bytes(e[pi].clone()).unwrap();
+    let mut p = en.payload().to_vec();
+    // payload: 15 bytes header, then u8 version, u16 j, D_j (32) ...
+    p[15 + 3..15 + 35].copy_from_slice(urna_crypto::group::g().as_bytes());
+    e[pi] = Entry::new(EntryKind::PartialDecryption, &p)
+        .unwrap()
+        .bytes()
+        .to_vec();
+    out.push((
+        "wrong-partial-decryption",
+        Rec {
+            older: vec![],
+            ..rec(e)
+        },
+        vec!["partial_decryptions"],
+    ));
+
+    // The total of the list contest changed.
+    let mut e = good.clone();
+    let ri = e.len() - 1;
+    let en = Entry::from_bytes(e[ri].clone()).unwrap();
+    let mut p = en.payload().to_vec();
+    let l = p.len();
+    // The last record is the total of the last contest; bump its last count.
+    p[l - 1] ^= 1;
+    e[ri] = Entry::new(EntryKind::Results, &p).unwrap().bytes().to_vec();
+    out.push((
+        "changed-result",
+        Rec {
+            older: vec![],
+            ..rec(e)
+        },
+        vec!["results"],
+    ));
+
+    // History rewritten: the voting_opened time changed and everything
+    // re-signed; the checkpoint handed out earlier no longer matches.
+    let mut e = good.clone();
+    let en = Entry::from_bytes(e[opened].clone()).unwrap();
+    let mut p = en.payload().to_vec();
+    p[40] ^= 1;
+    e[opened] = Entry::new(EntryKind::VotingOpened, &p)
+        .unwrap()
+        .bytes()
+        .to_vec();
+    out.push((
+        "rewritten-history",
+        Rec {
+            older: vec![((opened + 1) as u64, good.clone()), (mid, good.clone())],
+            entries: e,
+            final_of: None,
+        },
+        vec!["checkpoint.consistency"],
+    ));
+
+    // Voter 0's superseded ballot counted as well, decrypted and published
+    // consistently by all trustees.
+    let mut twice = counted.clone();
+    twice.push(h.superseded.clone().unwrap());
+    let tail2 = finish(&mut h, &twice, &[1, 2, 3]);
+    let mut e2 = h.prefix.clone();
+    e2.extend(tail2);
+    out.push(("revote-counted-twice", rec(bytes(&e2)), vec!["tally"]));
+
+    // Under `forbidden`, a second ballot of one credential on the board.
+    let mut hf = honest(&forbidden_manifest());
+    let counted_f: Vec<(usize, Ballot)> = hf.counted.values().cloned().collect();
+    let tail_f = finish(&mut hf, &counted_f, &[1, 2, 3]);
+    let mut ef = hf.prefix.clone();
+    ef.extend(tail_f);
+    let mut ef = bytes(&ef);
+    out.push(("forbidden-valid", rec(ef.clone()), vec![]));
+    let (second, _) = make_ballot(&mut hf, 0, 1);
+    let closed_f = index_of(&ef, EntryKind::VotingClosed);
+    ef.insert(closed_f, ballot_entry(&second));
+    patch_closed(&mut ef, 1);
+    out.push((
+        "revote-forbidden",
+        Rec {
+            older: vec![],
+            ..rec(ef)
+        },
+        vec!["revote"],
+    ));
+    out
+}
+
+fn records_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/test-vectors/records")
+}
+
+fn check(name: &str, dir: &Path, expected: &[String]) {
+    let report = verify(dir, Options::default());
+    eprintln!("{report}");
+    let failed: Vec<String> = report
+        .failed_checks()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(failed, expected, "{name}:\n{report}");
+    let code = if expected.is_empty() { 0 } else { 1 };
+    assert_eq!(report.exit_code(), code, "{name}:\n{report}");
+}
+
+#[test]
+fn generated_records_give_their_verdicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let write_spec = std::env::var_os("URNA_WRITE_RECORDS").is_some();
+    let all = build_all();
+    let mut index = serde_json::Map::new();
+    for (name, rec, expected) in &all {
+        let key = BoardSigningKey::from_secret_bytes(ORIGIN, &[7; 32]).unwrap();
+        let dir = tmp.path().join(name);
+        write(rec, &key, &dir);
+        let exp: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+        check(name, &dir, &exp);
+        if write_spec {
+            write(rec, &key, &records_dir().join(name));
+        }
+        index.insert(
+            (*name).to_owned(),
+            serde_json::json!({ "failed_checks": exp }),
+        );
+    }
+    if write_spec {
+        let text = serde_json::to_string_pretty(&serde_json::Value::Object(index)).unwrap();
+        std::fs::write(records_dir().join("expected.json"), text + "\n").unwrap();
+    }
+}
+
+#[test]
+fn committed_records_give_their_verdicts() {
+    let dir = records_dir();
+    let text = std::fs::read_to_string(dir.join("expected.json")).unwrap();
+    let index: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert!(index.len() >= 15);
+    for (name, v) in index {
+        let exp: Vec<String> = v["failed_checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect();
+        check(&name, &dir.join(&name), &exp);
+    }
+}
+
+#[test]
+fn unusable_input_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = verify(&tmp.path().join("missing"), Options::default());
+    assert_eq!(r.exit_code(), 2);
+    let r = verify(tmp.path(), Options::default());
+    assert_eq!(r.exit_code(), 2, "{r}");
+}
+
+#[test]
+fn truncated_or_missing_files_are_unusable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = records_dir().join("valid");
+    for (name, mangle) in [
+        ("truncated", 0usize),
+        ("no-key", 1),
+        ("oversized-prefix", 2),
+    ] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["board-key.txt", "checkpoint.txt", "entries.bin"] {
+            std::fs::copy(src.join(f), dir.join(f)).unwrap();
+        }
+        let entries = dir.join("entries.bin");
+        let mut b = std::fs::read(&entries).unwrap();
+        match mangle {
+            0 => b.truncate(b.len() - 3),
+            1 => std::fs::remove_file(dir.join("board-key.txt")).unwrap(),
+            _ => b.extend_from_slice(&[0, 1, 0, 0]),
+        }
+        std::fs::write(&entries, b).unwrap();
+        let r = verify(&dir, Options::default());
+        assert_eq!(r.exit_code(), 2, "{name}: {r}");
+        assert!(r.unusable.is_some());
+    }
+}
+
+#[test]
+fn report_json_progress_and_small_batches() {
+    let dir = records_dir().join("valid");
+    let mut calls = 0u64;
+    let mut last = None;
+    let mut cb = |p: urna_verify::Progress| {
+        calls += 1;
+        last = Some(p);
+    };
+    let r = verify(
+        &dir,
+        Options {
+            batch_size: 2,
+            progress: Some(&mut cb),
+        },
+    );
+    assert_eq!(r.exit_code(), 0, "{r}");
+    assert!(calls >= 1);
+    let p = last.unwrap();
+    assert_eq!(p.bytes, p.total_bytes);
+    let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    assert_eq!(json["summary"]["counted"], 4);
+    assert!(r.to_string().contains("VALID"));
+}
