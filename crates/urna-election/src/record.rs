@@ -144,6 +144,35 @@ fn pack(prefix: usize, records: Vec<Vec<u8>>) -> Result<Vec<Vec<Vec<u8>>>, Misus
     Ok(groups)
 }
 
+/// Packs `records` greedily into board-sized chunks and frames each as
+/// `header || chunk position || u32 count || records` (spec/record.md §R1.3).
+fn chunk_payloads(
+    prefix: usize,
+    records: Vec<Vec<u8>>,
+    header: impl Fn(&mut Writer) -> Result<(), Misuse>,
+) -> Result<Vec<Vec<u8>>, Misuse> {
+    let groups = pack(prefix, records)?;
+    let count = count32(groups.len())?;
+    groups
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let mut w = Writer::with_capacity(prefix + g.iter().map(Vec::len).sum::<usize>());
+            header(&mut w)?;
+            ChunkPos {
+                index: i as u32,
+                count,
+            }
+            .put(&mut w);
+            w.u32(count32(g.len())?);
+            for rec in g {
+                w.raw(&rec);
+            }
+            Ok(w.finish())
+        })
+        .collect()
+}
+
 fn count32(n: usize) -> Result<u32, Misuse> {
     u32::try_from(n).map_err(|_| Misuse::Unencodable("more than 2^32 − 1 items".into()))
 }
@@ -310,27 +339,11 @@ impl CredentialChunk {
         }
         let prefix = 1 + 1 + district.len() + 8 + 4;
         let recs = credentials.iter().map(|c| c.as_bytes().to_vec()).collect();
-        let groups = pack(prefix, recs)?;
-        let count = count32(groups.len())?;
-        groups
-            .into_iter()
-            .enumerate()
-            .map(|(i, g)| {
-                let mut w = Writer::with_capacity(prefix + 32 * g.len());
-                w.u8(PAYLOAD_VERSION);
-                put_id(&mut w, district)?;
-                ChunkPos {
-                    index: i as u32,
-                    count,
-                }
-                .put(&mut w);
-                w.u32(count32(g.len())?);
-                for c in g {
-                    w.raw(&c);
-                }
-                Ok(w.finish())
-            })
-            .collect()
+        chunk_payloads(prefix, recs, |w| {
+            w.u8(PAYLOAD_VERSION);
+            put_id(w, district)?;
+            Ok(())
+        })
     }
 
     /// Strict decoding: identifiers, canonical non-identity elements,
@@ -625,26 +638,10 @@ impl ReconciliationChunk {
                 v
             })
             .collect();
-        let groups = pack(prefix, recs)?;
-        let count = count32(groups.len())?;
-        groups
-            .into_iter()
-            .enumerate()
-            .map(|(i, g)| {
-                let mut w = Writer::with_capacity(prefix + 33 * g.len());
-                w.u8(PAYLOAD_VERSION).u8(policy.tag());
-                ChunkPos {
-                    index: i as u32,
-                    count,
-                }
-                .put(&mut w);
-                w.u32(count32(g.len())?);
-                for rec in g {
-                    w.raw(&rec);
-                }
-                Ok(w.finish())
-            })
-            .collect()
+        chunk_payloads(prefix, recs, |w| {
+            w.u8(PAYLOAD_VERSION).u8(policy.tag());
+            Ok(())
+        })
     }
 
     /// Strict decoding.
@@ -784,26 +781,10 @@ impl TallyChunk {
             .iter()
             .map(TallyRecord::encode)
             .collect::<Result<Vec<_>, _>>()?;
-        let groups = pack(prefix, recs)?;
-        let count = count32(groups.len())?;
-        groups
-            .into_iter()
-            .enumerate()
-            .map(|(i, g)| {
-                let mut w = Writer::new();
-                w.u8(PAYLOAD_VERSION).u8(ADMIN_TALLY);
-                ChunkPos {
-                    index: i as u32,
-                    count,
-                }
-                .put(&mut w);
-                w.u32(count32(g.len())?);
-                for rec in g {
-                    w.raw(&rec);
-                }
-                Ok(w.finish())
-            })
-            .collect()
+        chunk_payloads(prefix, recs, |w| {
+            w.u8(PAYLOAD_VERSION).u8(ADMIN_TALLY);
+            Ok(())
+        })
     }
 
     /// Strict decoding.
@@ -853,30 +834,14 @@ impl PartialChunk {
             ));
         }
         let prefix = 3 + 8 + 4;
-        let groups = pack(
+        chunk_payloads(
             prefix,
             partials.iter().map(PartialDecryption::encode).collect(),
-        )?;
-        let count = count32(groups.len())?;
-        groups
-            .into_iter()
-            .enumerate()
-            .map(|(i, g)| {
-                let mut w =
-                    Writer::with_capacity(prefix + PartialDecryption::ENCODED_LEN * g.len());
+            |w| {
                 w.u8(PAYLOAD_VERSION).u16(trustee);
-                ChunkPos {
-                    index: i as u32,
-                    count,
-                }
-                .put(&mut w);
-                w.u32(count32(g.len())?);
-                for rec in g {
-                    w.raw(&rec);
-                }
-                Ok(w.finish())
-            })
-            .collect()
+                Ok(())
+            },
+        )
     }
 
     /// Strict decoding; every item must name the chunk's trustee.
@@ -1017,26 +982,10 @@ impl ResultsChunk {
             .iter()
             .map(ResultRecord::encode)
             .collect::<Result<Vec<_>, _>>()?;
-        let groups = pack(prefix, recs)?;
-        let count = count32(groups.len())?;
-        groups
-            .into_iter()
-            .enumerate()
-            .map(|(i, g)| {
-                let mut w = Writer::new();
-                w.u8(PAYLOAD_VERSION);
-                ChunkPos {
-                    index: i as u32,
-                    count,
-                }
-                .put(&mut w);
-                w.u32(count32(g.len())?);
-                for rec in g {
-                    w.raw(&rec);
-                }
-                Ok(w.finish())
-            })
-            .collect()
+        chunk_payloads(prefix, recs, |w| {
+            w.u8(PAYLOAD_VERSION);
+            Ok(())
+        })
     }
 
     /// Strict decoding.
