@@ -177,6 +177,9 @@ struct PendingBallot {
     offset: u64,
     ballot: Ballot,
     district: usize,
+    /// The entry payload: the signature covers all of it but the last 64
+    /// bytes, so the ballot need not be re-encoded to check it.
+    bytes: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -868,7 +871,7 @@ impl<'p> Verifier<'p> {
         let decoded: Vec<Result<Ballot, PeerError>> =
             raw.par_iter().map(|(_, _, p)| Ballot::decode(p)).collect();
         let mut pending = Vec::with_capacity(raw.len());
-        for ((index, offset, _), ballot) in raw.into_iter().zip(decoded) {
+        for ((index, offset, bytes), ballot) in raw.into_iter().zip(decoded) {
             self.checks.checked("ballot.decode", 1);
             let ballot = match ballot {
                 Ok(b) => b,
@@ -886,6 +889,7 @@ impl<'p> Verifier<'p> {
                 offset,
                 ballot,
                 district,
+                bytes,
             });
         }
         if pending.is_empty() {
@@ -901,7 +905,12 @@ impl<'p> Verifier<'p> {
         let shapes: Vec<&[ContestShape]> = m.districts.iter().map(|d| &d.shapes[..]).collect();
         let items: Vec<_> = pending
             .iter()
-            .map(|p| p.ballot.statement(&k, &fp, shapes[p.district]))
+            .map(|p| {
+                let signed = &p.bytes[..p.bytes.len().saturating_sub(64)];
+                p.ballot
+                    .statement(&k, &fp, shapes[p.district])
+                    .with_signed_bytes(signed)
+            })
             .collect();
         let mut rng = rand::rng();
         let mut bad: HashMap<usize, String> = HashMap::new();
