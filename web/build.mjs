@@ -5,10 +5,15 @@ import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 const tests = process.argv.includes('--tests');
 if (tests) {
   rmSync('test-dist', { recursive: true, force: true });
-  const entries = readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => `test/${f}`);
+  const entries = [
+    ...readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => `test/${f}`),
+    'scripts/ts-ballots.ts',
+  ];
   await build({
     entryPoints: entries,
     outdir: 'test-dist',
+    outbase: '.',
+    entryNames: '[name]',
     bundle: true,
     platform: 'node',
     format: 'esm',
