@@ -73,14 +73,23 @@ fn ballots_from_the_typescript_client_verify() {
                 &mut rng,
             )
         });
-        assert!(!matches!(refused, Ok(Ok(()))), "ballot {i} with a flipped bit");
+        assert!(
+            !matches!(refused, Ok(Ok(()))),
+            "ballot {i} with a flipped bit"
+        );
         // The audit secrets re-encrypt to the ballot.
         let secrets = BallotSecrets {
             selections: b["selections"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|a| a.as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect())
+                .map(|a| {
+                    a.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_u64().unwrap())
+                        .collect()
+                })
                 .collect(),
             nonces: b["nonces"]
                 .as_array()
@@ -99,7 +108,10 @@ fn ballots_from_the_typescript_client_verify() {
         // The §R7 payload: version, u32 length, ballot, then value ‖ nonce per option.
         let payload = bytes(&b["audit_payload"]);
         assert_eq!(payload[0], 1);
-        assert_eq!(u32::from_be_bytes(payload[1..5].try_into().unwrap()) as usize, raw.len());
+        assert_eq!(
+            u32::from_be_bytes(payload[1..5].try_into().unwrap()) as usize,
+            raw.len()
+        );
         assert_eq!(&payload[5..5 + raw.len()], &raw[..]);
         let options: usize = shapes.iter().map(|s| usize::from(s.options)).sum();
         assert_eq!(payload.len(), 5 + raw.len() + 33 * options);
