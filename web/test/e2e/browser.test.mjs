@@ -1,0 +1,225 @@
+// End-to-end tests in headless Chromium (Debian's, driven by
+// playwright-core) against a real `urna serve` with a small election:
+// make credentials → vote → receipt → check the receipt; audit then cast;
+// an unregistered voter and a ballot after the close see the server's
+// error; turnout and results pages. Screenshots go to web/screenshots/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { Election } from './election.mjs';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = new URL('../../screenshots/', import.meta.url).pathname;
+mkdirSync(SHOTS, { recursive: true });
+
+let election;
+let browser;
+const voters = {};
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function newVoter(name, { width = 1000, lang = 'en' } = {}) {
+  const context = await browser.newContext({ viewport: { width, height: 800 }, locale: lang === 'ru' ? 'ru-RU' : 'en-US' });
+  // Every request must go to the urna server: count anything else.
+  const foreign = [];
+  context.on('request', (r) => {
+    const u = new URL(r.url());
+    if (!['data:', 'blob:'].includes(u.protocol) && u.origin !== election.base) foreign.push(r.url());
+  });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  await page.goto(election.base + '/');
+  await page.evaluate((l) => localStorage.setItem('urna.lang', l), lang);
+  voters[name] = { context, page, foreign, errors };
+  return voters[name];
+}
+
+/** The login seam today: a credential made on the device, registered by the commission (admin). */
+async function makeCredential(v, district, precinct, register = true) {
+  const { page } = v;
+  await page.goto(election.base + '/#/vote');
+  await page.selectOption('#district', district);
+  await page.selectOption('#precinct', precinct);
+  await page.getByTestId('new-credential').click();
+  const credential = (await page.getByTestId('public-credential').textContent()).trim();
+  assert.match(credential, /^[0-9a-f]{64}$/);
+  if (register) await election.register(district, precinct, credential);
+  return credential;
+}
+
+async function fillBallotD1(page) {
+  await page.getByLabel('Yes / Да').check();
+  await page.getByLabel('Candidate 2 / Кандидат 2').check();
+  await page.getByLabel('Candidate 4 / Кандидат 4').check();
+  await page.getByLabel('Schools / Школы').fill('2');
+  await page.getByLabel('Party B').check();
+}
+
+async function toBallot(page) {
+  await page.goto(election.base + '/#/vote');
+  await page.getByRole('button', { name: /Continue to the ballot|Перейти к бюллетеню/ }).click();
+  await page.getByRole('heading', { level: 1, name: /Ballot|Бюллетень/ }).waitFor();
+}
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+  election = await Election.start({ registrationSeconds: Number(process.env.E2E_REGISTRATION_S ?? 25), votingSeconds: Number(process.env.E2E_VOTING_S ?? 40) });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    // headless; playwright gives every launch a fresh temporary profile (user data dir).
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  election?.stop();
+});
+
+test('registration: voters make credentials on their devices; the commission registers them', async () => {
+  const alice = await newVoter('alice');
+  await shot(alice.page, '01-home');
+  await makeCredential(alice, 'd1', 'p1');
+  await shot(alice.page, '02-credential');
+  const boris = await newVoter('boris', { width: 360, lang: 'ru' });
+  await makeCredential(boris, 'd1', 'p2');
+  const carol = await newVoter('carol');
+  await makeCredential(carol, 'd2', 'p3', false); // never approved
+  await election.open();
+});
+
+test('vote → receipt → check the receipt', async () => {
+  const { page } = voters.alice;
+  await toBallot(page);
+  await shot(page, '03-ballot');
+  // min/max are enforced with a clear message.
+  await page.getByRole('button', { name: 'Review my choices' }).click();
+  await assert.doesNotReject(page.getByTestId('ballot-problems').getByText(/Too few: choose at least 1/).first().waitFor());
+  await page.getByLabel('Candidate 1 / Кандидат 1').check();
+  await fillBallotD1(page);
+  await page.getByRole('button', { name: 'Review my choices' }).click();
+  await page.getByTestId('ballot-problems').getByText(/Too many: choose at most 2/).waitFor();
+  await shot(page, '04-ballot-too-many');
+  await page.getByLabel('Candidate 1 / Кандидат 1').uncheck();
+  await page.getByRole('button', { name: 'Review my choices' }).click();
+  await page.getByRole('heading', { name: 'Review' }).waitFor();
+  await shot(page, '05-review');
+  await page.getByRole('button', { name: 'Encrypt the ballot' }).click();
+  await page.getByTestId('pre-tracking').waitFor();
+  const ms = await page.getByTestId('encrypt-ms').getAttribute('data-ms');
+  console.log(`# encrypt+prove the e2e ballot (4 contests, 11 options) in the page: ${ms} ms`);
+  await shot(page, '06-encrypted');
+  const pre = (await page.getByTestId('pre-tracking').textContent()).trim();
+  await page.getByTestId('cast').click();
+  await page.getByTestId('tracking').waitFor();
+  const tracking = (await page.getByTestId('tracking').textContent()).trim();
+  assert.equal(tracking, pre);
+  await page.getByTestId('receipt-verified').waitFor();
+  assert.ok(await page.getByTestId('qr').isVisible());
+  await shot(page, '07-receipt');
+  await page.getByRole('link', { name: 'Check this receipt' }).click();
+  await page.getByTestId('check-verdict').waitFor();
+  assert.equal((await page.getByTestId('check-verdict').textContent()).trim(), 'Your ballot is on the board.');
+  const steps = await page.locator('ol.steps li').allTextContents();
+  assert.ok(steps.length >= 5, steps.join('\n'));
+  assert.ok(steps.every((s) => s.startsWith('✓')), steps.join('\n'));
+  await shot(page, '08-check');
+  // A tracking code that is not on the board.
+  await page.fill('#tracking', 'ab'.repeat(32));
+  await page.getByRole('button', { name: 'Check', exact: true }).click();
+  await page.getByTestId('check-verdict').getByText(/unknown_tracking_code/).waitFor();
+  voters.alice.tracking = tracking;
+});
+
+test('audit then cast (Benaloh), in Russian at 360 px', async () => {
+  const { page } = voters.boris;
+  await toBallot(page);
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 360, `no horizontal scrolling at 360 px (scrollWidth ${width})`);
+  await shot(page, '09-ballot-ru-360');
+  await page.getByLabel('No / Нет').check();
+  await page.getByLabel('Party A').check();
+  await page.getByLabel('Candidate 3 / Кандидат 3').check();
+  await page.getByRole('button', { name: 'Проверить выбор' }).click();
+  await page.getByRole('button', { name: 'Зашифровать бюллетень' }).click();
+  const audited = (await page.getByTestId('pre-tracking').textContent()).trim();
+  await page.getByTestId('audit').click();
+  await page.getByTestId('audit-ok').waitFor();
+  const shown = await page.getByTestId('audit-choices').textContent();
+  for (const s of ['No / Нет', 'Party A', 'Candidate 3 / Кандидат 3']) assert.ok(shown.includes(s), `${s} in ${shown}`);
+  await shot(page, '10-audited-ru-360');
+  await page.getByTestId('start-again').click();
+  await page.getByRole('button', { name: 'Проверить выбор' }).click();
+  await page.getByRole('button', { name: 'Зашифровать бюллетень' }).click();
+  const fresh = (await page.getByTestId('pre-tracking').textContent()).trim();
+  assert.notEqual(fresh, audited, 'a new encryption after an audit');
+  await page.getByTestId('cast').click();
+  await page.getByTestId('tracking').waitFor();
+  assert.equal((await page.getByTestId('tracking').textContent()).trim(), fresh);
+  await shot(page, '11-receipt-ru-360');
+  // The audited ballot is on the board too, and checks.
+  await page.goto(`${election.base}/#/check/${audited}`);
+  await page.getByTestId('check-verdict').getByText('Ваш бюллетень есть на доске.').waitFor();
+});
+
+test('a voter who is not registered is told why (the server’s error)', async () => {
+  const { page } = voters.carol;
+  await toBallot(page);
+  await page.getByLabel('Yes / Да').check();
+  await page.getByLabel('Party C').check();
+  await page.getByRole('button', { name: 'Review my choices' }).click();
+  await page.getByRole('button', { name: 'Encrypt the ballot' }).click();
+  await page.getByTestId('cast').click();
+  await page.getByTestId('cast-error').getByText(/unknown_credential/).waitFor();
+  await shot(page, '12-not-registered');
+});
+
+test('encrypting and proving a 20-option ballot in headless Chromium (goal ≤ 150 ms)', async () => {
+  const { page } = voters.alice;
+  await page.goto(election.base + '/');
+  const r = await page.evaluate(() => globalThis.urnaBench(20, 7));
+  console.log(`# 20-option 1-of-20 ballot (${r.bytes} bytes): median ${r.median.toFixed(1)} ms; runs ${r.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+  assert.ok(r.median > 0);
+});
+
+test('turnout page', async () => {
+  const { page } = voters.alice;
+  await page.goto(election.base + '/#/turnout');
+  await page.getByTestId('turnout-summary').getByText(/2 of 2 registered voters have voted/).waitFor();
+  await shot(page, '13-turnout');
+});
+
+test('a ballot after the close shows the server’s error; results are published', async () => {
+  await election.close();
+  const { page } = voters.alice;
+  await toBallot(page);
+  await fillBallotD1(page);
+  await page.getByRole('button', { name: 'Review my choices' }).click();
+  await page.getByRole('button', { name: 'Encrypt the ballot' }).click();
+  await page.getByTestId('cast').click();
+  await page.getByTestId('cast-error').getByText(/voting_closed/).waitFor();
+  await shot(page, '14-after-close');
+  await page.goto(election.base + '/#/results');
+  await page.getByTestId('results-status').waitFor();
+  await election.results();
+  await page.reload();
+  await page.getByRole('heading', { level: 2 }).first().waitFor();
+  const text = await page.locator('main').textContent();
+  assert.ok(text.includes('party-b') && text.includes('party-a'), text);
+  await shot(page, '15-results');
+});
+
+test('no request left the urna server; no script errors', () => {
+  for (const [name, v] of Object.entries(voters)) {
+    assert.deepEqual(v.foreign, [], `${name}: third-party requests`);
+    const errs = v.errors.filter((e) => !/Failed to load resource/.test(e));
+    assert.deepEqual(errs, [], `${name}: page errors`);
+  }
+});
