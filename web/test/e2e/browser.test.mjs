@@ -185,8 +185,10 @@ test('encrypting and proving a 20-option ballot in headless Chromium (goal ≤ 1
   const { page } = voters.alice;
   await page.goto(election.base + '/');
   const r = await page.evaluate(() => globalThis.urnaBench(20, 7));
-  console.log(`# 20-option 1-of-20 ballot (${r.bytes} bytes): median ${r.median.toFixed(1)} ms; runs ${r.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
-  assert.ok(r.median > 0);
+  const verdict = r.median <= 150 ? 'meets' : 'MISSES';
+  console.log(`# 20-option 1-of-20 ballot (${r.bytes} bytes) encrypted, proved and signed in headless Chromium: median ${r.median.toFixed(1)} ms (${verdict} the 150 ms goal); runs ${r.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+  // The goal is printed, not enforced: the machine is shared. Fail only when far off.
+  assert.ok(r.median < 1000, `median ${r.median} ms`);
 });
 
 test('turnout page', async () => {
