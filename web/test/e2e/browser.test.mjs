@@ -5,7 +5,8 @@
 // error; turnout and results pages. Screenshots go to web/screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { Election } from './election.mjs';
@@ -18,8 +19,17 @@ let election;
 let browser;
 const voters = {};
 
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const a11y = [];
+let scans = 0;
+
+/** A screenshot, and an axe-core scan (WCAG 2.1 A/AA rules) of the page as it is. */
 async function shot(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  if (!(await page.evaluate(() => typeof globalThis.axe !== 'undefined'))) await page.evaluate(AXE);
+  const r = await page.evaluate(() => globalThis.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  scans += r.passes.length > 0 ? 1 : 0;
+  for (const v of r.violations) a11y.push(`${name}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
 }
 
 async function newVoter(name, { width = 1000, lang = 'en' } = {}) {
@@ -216,6 +226,12 @@ test('a ballot after the close shows the server’s error; results are published
   const text = await page.locator('main').textContent();
   assert.ok(text.includes('party-b') && text.includes('party-a'), text);
   await shot(page, '15-results');
+});
+
+test('no WCAG 2.1 A/AA violations found by axe-core on the pages screenshotted', () => {
+  assert.ok(scans >= 10, `axe ran on ${scans} pages`);
+  console.log(`# axe-core: ${scans} page states scanned, ${a11y.length} violations`);
+  assert.deepEqual(a11y, []);
 });
 
 test('no request left the urna server; no script errors', () => {
