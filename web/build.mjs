@@ -8,6 +8,7 @@ if (tests) {
   const entries = [
     ...readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => `test/${f}`),
     'scripts/ts-ballots.ts',
+    'scripts/bench.ts',
   ];
   await build({
     entryPoints: entries,

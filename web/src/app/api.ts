@@ -92,3 +92,15 @@ export const api = {
   cast: (ballotHex: string) => call<ReceiptJson>('/election/ballots', { method: 'POST', body: JSON.stringify({ ballot: ballotHex }) }),
   audit: (payloadHex: string) => call<ReceiptJson>('/election/audits', { method: 'POST', body: JSON.stringify({ audit: payloadHex }) }),
 };
+
+export interface EntriesPage {
+  tree_size: number;
+  start: number;
+  end: number;
+  entries: EntryJson[];
+}
+export const boardApi = {
+  checkpoint: () => call<string>('/board/checkpoint'),
+  entries: (start: number, end: number) => call<EntriesPage>(`/board/entries?start=${start}&end=${end}`),
+  inclusion: (size: number, index: number) => call<{ index: number; tree_size: number; proof: string[] }>(`/board/proof/inclusion?size=${size}&index=${index}`),
+};

@@ -4,6 +4,7 @@ import { clear, h } from './dom.js';
 import { LANGUAGES, Lang, currentLang, setLang, t } from './i18n.js';
 import { checkPage, homePage, resultsPage, turnoutPage } from './pages.js';
 import { votePage } from './vote.js';
+import { boardPage } from './board.js';
 
 const ROUTES: [string, string][] = [
   ['#/', 'nav.home'],
@@ -11,6 +12,7 @@ const ROUTES: [string, string][] = [
   ['#/check', 'nav.check'],
   ['#/turnout', 'nav.turnout'],
   ['#/results', 'nav.results'],
+  ['#/board', 'nav.board'],
 ];
 
 function chrome(): HTMLElement {
@@ -51,6 +53,9 @@ function route(): void {
       break;
     case 'results':
       void resultsPage(main);
+      break;
+    case 'board':
+      void boardPage(main, arg ? Number(arg) : undefined);
       break;
     default:
       homePage(main);

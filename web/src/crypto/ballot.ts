@@ -3,7 +3,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fail, Reader, concat, u8, u16, u32, utf8 } from './bytes.js';
 import { Ciphertext, encodeCiphertext, encrypt, readCiphertext } from './elgamal.js';
-import { G, Point, mod, mul, randomBytes, randomScalar, readElement, readScalar, scalarToBytes } from './group.js';
+import { G, Point, enc, mod, mul, prepare, randomBytes, randomScalar, readElement, readScalar, scalarToBytes } from './group.js';
 import {
   RangeProof,
   RangeRandomness,
@@ -63,7 +63,7 @@ export interface Ballot {
 
 /** §7.2: P ‖ u16(contest) ‖ u16(option or 0xffff). */
 export function proofContext(P: Point, contest: number, option: number): Uint8Array {
-  return concat(P.toBytes(), u16(contest), u16(option));
+  return concat(enc(P), u16(contest), u16(option));
 }
 
 function encodeContest(c: EncryptedContest): Uint8Array {
@@ -74,7 +74,7 @@ function encodeContest(c: EncryptedContest): Uint8Array {
 }
 
 export function encodeSigned(P: Point, header: Uint8Array, contests: EncryptedContest[]): Uint8Array {
-  return concat(u8(BALLOT_VERSION), P.toBytes(), u32(header.length), header, u16(contests.length), ...contests.map(encodeContest));
+  return concat(u8(BALLOT_VERSION), enc(P), u32(header.length), header, u16(contests.length), ...contests.map(encodeContest));
 }
 
 /** §7.3 strict decoding (step 1 of §7.4). */
@@ -184,6 +184,7 @@ export function encryptBallot(
   if (shapes.length < 1 || shapes.length > MAX_CONTESTS) fail('out_of_bounds', `${shapes.length} contests`);
   shapes.forEach(checkShape);
   checkSelections(shapes, selections);
+  prepare(e.key);
   const P = mul(G, x);
   const nonces: bigint[][] = [];
   const contests: EncryptedContest[] = shapes.map((s, ci) => {

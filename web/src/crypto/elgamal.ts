@@ -1,6 +1,6 @@
 // Exponential ElGamal (crypto.md §4) and bounded discrete log (§5).
 import { fail, Reader, concat } from './bytes.js';
-import { G, H, Point, mul, mulPub, readElement, randomScalar } from './group.js';
+import { G, H, Point, enc, mul, mulHSecret, mulPub, prepare, readElement, randomScalar } from './group.js';
 
 export interface Ciphertext {
   alpha: Point;
@@ -9,7 +9,7 @@ export interface Ciphertext {
 
 /** Enc_K(m; r) = (r·G, m·H + r·K). */
 export function encrypt(K: Point, m: number | bigint, r: bigint = randomScalar()): Ciphertext {
-  return { alpha: mul(G, r), beta: mul(H, BigInt(m)).add(mul(K, r)) };
+  return { alpha: mul(G, r), beta: mulHSecret(BigInt(m)).add(mul(prepare(K), r)) };
 }
 
 export function addCiphertexts(a: Ciphertext, b: Ciphertext): Ciphertext {
@@ -26,7 +26,7 @@ export function decryptToElement(s: bigint, c: Ciphertext): Point {
   return c.beta.subtract(mul(c.alpha, s));
 }
 
-export const encodeCiphertext = (c: Ciphertext): Uint8Array => concat(c.alpha.toBytes(), c.beta.toBytes());
+export const encodeCiphertext = (c: Ciphertext): Uint8Array => concat(enc(c.alpha), enc(c.beta));
 
 /** §4.5: α not the identity, β any element. */
 export function readCiphertext(r: Reader): Ciphertext {

@@ -48,11 +48,36 @@ export function decodeElement(b: Uint8Array, identityAllowed = true): Point {
   } catch {
     fail('non_canonical_element', 'not a canonical ristretto255 encoding');
   }
+  encodings.set(p, Uint8Array.from(b));
   if (!identityAllowed && p.is0()) fail('identity_element', 'the identity is not allowed here');
   return p;
 }
 
-export const enc = (p: Point): Uint8Array => p.toBytes();
+const encodings = new WeakMap<Point, Uint8Array>();
+/** The §2.2 encoding, memoised per point object (encoding costs a field inversion). */
+export function enc(p: Point): Uint8Array {
+  let b = encodings.get(p);
+  if (!b) {
+    b = p.toBytes();
+    encodings.set(p, b);
+  }
+  return b;
+}
+
+const prepared = new WeakSet<Point>();
+/** Precomputes a window table for a point used in many multiplications (the election key). */
+export function prepare(p: Point): Point {
+  if (!prepared.has(p) && !p.is0()) {
+    p.precompute(8, false);
+    prepared.add(p);
+  }
+  return p;
+}
+
+/** m·H for a secret small m, without a branch on m = 0. */
+export function mulHSecret(m: bigint): Point {
+  return H.multiply(mod(m) + 1n).subtract(H);
+}
 
 export function readScalar(r: Reader): bigint {
   return decodeScalar(r.bytes(32));
@@ -104,7 +129,7 @@ export const digest32 = (t: Uint8Array): Uint8Array => sha512(t).subarray(0, 32)
 /** §3.2 wide reduction. */
 export const challenge = (t: Uint8Array): bigint => mod(leToBigint(sha512(t)));
 export const scalarField = (label: string, s: bigint): Field => [label, scalarToBytes(s)];
-export const elementField = (label: string, p: Point): Field => [label, p.toBytes()];
+export const elementField = (label: string, p: Point): Field => [label, enc(p)];
 export const u64Field = (label: string, v: number | bigint): Field => [label, u64(v)];
 
 /** §3.5 fingerprints. */
@@ -115,7 +140,7 @@ export function fingerprintElection(manifestHash: Uint8Array, jointKey: Point): 
   return digest32(
     frame('urna/v1/fingerprint/election', [
       ['manifest_hash', manifestHash],
-      ['joint_key', jointKey.toBytes()],
+      ['joint_key', enc(jointKey)],
     ]),
   );
 }

@@ -14,7 +14,9 @@ import {
   elementField,
   frame,
   mod,
+  enc,
   mul,
+  prepare,
   randomBytes,
   randomScalar,
   readElement,
@@ -181,6 +183,7 @@ export function proveRange(
   if (summands.length < 1) fail('shape_mismatch', 'a range proof needs at least one summand');
   if (value < lo || value > hi) fail('value_out_of_range', `${value} is not in ${lo}..${hi}`);
   const { alpha, beta } = sumCiphertexts(summands);
+  prepare(K);
   const real = value - lo;
   const branches: Branch[] = [];
   let u = 0n;
@@ -190,11 +193,15 @@ export function proveRange(
       u = rand.real();
       branches.push({ a: mul(G, u), b: mul(K, u), c: 0n, z: 0n });
     } else {
+      // A simulated branch uses only values the proof publishes (c_j, z_j, the
+      // statement), so variable-time multiplication leaks nothing; the real
+      // branch's u and r go through constant-time multiplication. Every proof
+      // does one real and k − 1 simulated branches whatever the value.
+      // A_j = z_j·G − c_j·α ; B_j = z_j·K − c_j·β + c_j·(lo + j)·H (Strauss–Shamir).
       const { c, z } = rand.simulated(j);
-      const shifted = beta.subtract(mul(H, BigInt(lo + j)));
       branches.push({
-        a: mul(G, z).subtract(mul(alpha, c)),
-        b: mul(K, z).subtract(mul(shifted, c)),
+        a: mulAddUnsafe(Point, [G, alpha], [mod(z), mod(-c)]),
+        b: mulAddUnsafe(Point, [K, beta, H], [mod(z), mod(-c), mod(c * BigInt(lo + j))]),
         c,
         z,
       });
@@ -209,7 +216,7 @@ export function proveRange(
 }
 
 export function encodeRange(p: RangeProof): Uint8Array {
-  return concat(...p.flatMap((b) => [b.a.toBytes(), b.b.toBytes(), scalarToBytes(b.c), scalarToBytes(b.z)]));
+  return concat(...p.flatMap((b) => [enc(b.a), enc(b.b), scalarToBytes(b.c), scalarToBytes(b.z)]));
 }
 export function readRange(r: Reader, k: number): RangeProof {
   const out: RangeProof = [];
@@ -271,7 +278,7 @@ export function sign(F: Uint8Array, x: bigint, msg: Uint8Array, rho: Uint8Array 
   const e = signatureChallenge(F, P, R, msg);
   return { commitment: R, response: mod(k + e * x) };
 }
-export const encodeSignature = (s: Signature): Uint8Array => concat(s.commitment.toBytes(), scalarToBytes(s.response));
+export const encodeSignature = (s: Signature): Uint8Array => concat(enc(s.commitment), scalarToBytes(s.response));
 export function readSignature(r: Reader): Signature {
   return { commitment: readElement(r), response: readScalar(r) };
 }

@@ -72,6 +72,7 @@ async function fillBallotD1(page) {
 }
 
 async function toBallot(page) {
+  await page.goto(election.base + '/#/');
   await page.goto(election.base + '/#/vote');
   await page.getByRole('button', { name: /Continue to the ballot|Перейти к бюллетеню/ }).click();
   await page.getByRole('heading', { level: 1, name: /Ballot|Бюллетень/ }).waitFor();
@@ -102,6 +103,27 @@ test('registration: voters make credentials on their devices; the commission reg
   await makeCredential(boris, 'd1', 'p2');
   const carol = await newVoter('carol');
   await makeCredential(carol, 'd2', 'p3', false); // never approved
+  // The recovery code moves a credential to another device.
+  const { page } = alice;
+  await page.goto(election.base + '/#/');
+  await page.goto(election.base + '/#/vote');
+  await page.getByText('Show the recovery code').click();
+  const code = (await page.getByTestId('recovery-code').textContent()).trim();
+  const aliceCredential = (await page.getByTestId('public-credential').textContent()).trim();
+  const other = await browser.newContext();
+  const p2 = await other.newPage();
+  await p2.goto(election.base + '/#/vote');
+  await p2.evaluate(() => localStorage.setItem('urna.lang', 'en'));
+  await p2.reload();
+  await p2.selectOption('#district', 'd1');
+  await p2.getByText('Use a recovery code').click();
+  await p2.fill('#recovery', 'ff'.repeat(32));
+  await p2.getByRole('button', { name: 'Use this code' }).click();
+  await p2.getByText('This is not a valid recovery code.').waitFor();
+  await p2.fill('#recovery', code);
+  await p2.getByRole('button', { name: 'Use this code' }).click();
+  assert.equal((await p2.getByTestId('public-credential').textContent()).trim(), aliceCredential);
+  await other.close();
   await election.open();
 });
 
@@ -201,11 +223,20 @@ test('encrypting and proving a 20-option ballot in headless Chromium (goal ≤ 1
   assert.ok(r.median < 1000, `median ${r.median} ms`);
 });
 
+test('board explorer: signed checkpoint and an inclusion proof checked in the page', async () => {
+  const { page } = voters.alice;
+  await page.goto(election.base + '/#/board');
+  await page.getByTestId('board-checkpoint').waitFor();
+  await page.getByRole('button', { name: /Check inclusion of entry/ }).first().click();
+  await page.getByTestId('board-result').getByText(/is included in the signed checkpoint/).waitFor();
+  await shot(page, '13-board');
+});
+
 test('turnout page', async () => {
   const { page } = voters.alice;
   await page.goto(election.base + '/#/turnout');
   await page.getByTestId('turnout-summary').getByText(/2 of 2 registered voters have voted/).waitFor();
-  await shot(page, '13-turnout');
+  await shot(page, '13b-turnout');
 });
 
 test('a ballot after the close shows the server’s error; results are published', async () => {
