@@ -68,7 +68,7 @@ const prepared = new WeakSet<Point>();
 /** Precomputes a window table for a point used in many multiplications (the election key). */
 export function prepare(p: Point): Point {
   if (!prepared.has(p) && !p.is0()) {
-    p.precompute(8, false);
+    p.precompute(6, false);
     prepared.add(p);
   }
   return p;

@@ -217,10 +217,13 @@ test('encrypting and proving a 20-option ballot in headless Chromium (goal ≤ 1
   const { page } = voters.alice;
   await page.goto(election.base + '/');
   const r = await page.evaluate(() => globalThis.urnaBench(20, 7));
-  const verdict = r.median <= 150 ? 'meets' : 'MISSES';
-  console.log(`# 20-option 1-of-20 ballot (${r.bytes} bytes) encrypted, proved and signed in headless Chromium: median ${r.median.toFixed(1)} ms (${verdict} the 150 ms goal); runs ${r.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+  const fmt = (ms) => ms.map((x) => x.toFixed(0)).join(', ');
+  const verdict = (m) => (m <= 150 ? 'meets' : 'MISSES');
+  console.log(`# 20-option 1-of-20 ballot (${r.bytes} bytes) encrypted, proved and signed in headless Chromium:`);
+  console.log(`#   fresh election key each run (a voter's one ballot): median ${r.medianCold.toFixed(1)} ms (${verdict(r.medianCold)} the 150 ms goal); runs ${fmt(r.cold)} ms`);
+  console.log(`#   same key, table built: median ${r.medianWarm.toFixed(1)} ms (${verdict(r.medianWarm)} the 150 ms goal); runs ${fmt(r.warm)} ms`);
   // The goal is printed, not enforced: the machine is shared. Fail only when far off.
-  assert.ok(r.median < 1000, `median ${r.median} ms`);
+  assert.ok(r.medianCold < 1000, `median ${r.medianCold} ms`);
 });
 
 test('board explorer: signed checkpoint and an inclusion proof checked in the page', async () => {

@@ -2,7 +2,7 @@
 // fresh data directory, publishes a manifest, runs a 2-of-2 key ceremony
 // with the `urna trustee` commands, and drives the admin API.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
@@ -229,5 +229,4 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
     e.stop();
     process.exit(0);
   });
-  void readdirSync;
 }
