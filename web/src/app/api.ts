@@ -102,5 +102,6 @@ export interface EntriesPage {
 export const boardApi = {
   checkpoint: () => call<string>('/board/checkpoint'),
   entries: (start: number, end: number) => call<EntriesPage>(`/board/entries?start=${start}&end=${end}`),
+  consistency: (old: number, now: number) => call<{ old: number; new: number; proof: string[] }>(`/board/proof/consistency?old=${old}&new=${now}`),
   inclusion: (size: number, index: number) => call<{ index: number; tree_size: number; proof: string[] }>(`/board/proof/inclusion?size=${size}&index=${index}`),
 };

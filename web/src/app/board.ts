@@ -5,6 +5,7 @@ import { api, boardApi } from './api.js';
 import { clear, focusHeading, h } from './dom.js';
 import { t } from './i18n.js';
 import { errorText } from './receipts.js';
+import { checkAgainstSeen } from './seen.js';
 
 const PAGE = 20;
 
@@ -15,6 +16,7 @@ export async function boardPage(root: HTMLElement, before?: number): Promise<voi
     const key = U.parseVerifierKey(config.board_key);
     const note = await boardApi.checkpoint();
     const cp = U.verifyCheckpointNote(note, key);
+    const consistency = await checkAgainstSeen(cp);
     const size = Number(cp.size);
     const end = Math.min(size, before ?? size);
     const start = Math.max(0, end - PAGE);
@@ -46,6 +48,7 @@ export async function boardPage(root: HTMLElement, before?: number): Promise<voi
       h('p', {}, t('board.text')),
       h('p', { class: 'ok', 'data-testid': 'board-checkpoint' }, t('board.checkpoint', { origin: cp.origin, size, root: U.base64Encode(cp.root) })),
       h('p', { class: 'note' }, t('board.signed', { key: config.board_key })),
+      h('p', { class: consistency.ok ? 'ok' : 'error', 'data-testid': 'board-consistency', role: consistency.ok ? undefined : 'alert' }, consistency.text),
       result,
       h('table', {},
         h('caption', {}, t('board.entries')),

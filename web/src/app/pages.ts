@@ -81,8 +81,11 @@ function areaTable(caption: string, rows: Area[]): HTMLElement {
   );
 }
 
-export async function turnoutPage(root: HTMLElement): Promise<void> {
-  clear(root, h('h1', {}, t('turnout.heading')), h('p', {}, t('common.loading')));
+let refresh: ReturnType<typeof setTimeout> | undefined;
+
+export async function turnoutPage(root: HTMLElement, live = false): Promise<void> {
+  clearTimeout(refresh);
+  if (!live) clear(root, h('h1', {}, t('turnout.heading')), h('p', {}, t('common.loading')));
   try {
     const tu = await api.turnout();
     const maxHour = Math.max(1, ...tu.hours.map((x) => x.ballots));
@@ -99,11 +102,17 @@ export async function turnoutPage(root: HTMLElement): Promise<void> {
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('turnout.hour')), h('th', { scope: 'col' }, t('turnout.ballots')), h('th', { scope: 'col' }, t('turnout.voters')))),
         h('tbody', {}, tu.hours.map((x) => h('tr', {}, h('th', { scope: 'row' }, x.hour), h('td', {}, String(x.ballots), bar(x.ballots, maxHour)), h('td', {}, String(x.voters))))),
       ),
+      h('p', { class: 'note' }, t('turnout.live')),
     );
+    // Live while voting: refresh quietly as long as this page is shown.
+    if (tu.phase === 'voting' || tu.phase === 'registration')
+      refresh = setTimeout(() => {
+        if (location.hash.startsWith('#/turnout') && root.isConnected) void turnoutPage(root, true);
+      }, 15000);
   } catch (e) {
     clear(root, h('h1', {}, t('turnout.heading')), h('p', { class: 'error', role: 'alert' }, errorText(e)));
   }
-  focusHeading(root);
+  if (!live) focusHeading(root);
 }
 
 export async function resultsPage(root: HTMLElement): Promise<void> {

@@ -3,6 +3,7 @@ import qrcode from 'qrcode-generator';
 import * as U from '../crypto/index.js';
 import { ApiError, ReceiptJson, api } from './api.js';
 import { h } from './dom.js';
+import { checkAgainstSeen } from './seen.js';
 import { t } from './i18n.js';
 
 export interface SavedReceipt extends ReceiptJson {
@@ -68,6 +69,8 @@ export async function checkTracking(tracking: string, pinnedKey?: string): Promi
   if (U.toHex(U.trackingCode(ballot)) !== tracking) U.fail('bad_receipt', 'the entry is not the ballot of this tracking code');
   steps.push({ text: t('check.step.entry', { index: receipt.index, kind: t(`kind.${receipt.kind}`) }), ok: true });
   steps.push({ text: t('check.step.inclusion', { n: receipt.inclusion_proof.length, root: U.base64Encode(checkpoint.root) }), ok: true });
+  const c = await checkAgainstSeen(checkpoint);
+  steps.push({ text: c.text, ok: c.ok });
   return steps;
 }
 

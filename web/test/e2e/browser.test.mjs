@@ -230,6 +230,8 @@ test('board explorer: signed checkpoint and an inclusion proof checked in the pa
   const { page } = voters.alice;
   await page.goto(election.base + '/#/board');
   await page.getByTestId('board-checkpoint').waitFor();
+  // The receipt check remembered a checkpoint: the board must extend it.
+  await page.getByTestId('board-consistency').getByText(/The board only grew since this device last saw it/).waitFor();
   await page.getByRole('button', { name: /Check inclusion of entry/ }).first().click();
   await page.getByTestId('board-result').getByText(/is included in the signed checkpoint/).waitFor();
   await shot(page, '13-board');
