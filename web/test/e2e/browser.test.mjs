@@ -262,6 +262,10 @@ test('a ballot after the close shows the server’s error; results are published
   const text = await page.locator('main').textContent();
   assert.ok(text.includes('party-b') && text.includes('party-a'), text);
   await shot(page, '15-results');
+  // The whole board, with the browser-made ballots and audits, passes the independent verifier.
+  const v = election.verifyRecord();
+  assert.equal(v.status, 0, v.report);
+  console.log(`# urna verify on the exported record: exit ${v.status}`);
 });
 
 test('no WCAG 2.1 A/AA violations found by axe-core on the pages screenshotted', () => {

@@ -216,6 +216,17 @@ export class Election {
     return this.admin('POST', '/election/results');
   }
 
+  /** `urna export` of the live board, then `urna verify` of the record: { status, report }. */
+  verifyRecord() {
+    const out = join(this.dir, 'record');
+    urna(['export', '--data', join(this.dir, 'data'), '--out', out]);
+    try {
+      return { status: 0, report: urna(['verify', out, '--json']) };
+    } catch (e) {
+      return { status: e.status, report: String(e.stdout) + String(e.stderr) };
+    }
+  }
+
   stop() {
     this.proc?.kill('SIGINT');
   }
