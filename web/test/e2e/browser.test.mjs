@@ -213,6 +213,44 @@ test('a voter who is not registered is told why (the server’s error)', async (
   await shot(page, '12-not-registered');
 });
 
+/** Presses Tab until the focused element matches `re` (by its label or text); returns false if never. */
+async function tabTo(page, re, max = 60) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const name = await page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el) return '';
+      const label = el.id ? document.querySelector(`label[for="${el.id}"]`)?.textContent : '';
+      return (label || el.getAttribute('aria-label') || el.textContent || '').trim();
+    });
+    if (re.test(name)) return true;
+  }
+  return false;
+}
+
+test('keyboard only: the whole ballot can be filled and encrypted without a mouse', async () => {
+  const { page } = voters.carol;
+  await page.goto(election.base + '/#/');
+  await page.goto(election.base + '/#/vote');
+  assert.ok(await tabTo(page, /^Continue to the ballot$/));
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { level: 1, name: 'Ballot' }).waitFor();
+  assert.ok(await tabTo(page, /^Yes \/ Да$/));
+  await page.keyboard.press('Space');
+  assert.ok(await tabTo(page, /^Roads \/ Дороги$/));
+  await page.keyboard.type('1');
+  assert.ok(await tabTo(page, /^Party A$/));
+  await page.keyboard.press('ArrowDown'); // radio group: moves to and selects Party B
+  assert.ok(await tabTo(page, /^Review my choices$/));
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Review' }).waitFor();
+  const review = await page.locator('main').textContent();
+  for (const s of ['Yes / Да', 'Roads / Дороги: 1', 'Party B']) assert.ok(review.includes(s), `${s} in ${review}`);
+  assert.ok(await tabTo(page, /^Encrypt the ballot$/));
+  await page.keyboard.press('Enter');
+  await page.getByTestId('pre-tracking').waitFor();
+});
+
 test('encrypting and proving a 20-option ballot in headless Chromium (goal ≤ 150 ms)', async () => {
   const { page } = voters.alice;
   await page.goto(election.base + '/');
