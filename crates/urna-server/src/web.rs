@@ -41,8 +41,8 @@ pub(crate) fn routes() -> Router<AppState> {
 fn not_built() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "web_not_built",
-        "This server has no web assets: build them with `npm --prefix web ci && npm --prefix web run build` and start `urna serve --web web/dist`.",
+        "not_found",
+        "There is no such endpoint: this server has no web assets: build them with `npm --prefix web ci && npm --prefix web run build` and start `urna serve --web web/dist`.",
     )
 }
 

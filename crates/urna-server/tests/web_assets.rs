@@ -81,7 +81,13 @@ async fn without_assets_the_root_says_how_to_build_them() {
     let (s, _, b) = get(&app, "/").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let v: Value = serde_json::from_slice(&b).unwrap();
-    assert_eq!(v["error"]["code"], "web_not_built");
+    assert_eq!(v["error"]["code"], "not_found");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("npm --prefix web")
+    );
     // The board API is unchanged.
     assert_eq!(get(&app, "/board/checkpoint").await.0, StatusCode::OK);
 }
