@@ -13,6 +13,7 @@
 mod board;
 pub mod election;
 mod error;
+mod web;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -26,6 +27,7 @@ pub use error::ApiError;
 pub struct AppState {
     store: BoardStore,
     election: ElectionService,
+    web: web::WebAssets,
 }
 
 impl AppState {
@@ -40,7 +42,14 @@ impl AppState {
         AppState {
             election: ElectionService::new(store.clone(), config),
             store,
+            web: web::WebAssets::default(),
         }
+    }
+
+    /// Also serves the built web app (`web/dist`) from `dir` at `/` and `/web/`.
+    pub fn with_web(mut self, dir: std::path::PathBuf) -> Self {
+        self.web = web::WebAssets::new(dir);
+        self
     }
 
     /// The board store.
@@ -69,6 +78,7 @@ async fn wrong_method() -> ApiError {
 pub fn app(state: AppState) -> Router {
     board::routes()
         .merge(election::routes())
+        .merge(web::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .with_state(state)

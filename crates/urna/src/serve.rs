@@ -28,6 +28,11 @@ pub struct ServeOpts {
     /// admin endpoints (spec/api.md §A1.1); without it they are disabled.
     #[arg(long)]
     pub admin_token_file: Option<PathBuf>,
+    /// Built web app to serve at `/` (voter pages, receipt check, turnout,
+    /// results); build it with `npm --prefix web ci && npm --prefix web run build`.
+    /// Not served when the directory has no `index.html`.
+    #[arg(long, default_value = "web/dist")]
+    pub web: PathBuf,
 }
 
 /// Reads the admin token: the first line of the file, which must not be empty.
@@ -113,8 +118,17 @@ pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        let state =
+        let mut state =
             urna_server::AppState::with_election(store, urna_server::ElectionConfig::new(admin));
+        if opts.web.join("index.html").is_file() {
+            eprintln!("urna: web app from {}", opts.web.display());
+            state = state.with_web(opts.web.clone());
+        } else {
+            eprintln!(
+                "urna: no web app ({} has no index.html)",
+                opts.web.display()
+            );
+        }
         urna_server::serve(listener, state, shutdown).await?;
         Ok(())
     })

@@ -1,0 +1,255 @@
+// The voter's path: login seam → ballot → review → encrypt → cast or
+// audit (Benaloh) → receipt, or the opened ballot and start again.
+import * as U from '../crypto/index.js';
+import { StyleJson, api } from './api.js';
+import { clear, focusHeading, h } from './dom.js';
+import { t } from './i18n.js';
+import { VoterSession, loginProvider } from './login.js';
+import { errorText, qrImage, saveReceipt } from './receipts.js';
+
+interface Ctx {
+  root: HTMLElement;
+  session: VoterSession;
+  style: StyleJson;
+  election: U.Election;
+  header: Uint8Array;
+  shapes: U.ContestShape[];
+  selections: number[][];
+}
+
+export async function votePage(root: HTMLElement): Promise<void> {
+  await loginProvider().render(root, (session) => void startBallot(root, session));
+}
+
+async function startBallot(root: HTMLElement, session: VoterSession): Promise<void> {
+  clear(root, h('h1', {}, t('ballot.heading')), h('p', {}, t('common.loading')));
+  try {
+    const style = await api.style(session.district);
+    const key = U.checkPublicKey(U.decodeElement(U.fromHex(style.joint_key, 32), false));
+    // Check what the server says against what it must be (crypto.md §3.5, record.md §R6.1).
+    const fp = U.fingerprintElection(U.fromHex(style.manifest_hash, 32), key);
+    if (U.toHex(fp) !== style.fingerprint) U.fail('fingerprint', 'the election fingerprint does not match the key and manifest');
+    const header = U.fromHex(style.header);
+    if (U.toHex(U.ballotHeader(style.election, style.district)) !== style.header) U.fail('header', 'unexpected ballot header');
+    const shapes = style.contests.map((c) => c.shape);
+    shapes.forEach(U.checkShape);
+    const ctx: Ctx = { root, session, style, election: { key, fingerprint: fp }, header, shapes, selections: shapes.map((s) => new Array(s.options).fill(0)) };
+    renderBallot(ctx);
+  } catch (e) {
+    clear(root, h('h1', {}, t('ballot.heading')), h('p', { class: 'error', role: 'alert' }, errorText(e)));
+  }
+}
+
+function rule(s: U.ContestShape): string {
+  if (s.option_max > 1) return t('ballot.pointsRange', { min: s.min, max: s.max, omax: s.option_max });
+  if (s.min === s.max) return t('ballot.chooseExactly', { n: s.min });
+  if (s.min === 0) return t('ballot.chooseUpTo', { max: s.max });
+  return t('ballot.chooseRange', { min: s.min, max: s.max });
+}
+
+function contestProblem(ctx: Ctx, ci: number): string | null {
+  const s = ctx.shapes[ci];
+  const sum = ctx.selections[ci].reduce((a, v) => a + v, 0);
+  const contest = ctx.style.contests[ci].title;
+  if (sum < s.min) return t('ballot.tooFew', { min: s.min, contest });
+  if (sum > s.max) return t('ballot.tooMany', { max: s.max, contest });
+  return null;
+}
+
+function renderBallot(ctx: Ctx): void {
+  const { root, style } = ctx;
+  const problems = h('div', { class: 'error', role: 'alert', 'aria-live': 'assertive', 'data-testid': 'ballot-problems' });
+  const fieldsets = style.contests.map((c, ci) => {
+    const s = ctx.shapes[ci];
+    const counter = h('p', { class: 'counter', 'aria-live': 'polite', id: `count-${ci}` });
+    const update = () => {
+      counter.textContent = t('ballot.selected', { n: ctx.selections[ci].reduce((a, v) => a + v, 0) });
+    };
+    update();
+    const single = s.option_max === 1 && s.max === 1 && s.min === 1;
+    const inputs = c.options.map((o, oi) => {
+      const id = `c${ci}-o${oi}`;
+      let input: HTMLInputElement;
+      if (s.option_max > 1) {
+        input = h('input', { type: 'number', id, min: 0, max: s.option_max, step: 1, value: ctx.selections[ci][oi], inputmode: 'numeric' }) as HTMLInputElement;
+        input.addEventListener('input', () => {
+          const v = Math.max(0, Math.min(s.option_max, Math.floor(Number(input.value) || 0)));
+          ctx.selections[ci][oi] = v;
+          update();
+        });
+      } else {
+        input = h('input', { type: single ? 'radio' : 'checkbox', id, name: `contest-${ci}`, value: o.id }) as HTMLInputElement;
+        input.checked = ctx.selections[ci][oi] === 1;
+        input.addEventListener('change', () => {
+          if (single) ctx.selections[ci].fill(0);
+          ctx.selections[ci][oi] = input.checked ? 1 : 0;
+          update();
+        });
+      }
+      return h('div', { class: 'option' }, input, h('label', { for: id }, o.name));
+    });
+    return h('fieldset', { 'aria-describedby': `rule-${ci} count-${ci}` },
+      h('legend', {}, c.title),
+      h('p', { class: 'rule', id: `rule-${ci}` }, rule(s)),
+      inputs,
+      counter,
+    );
+  });
+  clear(
+    root,
+    h('h1', {}, t('ballot.heading')),
+    h('p', {}, t('ballot.district', { district: style.district })),
+    h('form', { novalidate: true, onsubmit: (e: Event) => {
+      e.preventDefault();
+      const p = ctx.style.contests.map((_c, ci) => contestProblem(ctx, ci)).filter((x): x is string => !!x);
+      if (p.length) {
+        clear(problems, h('ul', {}, p.map((x) => h('li', {}, x))));
+        problems.focus();
+        return;
+      }
+      renderReview(ctx);
+    } },
+      fieldsets,
+      problems,
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, t('ballot.review'))),
+    ),
+  );
+  problems.tabIndex = -1;
+  focusHeading(root);
+}
+
+function choicesList(ctx: Ctx, selections: number[][]): HTMLElement {
+  return h('dl', { class: 'review' },
+    ctx.style.contests.map((c, ci) => {
+      const chosen = c.options.map((o, oi) => ({ o, v: selections[ci][oi] })).filter((x) => x.v > 0);
+      return [
+        h('dt', {}, c.title),
+        h('dd', {}, chosen.length ? h('ul', {}, chosen.map(({ o, v }) => h('li', {}, ctx.shapes[ci].option_max > 1 ? `${o.name}: ${v}` : o.name))) : t('ballot.none')),
+      ];
+    }).flat(),
+  );
+}
+
+function renderReview(ctx: Ctx): void {
+  clear(
+    ctx.root,
+    h('h1', {}, t('review.heading')),
+    h('p', {}, t('review.text')),
+    choicesList(ctx, ctx.selections),
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', onclick: () => renderBallot(ctx) }, t('review.change')),
+      h('button', { type: 'button', class: 'primary', onclick: () => void encryptStep(ctx) }, t('review.encrypt')),
+    ),
+  );
+  focusHeading(ctx.root);
+}
+
+const nextFrame = () => new Promise<void>((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+
+async function encryptStep(ctx: Ctx): Promise<void> {
+  const status = h('p', { role: 'status', 'aria-live': 'polite' }, t('encrypt.working'));
+  const bar = h('progress', { 'aria-label': t('encrypt.working') });
+  clear(ctx.root, h('h1', {}, t('encrypt.heading')), status, bar);
+  focusHeading(ctx.root);
+  await nextFrame();
+  const t0 = performance.now();
+  let enc: U.EncryptedBallot;
+  try {
+    enc = U.encryptBallot(ctx.election, ctx.session.credentialSecret, ctx.header, ctx.shapes, ctx.selections);
+  } catch (e) {
+    clear(ctx.root, h('h1', {}, t('encrypt.heading')), h('p', { class: 'error', role: 'alert' }, errorText(e)));
+    return;
+  }
+  const ms = Math.round(performance.now() - t0);
+  const msg = h('p', { class: 'error', role: 'alert', 'aria-live': 'assertive', 'data-testid': 'cast-error' });
+  const buttons = h('div', { class: 'actions' },
+    h('button', { type: 'button', class: 'primary', 'data-testid': 'cast', onclick: () => void send(ctx, enc, 'cast', msg, buttons) }, t('encrypt.cast')),
+    h('button', { type: 'button', 'data-testid': 'audit', onclick: () => void send(ctx, enc, 'audit', msg, buttons) }, t('encrypt.audit')),
+  );
+  clear(
+    ctx.root,
+    h('h1', {}, t('encrypt.heading')),
+    h('p', { 'data-testid': 'encrypt-ms', 'data-ms': ms }, t('encrypt.done', { ms })),
+    h('code', { class: 'hex tracking', 'data-testid': 'pre-tracking' }, U.toHex(enc.tracking)),
+    h('p', {}, t('encrypt.choice')),
+    buttons,
+    msg,
+  );
+  focusHeading(ctx.root);
+}
+
+async function send(ctx: Ctx, enc: U.EncryptedBallot, what: 'cast' | 'audit', msg: HTMLElement, buttons: HTMLElement): Promise<void> {
+  buttons.querySelectorAll('button').forEach((b) => ((b as HTMLButtonElement).disabled = true));
+  msg.textContent = t('encrypt.casting');
+  try {
+    const config = await api.config();
+    const key = U.parseVerifierKey(config.board_key);
+    if (what === 'cast') {
+      const r = await api.cast(U.toHex(enc.bytes));
+      if (r.tracking !== U.toHex(enc.tracking)) U.fail('bad_receipt', 'the receipt is for another ballot');
+      const check = U.verifyReceipt(r, key, U.envelope(U.KIND_BALLOT, enc.bytes));
+      renderReceipt(ctx, saveReceipt(r, config.board_key), check);
+    } else {
+      const payload = U.encodeAuditPayload(enc.bytes, enc.selections, enc.nonces);
+      const r = await api.audit(U.toHex(payload));
+      const check = U.verifyReceipt(r, key, U.envelope(U.KIND_AUDITED_BALLOT, payload));
+      saveReceipt(r, config.board_key);
+      renderAudit(ctx, enc, payload, check);
+    }
+  } catch (e) {
+    msg.textContent = errorText(e);
+    buttons.querySelectorAll('button').forEach((b) => ((b as HTMLButtonElement).disabled = false));
+    msg.focus();
+  }
+}
+
+function renderReceipt(ctx: Ctx, r: ReturnType<typeof saveReceipt>, check: U.ReceiptCheck): void {
+  const copied = h('span', { role: 'status', 'aria-live': 'polite' });
+  const json = JSON.stringify(r, null, 2);
+  const download = h('a', { class: 'button', download: `urna-receipt-${r.tracking.slice(0, 16)}.json`, href: URL.createObjectURL(new Blob([json], { type: 'application/json' })) }, t('receipt.download'));
+  clear(
+    ctx.root,
+    h('h1', {}, t('receipt.heading')),
+    h('p', {}, t('receipt.text')),
+    h('h2', {}, t('receipt.tracking')),
+    h('code', { class: 'hex tracking', 'data-testid': 'tracking' }, r.tracking),
+    h('p', {}, t('receipt.index', { index: r.index, size: r.tree_size })),
+    h('p', { class: 'ok', 'data-testid': 'receipt-verified' }, t('receipt.verified', { summary: t('check.step.inclusion', { n: r.inclusion_proof.length, root: U.base64Encode(check.checkpoint.root) }) })),
+    qrImage(r.tracking),
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', onclick: async () => {
+        try {
+          await navigator.clipboard.writeText(r.tracking);
+          copied.textContent = t('receipt.copied');
+        } catch {
+          const sel = getSelection();
+          const code = ctx.root.querySelector('.tracking');
+          if (sel && code) sel.selectAllChildren(code);
+        }
+      } }, t('receipt.copy')),
+      download,
+      h('a', { class: 'button', href: `#/check/${r.tracking}` }, t('receipt.check')),
+      copied,
+    ),
+  );
+  focusHeading(ctx.root);
+}
+
+function renderAudit(ctx: Ctx, enc: U.EncryptedBallot, payload: Uint8Array, _check: U.ReceiptCheck): void {
+  // Re-check the opened ballot here, from the payload as sent.
+  const opened = U.decodeAuditPayload(payload);
+  U.verifyAudit(opened.ballot, ctx.election.key, opened.selections, opened.nonces);
+  clear(
+    ctx.root,
+    h('h1', {}, t('audit.heading')),
+    h('p', {}, t('audit.text')),
+    h('p', { class: 'ok', 'data-testid': 'audit-ok' }, t('audit.ok')),
+    h('h2', {}, t('receipt.tracking')),
+    h('code', { class: 'hex tracking', 'data-testid': 'audit-tracking' }, U.toHex(enc.tracking)),
+    h('div', { 'data-testid': 'audit-choices' }, choicesList(ctx, opened.selections)),
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'primary', 'data-testid': 'start-again', onclick: () => renderBallot(ctx) }, t('audit.again')),
+    ),
+  );
+  focusHeading(ctx.root);
+}

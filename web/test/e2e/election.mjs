@@ -1,0 +1,243 @@
+// A small real election for the browser tests: starts `urna serve` on a
+// fresh data directory, publishes a manifest, runs a 2-of-2 key ceremony
+// with the `urna trustee` commands, and drives the admin API.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createServer } from 'node:net';
+
+const ROOT = resolve(new URL('../../..', import.meta.url).pathname);
+export const URNA = process.env.URNA_BIN ?? join(ROOT, 'target/release/urna');
+const TOKEN = 'e2e-admin-token';
+const PASS = 'e2e trustee passphrase';
+
+const iso = (ms) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+
+export function manifest({ registrationSeconds, votingSeconds }) {
+  const now = Date.now();
+  const opens = now + registrationSeconds * 1000;
+  const closes = opens + votingSeconds * 1000;
+  const times = { opens, closes };
+  const candidates = Array.from({ length: 4 }, (_, i) => `{ id = "cand-${i + 1}", name = "Candidate ${i + 1} / Кандидат ${i + 1}" }`).join(',\n  ');
+  const text = `id = "e2e-2026"
+kind = "election"
+title = { ru = "Проверочные выборы", en = "Test election" }
+
+[schedule]
+time_zone = "UTC"
+applications_open = "${iso(now - 3600_000)}"
+applications_close = "${iso(opens)}"
+voting_opens = "${iso(opens)}"
+voting_closes = "${iso(closes)}"
+
+[revote]
+policy = "last-counts"
+min_interval_seconds = 1
+
+[reconciliation]
+paper_after_evote = "evote-stands"
+
+[trustees]
+n = 2
+t = 2
+
+[[regions]]
+id = "r1"
+name = "Region One"
+[[regions.districts]]
+id = "d1"
+name = "District One"
+precincts = [{ id = "p1", name = "Precinct 1" }, { id = "p2", name = "Precinct 2" }]
+[[regions.districts]]
+id = "d2"
+name = "District Two"
+precincts = [{ id = "p3", name = "Precinct 3" }]
+
+[[contests]]
+id = "question"
+kind = "question"
+title = "Do you approve the new park? / Одобряете ли вы новый парк?"
+min = 1
+max = 1
+options = [{ id = "yes", name = "Yes / Да" }, { id = "no", name = "No / Нет" }]
+
+[[contests]]
+id = "council"
+kind = "candidates"
+title = "City council: up to two candidates / Городской совет: не более двух"
+min = 0
+max = 2
+districts = ["d1"]
+options = [
+  ${candidates},
+]
+
+[[contests]]
+id = "budget"
+kind = "question"
+title = "Participatory budget: give up to 3 points / Бюджет: до 3 баллов"
+min = 0
+max = 3
+option_max = 2
+options = [{ id = "roads", name = "Roads / Дороги" }, { id = "schools", name = "Schools / Школы" }, { id = "parks", name = "Parks / Парки" }]
+
+[[contests]]
+id = "list"
+kind = "party-list"
+title = "Party list / Партийный список"
+min = 1
+max = 1
+options = [{ id = "party-a", name = "Party A", party = "A" }, { id = "party-b", name = "Party B", party = "B" }, { id = "party-c", name = "Party C", party = "C" }]
+`;
+  return { text, times };
+}
+
+async function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => res(p));
+    });
+    s.on('error', rej);
+  });
+}
+
+function urna(args, env = {}) {
+  return execFileSync(URNA, args, { env: { ...process.env, URNA_TRUSTEE_PASSPHRASE: PASS, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+}
+
+/** Reads a trustee payload file (spec/trustee.md §T4) into hex payloads. */
+export function payloadFile(path) {
+  const b = readFileSync(path);
+  if (b.subarray(0, 8).toString() !== 'URNA-PAY') return [b.toString('hex')];
+  const count = b.readUInt32BE(9);
+  const out = [];
+  let o = 13;
+  for (let i = 0; i < count; i++) {
+    const len = b.readUInt32BE(o + 2);
+    out.push(b.subarray(o + 6, o + 6 + len).toString('hex'));
+    o += 6 + len;
+  }
+  return out;
+}
+
+export class Election {
+  static async start({ registrationSeconds = 20, votingSeconds = 60, webDir = join(ROOT, 'web/dist') } = {}) {
+    const dir = mkdtempSync(join(tmpdir(), 'urna-e2e-'));
+    const e = new Election(dir);
+    e.port = await freePort();
+    e.base = `http://127.0.0.1:${e.port}`;
+    writeFileSync(join(dir, 'token'), TOKEN + '\n');
+    const m = manifest({ registrationSeconds, votingSeconds });
+    e.times = m.times;
+    writeFileSync(join(dir, 'manifest.toml'), m.text);
+    e.proc = spawn(URNA, ['serve', '--data', join(dir, 'data'), '--listen', `127.0.0.1:${e.port}`, '--origin', 'e2e.urna.test/e2e-2026', '--admin-token-file', join(dir, 'token'), '--web', webDir], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    e.log = '';
+    e.proc.stderr.on('data', (d) => (e.log += d));
+    for (let i = 0; i < 100; i++) {
+      try {
+        await fetch(`${e.base}/election/status`);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    await e.admin('POST', '/election/manifest', m.text, 'application/toml');
+    await e.ceremony();
+    return e;
+  }
+
+  constructor(dir) {
+    this.dir = dir;
+  }
+
+  async admin(method, path, body, type = 'application/json') {
+    const r = await fetch(this.base + path, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': type } : {}) },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+
+  async ceremony() {
+    const d = (n) => join(this.dir, n);
+    for (const sub of ['r1', 'r2', 'c']) mkdirSync(d(sub), { recursive: true });
+    const m = d('manifest.toml');
+    for (const i of [1, 2]) urna(['trustee', 'init', '--manifest', m, '--index', String(i), '--store', d(`t${i}.key`), '--out', d(`r1/${i}.msg`)]);
+    for (const i of [1, 2]) for (const p of payloadFile(d(`r1/${i}.msg`))) await this.admin('POST', '/election/ceremony', { message: p });
+    for (const i of [1, 2]) urna(['trustee', 'deal', '--store', d(`t${i}.key`), '--round1', d('r1'), '--out', d(`r2/${i}.msg`)]);
+    for (const i of [1, 2]) for (const p of payloadFile(d(`r2/${i}.msg`))) await this.admin('POST', '/election/ceremony', { message: p });
+    for (const i of [1, 2]) urna(['trustee', 'receive', '--store', d(`t${i}.key`), '--round2', d('r2'), '--out', d(`c/${i}.msg`)]);
+    for (const i of [1, 2]) for (const p of payloadFile(d(`c/${i}.msg`))) await this.admin('POST', '/election/ceremony', { message: p });
+    for (const i of [1, 2]) urna(['trustee', 'finish', '--store', d(`t${i}.key`), '--complaints', d('c')]);
+    await this.admin('POST', '/election/ceremony/finish');
+  }
+
+  register(district, precinct, credential) {
+    return this.admin('POST', '/election/credentials', { district, precinct, credential });
+  }
+
+  async waitUntil(ms) {
+    const wait = ms - Date.now() + 300;
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+
+  async open() {
+    await this.waitUntil(this.times.opens);
+    return this.admin('POST', '/election/open');
+  }
+
+  async close() {
+    await this.waitUntil(this.times.closes);
+    return this.admin('POST', '/election/close');
+  }
+
+  /** Tally, both trustees' partial decryptions, results. */
+  async results() {
+    await this.admin('POST', '/election/tally');
+    const { payloads } = await this.admin('GET', '/election/tally');
+    const files = payloads.map((p, i) => {
+      const f = join(this.dir, `tally-${String(i).padStart(4, '0')}.bin`);
+      writeFileSync(f, Buffer.from(p, 'hex'));
+      return f;
+    });
+    for (const i of [1, 2]) {
+      const out = join(this.dir, `partials-${i}.msg`);
+      urna(['trustee', 'decrypt', '--store', join(this.dir, `t${i}.key`), '--tally', ...files, '--manifest', join(this.dir, 'manifest.toml'), '--out', out]);
+      await this.admin('POST', '/election/partials', { payloads: payloadFile(out) });
+    }
+    return this.admin('POST', '/election/results');
+  }
+
+  /** `urna export` of the live board, then `urna verify` of the record: { status, report }. */
+  verifyRecord() {
+    const out = join(this.dir, 'record');
+    urna(['export', '--data', join(this.dir, 'data'), '--out', out]);
+    try {
+      return { status: 0, report: urna(['verify', out, '--json']) };
+    } catch (e) {
+      return { status: e.status, report: String(e.stdout) + String(e.stderr) };
+    }
+  }
+
+  stop() {
+    this.proc?.kill('SIGINT');
+  }
+}
+
+// `node test/e2e/election.mjs` alone: prepare an election and keep serving it.
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop())) {
+  const e = await Election.start({ registrationSeconds: 3600, votingSeconds: 3600 });
+  console.log(`serving ${e.base} (data in ${e.dir}); registration open, Ctrl-C to stop`);
+  process.on('SIGINT', () => {
+    e.stop();
+    process.exit(0);
+  });
+}
