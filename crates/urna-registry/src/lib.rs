@@ -23,6 +23,8 @@ pub mod config;
 pub mod date;
 mod error;
 pub mod import;
+pub mod lists;
+pub mod notify;
 pub mod otp;
 pub mod screening;
 pub mod secret;

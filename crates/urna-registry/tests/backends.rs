@@ -6,10 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ed25519_dalek::SigningKey;
+use urna_election::PaperPolicy;
+use urna_election::record::AnnulReason;
 use urna_election::{Manifest, Timestamp};
 use urna_registry::amendment::{Amendment, Change};
+use urna_registry::lists::{ListKind, ListSet};
 use urna_registry::otp::{OtpPolicy, SessionToken};
 use urna_registry::screening::{Application, Decision, Reason, Rules};
+use urna_registry::store::Author;
 use urna_registry::store::PostgresOptions;
 use urna_registry::{CommissionSecret, Date, Geography, RegistrationConfig, Registry, VoterRecord};
 
@@ -982,6 +986,181 @@ fn one_time_codes(reg: &Registry) {
     );
 }
 
+/// Two valid ristretto255 encodings (RFC 9496 A.1: B and 2B), as credentials.
+const B1: &str = "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76";
+const B2: &str = "6a493210f7499cd17fecb510ae0cea23a110e8d5b901f8acadd3095c73a3b919";
+
+fn cred(h: &str) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    hex::decode_to_slice(h, &mut b).unwrap();
+    b
+}
+
+fn lists_and_reconciliation(reg: &Registry) {
+    imported(reg);
+    let r = rules();
+    let g = Geography::of(&manifest());
+    let m = manifest();
+    let precincts: Vec<String> = m.precincts().iter().map(|p| p.id.clone()).collect();
+    let m2 = app(
+        "Петрова Анна Сергеевна",
+        "1975-05-06",
+        "4509654321",
+        "+79161112233",
+    );
+    let m6 = app(
+        "Морозов Кирилл Андреевич",
+        "1985-04-04",
+        "4513444444",
+        "+79160001122",
+    );
+    for a in [m1(), m2, m6] {
+        assert_eq!(reg.apply(&r, &a, now()).unwrap().0, Decision::Approved);
+    }
+    reg.register_credential("m1", &cred(B1)).unwrap();
+    reg.register_credential("m2", &cred(B2)).unwrap();
+    // m6 never registered a credential: not struck from the paper list.
+    let approved = reg.list_rows(ListKind::ApprovedOnline).unwrap();
+    let mut ids: Vec<&str> = approved.iter().map(|r| r.voter_id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["m1", "m2"]);
+    let key = SigningKey::from_bytes(&[21; 32]);
+    let set = ListSet::build(m.id(), ListKind::ApprovedOnline, &precincts, approved, &key).unwrap();
+    assert_eq!(set.files.len(), precincts.len());
+    assert_eq!(
+        &set.counts[..2],
+        &[("uik-0001".to_string(), 1), ("uik-0002".to_string(), 1)]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    set.write_to(dir.path()).unwrap();
+    let h = urna_registry::lists::verify_dir(
+        dir.path(),
+        m.id(),
+        ListKind::ApprovedOnline,
+        &key.verifying_key(),
+    )
+    .unwrap();
+    assert_eq!(h, set.hash());
+    let uik1 = std::fs::read_to_string(dir.path().join("approved-online/uik-0001.csv")).unwrap();
+    assert_eq!(
+        uik1,
+        "voter_id,full_name,birth_date\nm1,Иванов Иван Иванович,1980-01-02\n"
+    );
+
+    assert!(reg.list_rows(ListKind::VotedOnline).unwrap().is_empty());
+    assert!(reg.mark_voted(&cred(B1)).unwrap());
+    assert!(reg.mark_voted(&cred(B2)).unwrap());
+    let voted = reg.list_rows(ListKind::VotedOnline).unwrap();
+    assert_eq!(voted.len(), 2);
+
+    // Paper lists: precise errors, all or nothing.
+    let bad: &[(&str, &str, u64, &str)] = &[
+        ("voter_id\nm1\nnobody\n", "uik-0001", 3, "unknown_voter"),
+        ("voter_id\nm1\nm2\n", "uik-0001", 3, "wrong_precinct"),
+        ("voter_id\nm1\nm1\n", "uik-0001", 3, "duplicate_voter"),
+        ("voter_id,x\nm1\n", "uik-0001", 1, "invalid_header"),
+        ("voter_id\nm1,2\n", "uik-0001", 2, "wrong_field_count"),
+        ("voter_id\nm 1\n", "uik-0001", 2, "invalid_voter_id"),
+        ("voter_id\nm1\n", "uik-9999", 0, "unknown_precinct"),
+    ];
+    for (text, precinct, line, code) in bad {
+        match reg
+            .import_paper_votes("paper.csv", precinct, &g, text.as_bytes())
+            .unwrap_err()
+        {
+            urna_registry::RegistryError::Import(e) => {
+                assert_eq!((e.line, e.code), (*line, *code), "{text}")
+            }
+            other => panic!("{other}"),
+        }
+    }
+    assert!(reg.double_votes().unwrap().is_empty());
+    assert_eq!(
+        reg.import_paper_votes(
+            "uik-0001.csv",
+            "uik-0001",
+            &g,
+            "voter_id\nm1\nm6\n".as_bytes()
+        )
+        .unwrap(),
+        2
+    );
+    match reg
+        .import_paper_votes("again.csv", "uik-0001", &g, "voter_id\nm6\n".as_bytes())
+        .unwrap_err()
+    {
+        urna_registry::RegistryError::Import(e) => {
+            assert_eq!((e.line, e.code), (2, "already_recorded"))
+        }
+        other => panic!("{other}"),
+    }
+    let both = reg.double_votes().unwrap();
+    assert_eq!(both.len(), 1);
+    assert_eq!(
+        (
+            both[0].voter_id.as_str(),
+            both[0].precinct.as_str(),
+            both[0].credential
+        ),
+        ("m1", "uik-0001", cred(B1))
+    );
+    assert!(reg.annulments(PaperPolicy::EvoteStands).unwrap().is_empty());
+    let annul = reg.annulments(PaperPolicy::EvoteAnnulled).unwrap();
+    assert_eq!(annul.len(), 1);
+    assert_eq!(*annul[0].0.as_bytes(), cred(B1));
+    assert_eq!(annul[0].1, AnnulReason::PaperVote);
+}
+
+fn complaints(reg: &Registry) {
+    assert!(reg.complaints().unwrap().is_empty());
+    let a = reg
+        .file_complaint(
+            Author::Voter,
+            "My receipt does not verify.",
+            Some([7; 32]),
+            now(),
+        )
+        .unwrap();
+    let b = reg
+        .file_complaint(
+            Author::Observer,
+            "Precinct uik-0001 list arrived late.",
+            None,
+            now(),
+        )
+        .unwrap();
+    assert_eq!((a, b), (1, 2));
+    assert_eq!(
+        reg.file_complaint(Author::Voter, "  ", None, now())
+            .unwrap_err()
+            .code(),
+        "invalid_complaint"
+    );
+    reg.answer_complaint(
+        1,
+        "The receipt verifies against checkpoint 120.",
+        now().plus_seconds(60),
+    )
+    .unwrap();
+    assert_eq!(
+        reg.answer_complaint(1, "again", now()).unwrap_err().code(),
+        "already_answered"
+    );
+    assert_eq!(
+        reg.answer_complaint(9, "x", now()).unwrap_err().code(),
+        "unknown_complaint"
+    );
+    let list = reg.complaints().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!((list[0].status, list[1].status), ("answered", "open"));
+    assert_eq!(
+        list[0].tracking.as_deref(),
+        Some(hex::encode([7u8; 32]).as_str())
+    );
+    assert_eq!(list[0].answered, Some(now().plus_seconds(60).unix()));
+    assert_eq!(list[1].author, Author::Observer);
+}
+
 // ---- harness -------------------------------------------------------------------
 
 fn sha256(b: &[u8]) -> [u8; 32] {
@@ -1024,9 +1203,7 @@ struct DropSchema {
 
 impl Drop for DropSchema {
     fn drop(&mut self) {
-        if let Ok(mut c) = ::postgres::Client::connect(&self.url, ::postgres::NoTls) {
-            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
-        }
+        let _ = urna_registry::store::drop_postgres_schema(&self.url, &self.schema);
     }
 }
 
@@ -1088,4 +1265,6 @@ both!(
     sealed_lists,
     amendments_chain,
     one_time_codes,
+    lists_and_reconciliation,
+    complaints,
 );

@@ -14,6 +14,7 @@
 //! one-time code, whose attempt is counted (otherwise the attempt limit
 //! would mean nothing).
 
+mod after;
 mod postgres;
 mod sqlite;
 
@@ -34,7 +35,8 @@ use crate::otp::{self, CodeCheck, Limit, OtpPolicy, SessionToken, StoredCode};
 use crate::screening::{self, Application, Decision, Facts, Rules};
 use crate::secret::{CommissionSecret, DocHash, ct_eq32};
 
-pub use self::postgres::PostgresOptions;
+pub use self::after::{Author, Complaint, DoubleVote};
+pub use self::postgres::{PostgresOptions, drop_postgres_schema};
 
 /// A value passed to or read from SQL.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -60,6 +60,13 @@ CREATE INDEX IF NOT EXISTS rate_events_key ON rate_events (kind, key, time);
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash BYTEA PRIMARY KEY, voter_id TEXT NOT NULL, expires BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS paper_votes (
+    voter_id TEXT PRIMARY KEY, precinct TEXT NOT NULL, file TEXT NOT NULL, line BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS complaints (
+    id BIGSERIAL PRIMARY KEY, time BIGINT NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL,
+    tracking TEXT, answer TEXT, answered BIGINT
+);
 ";
 
 /// How to use the PostgreSQL database.
@@ -78,6 +85,20 @@ impl PostgresOptions {
             schema: Some(schema.to_string()),
         }
     }
+}
+
+/// Drops a schema made with [`PostgresOptions::with_schema`] and everything
+/// in it (tests and benches clean up with this).
+pub fn drop_postgres_schema(url: &str, schema: &str) -> Result<(), RegistryError> {
+    if !is_schema_name(schema) {
+        return Err(RegistryError::refused(
+            "invalid_schema",
+            format!("`{schema}` is not a schema name (a-z, 0-9, _)"),
+        ));
+    }
+    let mut c = Client::connect(url, NoTls).map_err(db("connecting to PostgreSQL"))?;
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .map_err(db("dropping the schema"))
 }
 
 fn db(context: &'static str) -> impl FnOnce(postgres::Error) -> RegistryError {

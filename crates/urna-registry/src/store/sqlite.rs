@@ -52,6 +52,13 @@ CREATE INDEX IF NOT EXISTS rate_events_key ON rate_events (kind, key, time);
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash BLOB PRIMARY KEY, voter_id TEXT NOT NULL, expires INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS paper_votes (
+    voter_id TEXT PRIMARY KEY, precinct TEXT NOT NULL, file TEXT NOT NULL, line INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS complaints (
+    id INTEGER PRIMARY KEY, time INTEGER NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL,
+    tracking TEXT, answer TEXT, answered INTEGER
+);
 ";
 
 fn db(context: &'static str) -> impl FnOnce(rusqlite::Error) -> RegistryError {
