@@ -517,6 +517,13 @@ fn withdrawal_until_ballot(reg: &Registry) {
         reg.register_credential("m1", &[4; 32]).unwrap_err().code(),
         "credential_already_registered"
     );
+    // The same credential again is a retry.
+    assert_eq!(
+        reg.register_credential("m1", &cred).unwrap().precinct,
+        "uik-0001"
+    );
+    assert_eq!(reg.enrolment("m1").unwrap().precinct, "uik-0001");
+    assert_eq!(reg.enrolment("m2").unwrap_err().code(), "not_approved");
     assert_eq!(
         reg.register_credential("m2", &[4; 32]).unwrap_err().code(),
         "not_approved"

@@ -43,6 +43,8 @@ enum BenchWhat {
     Crypto(bench::crypto::CryptoBench),
     /// Board store: durable appends (group commit), proofs, checkpoints.
     Board(bench::board::BoardBench),
+    /// Voter registry: CSV import (1,000,000 rows by default), screening.
+    Registry(bench::registry::RegistryBench),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +61,9 @@ fn main() -> ExitCode {
         Command::Bench {
             what: BenchWhat::Board(opts),
         } => bench::board::run(&opts).and_then(|r| r.print(opts.json)),
+        Command::Bench {
+            what: BenchWhat::Registry(opts),
+        } => bench::registry::run(&opts).and_then(|r| r.print(opts.json)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -537,7 +537,8 @@ impl Registry {
     }
 
     /// Keeps the public credential made on an approved voter's device;
-    /// once per application. Returns where the voter votes.
+    /// one per application (the same one again is accepted as a retry).
+    /// Returns where the voter votes.
     pub fn register_credential(
         &self,
         voter_id: &str,
@@ -553,7 +554,17 @@ impl Registry {
             if get_text(row, 0)? != "approved" {
                 return Err(not_approved());
             }
-            if get_32(row, 1)?.is_some() {
+            let enrolment = Enrolment {
+                voter_id: voter_id.to_string(),
+                region: get_text(row, 2)?,
+                precinct: get_text(row, 3)?,
+            };
+            if let Some(existing) = get_32(row, 1)? {
+                // The same credential again is a retry (say, the engine
+                // refused it for a moment): answer as the first time.
+                if ct_eq32(&existing, credential) {
+                    return Ok(enrolment);
+                }
                 return Err(refused(
                     "credential_already_registered",
                     "a credential is already registered for this application",
@@ -573,10 +584,23 @@ impl Registry {
                 "UPDATE applications SET credential = ?1 WHERE voter_id = ?2",
                 &[Val::Blob(credential.to_vec()), text(voter_id)],
             )?;
+            Ok(enrolment)
+        })
+    }
+
+    /// Where an approved voter votes (`not_approved` otherwise).
+    pub fn enrolment(&self, voter_id: &str) -> Result<Enrolment, RegistryError> {
+        self.tx(|tx| {
+            let rows = tx.query(
+                "SELECT v.region, v.precinct FROM applications a JOIN voters v ON v.voter_id = a.voter_id \
+                 WHERE a.voter_id = ?1 AND a.state = 'approved'",
+                &[text(voter_id)],
+            )?;
+            let row = rows.first().ok_or_else(not_approved)?;
             Ok(Enrolment {
                 voter_id: voter_id.to_string(),
-                region: get_text(row, 2)?,
-                precinct: get_text(row, 3)?,
+                region: get_text(row, 0)?,
+                precinct: get_text(row, 1)?,
             })
         })
     }
