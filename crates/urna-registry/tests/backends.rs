@@ -556,6 +556,23 @@ fn withdrawal_until_ballot(reg: &Registry) {
         "not_approved"
     );
     assert_eq!(reg.apply(&r, &m6, now()).unwrap().0, Decision::Approved);
+    // A voter who registered a credential, withdrew and applied again keeps
+    // that credential: a second one would be a second vote.
+    let m2 = app(
+        "Петрова Анна Сергеевна",
+        "1975-05-06",
+        "4509654321",
+        "+79161112233",
+    );
+    assert_eq!(reg.apply(&r, &m2, now()).unwrap().0, Decision::Approved);
+    reg.register_credential("m2", &[6; 32]).unwrap();
+    reg.withdraw(&r, "m2", now()).unwrap();
+    assert_eq!(reg.apply(&r, &m2, now()).unwrap().0, Decision::Approved);
+    assert_eq!(
+        reg.register_credential("m2", &[8; 32]).unwrap_err().code(),
+        "credential_already_registered"
+    );
+    assert!(reg.register_credential("m2", &[6; 32]).is_ok());
 }
 
 fn sealed_lists(reg: &Registry) {
@@ -1101,6 +1118,26 @@ fn lists_and_reconciliation(reg: &Registry) {
         }
         other => panic!("{other}"),
     }
+    // The sealed lists for the board: §R4 payloads that decode back.
+    let (payloads, counts) = reg.sealed_payloads(&g).unwrap();
+    assert_eq!(payloads.len(), m.districts().len());
+    assert_eq!(
+        &counts[..2],
+        &[("msk-cao".to_string(), 2), ("msk-sao".to_string(), 0)]
+    );
+    let first = urna_election::record::CredentialChunk::decode(&payloads[0]).unwrap();
+    assert_eq!(first.district, "msk-cao");
+    let mut sorted = vec![cred(B1), cred(B2)];
+    sorted.sort_unstable();
+    assert_eq!(
+        first
+            .credentials
+            .iter()
+            .map(|e| *e.as_bytes())
+            .collect::<Vec<_>>(),
+        sorted
+    );
+
     let both = reg.double_votes().unwrap();
     assert_eq!(both.len(), 1);
     assert_eq!(

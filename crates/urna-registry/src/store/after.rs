@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use urna_crypto::encoding::Element;
-use urna_election::record::AnnulReason;
+use urna_election::record::{AnnulReason, CredentialChunk};
 use urna_election::{PaperPolicy, Timestamp};
 
 use super::{
@@ -14,6 +14,9 @@ use super::{
 use crate::error::{ImportError, RegistryError};
 use crate::import::{Geography, check_text, is_voter_id};
 use crate::lists::{ListKind, ListRow};
+
+/// `credential_list` payloads and the count per district.
+pub type SealedLists = (Vec<Vec<u8>>, Vec<(String, u64)>);
 
 /// A voter who voted online and on paper.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +70,33 @@ fn paper_error(file: &str, line: u64, code: &'static str, message: String) -> Re
 }
 
 impl Registry {
+    /// The sealed credential lists as `credential_list` board payloads
+    /// (spec/record.md §R4), every district in manifest order, with the
+    /// count per district: what the board gets at the end of the
+    /// application window. A stored credential that is not a valid,
+    /// non-identity element is a storage fault (the engine refuses those
+    /// at registration, so one here means the database was altered).
+    pub fn sealed_payloads(&self, geography: &Geography) -> Result<SealedLists, RegistryError> {
+        let mut payloads = Vec::new();
+        let mut counts = Vec::new();
+        for (district, creds) in self.sealed_credentials(geography)? {
+            let elements = creds
+                .iter()
+                .map(|c| {
+                    Element::decode_non_identity(c).map_err(|e| {
+                        RegistryError::storage("a stored credential is not a valid element", e)
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            payloads.extend(
+                CredentialChunk::payloads(&district, &elements)
+                    .map_err(|e| RegistryError::storage("encoding a credential list", e))?,
+            );
+            counts.push((district, elements.len() as u64));
+        }
+        Ok((payloads, counts))
+    }
+
     /// The voters of one list, every precinct.
     ///
     /// `approved-online` holds approved voters whose device registered a

@@ -35,7 +35,7 @@ use crate::otp::{self, CodeCheck, Limit, OtpPolicy, SessionToken, StoredCode};
 use crate::screening::{self, Application, Decision, Facts, Rules};
 use crate::secret::{CommissionSecret, DocHash, ct_eq32};
 
-pub use self::after::{Author, Complaint, DoubleVote};
+pub use self::after::{Author, Complaint, DoubleVote, SealedLists};
 pub use self::postgres::{PostgresOptions, drop_postgres_schema};
 
 /// A value passed to or read from SQL.
@@ -465,12 +465,14 @@ impl Registry {
             if decision == Decision::Approved
                 && let Some(r) = &record
             {
+                // A renewed application keeps its credential and its voted
+                // mark: a credential once given to the engine stays there,
+                // so a second one would be a second vote.
                 tx.exec(
                     "INSERT INTO applications (voter_id, state, phone, email, applied, version, credential, voted) \
                      VALUES (?1, 'approved', ?2, ?3, ?4, ?5, NULL, 0) \
                      ON CONFLICT (voter_id) DO UPDATE SET state = 'approved', phone = excluded.phone, \
-                     email = excluded.email, applied = excluded.applied, version = excluded.version, \
-                     credential = NULL, voted = 0",
+                     email = excluded.email, applied = excluded.applied, version = excluded.version",
                     &[
                         text(&r.voter_id),
                         text(&app.phone),
