@@ -91,6 +91,23 @@ impl CommissionSecret {
     }
 }
 
+/// The commission's Ed25519 signing key (amendments, precinct lists) from
+/// its 32-byte seed in 64 hex digits; the buffer is zeroized.
+pub fn signing_key_from_hex(text: &str) -> Result<ed25519_dalek::SigningKey, RegistryError> {
+    let mut buf = [0u8; 32];
+    let r = hex::decode_to_slice(text.trim(), &mut buf);
+    let out = r
+        .map(|()| ed25519_dalek::SigningKey::from_bytes(&buf))
+        .map_err(|_| {
+            RegistryError::refused(
+                "invalid_secret",
+                "the commission signing key must be 64 hexadecimal digits",
+            )
+        });
+    buf.zeroize();
+    out
+}
+
 /// HMAC-SHA256 of a normalised document number under the commission secret.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DocHash(pub [u8; 32]);

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod demo;
 mod record;
+mod registry;
 mod serve;
 mod trustee;
 
@@ -30,6 +31,9 @@ enum Command {
     /// A trustee's offline steps: key store, key ceremony, partial decryption.
     #[command(subcommand)]
     Trustee(trustee::TrusteeCmd),
+    /// The commission's voter-registration tools (spec/registration.md).
+    #[command(subcommand)]
+    Registry(registry::RegistryCmd),
     /// Measure what a user needs to size hardware.
     Bench {
         #[command(subcommand)]
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Command::Demo(opts) => demo::run(&opts),
         Command::Serve(opts) => serve::run(&opts),
         Command::Trustee(cmd) => trustee::run(&cmd),
+        Command::Registry(cmd) => registry::run(&cmd),
         Command::Bench {
             what: BenchWhat::Crypto(opts),
         } => bench::crypto::run(&opts).and_then(|r| r.print(opts.json)),
