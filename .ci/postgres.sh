@@ -48,11 +48,16 @@ urna_pg_setup() {
 }
 
 urna_pg_teardown() {
-    if [ -n "${URNA_PG_DIR:-}" ]; then
+    if [ -n "${URNA_PG_STOP+set}" ]; then
         "${URNA_PG_STOP[@]}" >/dev/null 2>&1 || true
+    fi
+    if [ -n "${URNA_PG_DIR:-}" ]; then
         rm -rf "$URNA_PG_DIR"
     fi
 }
 
-urna_pg_setup
+# Registered first, so a setup that fails half-way still cleans up. A later
+# `trap ... EXIT` in the sourcing script replaces it: call urna_pg_teardown
+# from there.
 trap urna_pg_teardown EXIT
+urna_pg_setup
