@@ -13,6 +13,7 @@
 mod board;
 pub mod election;
 mod error;
+pub mod registration;
 mod web;
 
 use axum::Router;

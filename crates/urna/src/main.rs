@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod demo;
 mod record;
+mod registry;
 mod serve;
 mod trustee;
 
@@ -30,6 +31,9 @@ enum Command {
     /// A trustee's offline steps: key store, key ceremony, partial decryption.
     #[command(subcommand)]
     Trustee(trustee::TrusteeCmd),
+    /// The commission's voter-registration tools (spec/registration.md).
+    #[command(subcommand)]
+    Registry(registry::RegistryCmd),
     /// Measure what a user needs to size hardware.
     Bench {
         #[command(subcommand)]
@@ -43,6 +47,8 @@ enum BenchWhat {
     Crypto(bench::crypto::CryptoBench),
     /// Board store: durable appends (group commit), proofs, checkpoints.
     Board(bench::board::BoardBench),
+    /// Voter registry: CSV import (1,000,000 rows by default), screening.
+    Registry(bench::registry::RegistryBench),
 }
 
 fn main() -> ExitCode {
@@ -53,12 +59,16 @@ fn main() -> ExitCode {
         Command::Demo(opts) => demo::run(&opts),
         Command::Serve(opts) => serve::run(&opts),
         Command::Trustee(cmd) => trustee::run(&cmd),
+        Command::Registry(cmd) => registry::run(&cmd),
         Command::Bench {
             what: BenchWhat::Crypto(opts),
         } => bench::crypto::run(&opts).and_then(|r| r.print(opts.json)),
         Command::Bench {
             what: BenchWhat::Board(opts),
         } => bench::board::run(&opts).and_then(|r| r.print(opts.json)),
+        Command::Bench {
+            what: BenchWhat::Registry(opts),
+        } => bench::registry::run(&opts).and_then(|r| r.print(opts.json)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

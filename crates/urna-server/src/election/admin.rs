@@ -127,6 +127,14 @@ pub(crate) async fn register(
     let body = json_body(body)?;
     let cred = from_hex32("credential", &body.credential)?;
     let element = Element::decode(&cred).map_err(ElectionError::from)?;
+    shared.config.registrar.authorize_credential(
+        &headers,
+        &super::auth::CredentialRequest {
+            district: &body.district,
+            precinct: &body.precinct,
+            credential: &cred,
+        },
+    )?;
     let (_, registered) = shared
         .transition(|inner, now| {
             let Phase::Registration(e) = &mut inner.phase else {

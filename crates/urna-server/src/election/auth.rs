@@ -70,6 +70,30 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub trait Registrar: Send + Sync + fmt::Debug + 'static {
     /// `Ok` if the request (its headers) may register a credential.
     fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError>;
+
+    /// `Ok` if the request may register this credential in this district
+    /// and precinct; called once the body is read, before the engine. A
+    /// voter registrar binds the credential to the logged-in voter and
+    /// their precinct here. The default only looks at the headers.
+    fn authorize_credential(
+        &self,
+        headers: &HeaderMap,
+        request: &CredentialRequest<'_>,
+    ) -> Result<(), ApiError> {
+        let _ = request;
+        self.authorize(headers)
+    }
+}
+
+/// What `POST /election/credentials` asks to register.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialRequest<'a> {
+    /// District id.
+    pub district: &'a str,
+    /// Precinct id.
+    pub precinct: &'a str,
+    /// The public credential (encoded element).
+    pub credential: &'a [u8; 32],
 }
 
 /// Registration by the admin only (test voters).

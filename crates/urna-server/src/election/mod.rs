@@ -19,7 +19,7 @@ mod voter;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use auth::{AdminRegistrar, AdminToken, Registrar};
+pub use auth::{AdminRegistrar, AdminToken, CredentialRequest, Registrar};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use service::{ElectionConfig, ElectionService};
 

@@ -2,6 +2,7 @@
 
 pub mod board;
 pub mod crypto;
+pub mod registry;
 pub mod report;
 
 use std::time::{Duration, Instant};

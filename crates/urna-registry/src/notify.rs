@@ -1,0 +1,318 @@
+//! Delivering one-time codes: the [`Notifier`] interface and its adapters.
+//!
+//! * [`Outbox`]: appends each message as one JSON line to a file, for
+//!   development and the demo (the demo reads its codes from there).
+//! * [`Webhook`]: POSTs each message as JSON to an SMS or e-mail gateway's
+//!   HTTP endpoint (`http://host:port/path`), with an optional bearer
+//!   token. Plain HTTP only: the gateway is expected on the same host or a
+//!   private network, where the operator terminates TLS; a 2xx answer means
+//!   accepted.
+//!
+//! The code is in the message and nowhere else: adapters never log it.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::RegistryError;
+
+/// How a message travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// A text message to a phone.
+    Sms,
+    /// An e-mail.
+    Email,
+}
+
+/// One message to a voter.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// SMS or e-mail.
+    pub channel: Channel,
+    /// Phone (`+…`) or e-mail address.
+    pub to: String,
+    /// The text, with the code in it.
+    pub text: String,
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The text holds a live code: keep it out of debug logs.
+        f.debug_struct("Message")
+            .field("channel", &self.channel)
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Message {
+    /// The login-code message of an election.
+    pub fn login_code(
+        channel: Channel,
+        to: &str,
+        election: &str,
+        code: &str,
+        ttl_seconds: u64,
+    ) -> Self {
+        Message {
+            channel,
+            to: to.to_string(),
+            text: format!(
+                "{code} is your login code for {election}. It expires in {} minutes. Never tell it to anyone.",
+                ttl_seconds.div_ceil(60)
+            ),
+        }
+    }
+}
+
+/// Sends messages to voters.
+pub trait Notifier: Send + Sync + fmt::Debug {
+    /// Sends one message; `Err` if it was not accepted for delivery.
+    fn send(&self, message: &Message) -> Result<(), RegistryError>;
+}
+
+fn undeliverable(e: impl fmt::Display) -> RegistryError {
+    RegistryError::storage("sending a message", e)
+}
+
+/// Appends messages as JSON lines to a file (development, demo).
+#[derive(Debug)]
+pub struct Outbox {
+    path: PathBuf,
+    lock: Mutex<()>,
+}
+
+impl Outbox {
+    /// An outbox appending to `path` (created if missing).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Outbox {
+            path: path.into(),
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// Every message in the outbox, oldest first (for the demo and tests).
+    pub fn read_all(&self) -> Result<Vec<serde_json::Value>, RegistryError> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(undeliverable(e)),
+        };
+        text.lines()
+            .map(|l| serde_json::from_str(l).map_err(undeliverable))
+            .collect()
+    }
+}
+
+impl Notifier for Outbox {
+    fn send(&self, message: &Message) -> Result<(), RegistryError> {
+        let _g = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut line = serde_json::to_vec(message).map_err(undeliverable)?;
+        line.push(b'\n');
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(undeliverable)?;
+        // One write of the whole line: concurrent appenders never interleave.
+        f.write_all(&line).map_err(undeliverable)?;
+        f.sync_data().map_err(undeliverable)
+    }
+}
+
+/// POSTs messages as JSON to a gateway (`http://host[:port]/path`).
+pub struct Webhook {
+    host: String,
+    port: u16,
+    path: String,
+    token: Option<String>,
+    timeout: Duration,
+}
+
+impl fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Webhook")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Webhook {
+    /// A webhook at `url` (`http://` only), sending `Authorization: Bearer
+    /// token` when given.
+    pub fn new(url: &str, token: Option<String>) -> Result<Self, RegistryError> {
+        let bad = || {
+            RegistryError::refused(
+                "invalid_webhook_url",
+                format!("`{url}` is not an http://host[:port]/path URL"),
+            )
+        };
+        let rest = url.strip_prefix("http://").ok_or_else(bad)?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
+            None => (authority, 80),
+        };
+        if host.is_empty() || path.contains(char::is_whitespace) {
+            return Err(bad());
+        }
+        Ok(Webhook {
+            host: host.to_string(),
+            port,
+            path: path.to_string(),
+            token,
+            timeout: Duration::from_secs(10),
+        })
+    }
+}
+
+impl Notifier for Webhook {
+    fn send(&self, message: &Message) -> Result<(), RegistryError> {
+        let body = serde_json::to_vec(message).map_err(undeliverable)?;
+        let addr = (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .map_err(undeliverable)?
+            .next()
+            .ok_or_else(|| undeliverable("the gateway's host name has no address"))?;
+        let mut s = TcpStream::connect_timeout(&addr, self.timeout).map_err(undeliverable)?;
+        s.set_read_timeout(Some(self.timeout))
+            .map_err(undeliverable)?;
+        s.set_write_timeout(Some(self.timeout))
+            .map_err(undeliverable)?;
+        let auth = self
+            .token
+            .as_deref()
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let head = format!(
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{auth}Connection: close\r\n\r\n",
+            self.path,
+            self.host,
+            body.len()
+        );
+        s.write_all(head.as_bytes()).map_err(undeliverable)?;
+        s.write_all(&body).map_err(undeliverable)?;
+        let mut answer = Vec::new();
+        s.take(64 * 1024)
+            .read_to_end(&mut answer)
+            .map_err(undeliverable)?;
+        let status_line = answer.split(|&b| b == b'\n').next().unwrap_or_default();
+        let status = std::str::from_utf8(status_line)
+            .ok()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|c| c.parse::<u16>().ok());
+        match status {
+            Some(200..=299) => Ok(()),
+            Some(code) => Err(undeliverable(format!("the gateway answered HTTP {code}"))),
+            None => Err(undeliverable("the gateway's answer is not HTTP")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn outbox_appends_json_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Outbox::new(dir.path().join("outbox.jsonl"));
+        assert!(o.read_all().unwrap().is_empty());
+        let m = Message::login_code(Channel::Sms, "+79161234567", "ru-2020", "987650", 300);
+        o.send(&m).unwrap();
+        o.send(&Message {
+            channel: Channel::Email,
+            to: "a@b.org".into(),
+            text: "x".into(),
+        })
+        .unwrap();
+        let all = o.read_all().unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0]["channel"], "sms");
+        assert!(
+            all[0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("987650 is your login code")
+        );
+        assert!(!format!("{m:?}").contains("987650"));
+    }
+
+    fn gateway(status: &'static str) -> (String, std::thread::JoinHandle<String>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/sms", l.local_addr().unwrap());
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = vec![0u8; 8192];
+            let mut got = Vec::new();
+            // Read until the body (after the blank line) is complete.
+            loop {
+                let n = s.read(&mut buf).unwrap();
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got).to_string();
+                if let Some(i) = text.find("\r\n\r\n") {
+                    let len: usize = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Content-Length: "))
+                        .unwrap()
+                        .trim()
+                        .parse()
+                        .unwrap();
+                    if got.len() >= i + 4 + len {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            s.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").as_bytes())
+                .unwrap();
+            String::from_utf8(got).unwrap()
+        });
+        (url, h)
+    }
+
+    #[test]
+    fn webhook_posts_json_and_checks_status() {
+        let (url, h) = gateway("202 Accepted");
+        let w = Webhook::new(&url, Some("s3cret".into())).unwrap();
+        let m = Message::login_code(Channel::Sms, "+79161234567", "ru-2020", "654321", 300);
+        w.send(&m).unwrap();
+        let req = h.join().unwrap();
+        assert!(req.starts_with("POST /sms HTTP/1.1\r\n"), "{req}");
+        assert!(req.contains("Authorization: Bearer s3cret\r\n"));
+        let body = &req[req.find("\r\n\r\n").unwrap() + 4..];
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["to"], "+79161234567");
+
+        let (url, h) = gateway("500 Internal Server Error");
+        let e = Webhook::new(&url, None).unwrap().send(&m).unwrap_err();
+        assert!(e.to_string().contains("HTTP 500"), "{e}");
+        h.join().unwrap();
+
+        for bad in ["https://x/y", "http://:80/", "http://h:99999/", "ftp://h"] {
+            assert_eq!(
+                Webhook::new(bad, None).unwrap_err().code(),
+                "invalid_webhook_url",
+                "{bad}"
+            );
+        }
+    }
+}

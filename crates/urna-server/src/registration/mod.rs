@@ -1,0 +1,548 @@
+//! Voter registration over HTTP (spec/registration.md §G9): applications
+//! with screening, withdrawal, one-time-code login, the report and
+//! complaints, on an `urna_registry::Registry`; and [`VoterRegistrar`],
+//! the election API's [`Registrar`] that lets a logged-in approved voter
+//! register the credential made on their device (`POST
+//! /election/credentials` with `Authorization: Bearer <session token>`),
+//! bound to that voter and their precinct.
+//!
+//! The registry's calls block (SQLite fsync, the blocking PostgreSQL
+//! client): handlers run them on the blocking pool.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use urna_election::Manifest;
+use urna_registry::notify::{Channel, Message, Notifier};
+use urna_registry::otp::SessionToken;
+use urna_registry::screening::{Application, Decision, Rules};
+use urna_registry::store::Author;
+use urna_registry::{CommissionSecret, Geography, Registry, RegistryError};
+
+use crate::election::{AdminToken, Clock, CredentialRequest, Registrar};
+use crate::error::{ApiError, sentence};
+
+/// What the registration endpoints share.
+#[derive(Clone)]
+pub struct RegistrationService(Arc<Inner>);
+
+struct Inner {
+    registry: Registry,
+    rules: Rules,
+    secret: CommissionSecret,
+    notifier: Arc<dyn Notifier>,
+    geography: Geography,
+    election: String,
+    admin: AdminToken,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for RegistrationService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistrationService")
+            .field("election", &self.0.election)
+            .field("backend", &self.0.registry.backend_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistrationService {
+    /// Registration for the election of `manifest`.
+    pub fn new(
+        registry: Registry,
+        rules: Rules,
+        secret: CommissionSecret,
+        notifier: Arc<dyn Notifier>,
+        manifest: &Manifest,
+        admin: AdminToken,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        RegistrationService(Arc::new(Inner {
+            registry,
+            rules,
+            secret,
+            notifier,
+            geography: Geography::of(manifest),
+            election: manifest.id().to_string(),
+            admin,
+            clock,
+        }))
+    }
+
+    /// The registrar to put in the election config.
+    pub fn registrar(&self) -> Arc<dyn Registrar> {
+        Arc::new(VoterRegistrar(self.clone()))
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.0.registry
+    }
+
+    /// The routes under `/registration/`.
+    pub fn routes(&self) -> Router {
+        Router::new()
+            .route("/registration/applications", post(apply))
+            .route("/registration/withdrawal", post(withdraw))
+            .route("/registration/codes", post(request_code))
+            .route("/registration/sessions", post(login).delete(logout))
+            .route("/registration/me", get(me))
+            .route("/registration/report", get(report))
+            .route(
+                "/registration/complaints",
+                get(complaints).post(file_complaint),
+            )
+            .route(
+                "/registration/complaints/{id}/answer",
+                post(answer_complaint),
+            )
+            .with_state(self.clone())
+    }
+
+    fn session(&self, headers: &HeaderMap) -> Result<String, ApiError> {
+        let token = bearer(headers).ok_or_else(|| {
+            api(RegistryError::refused(
+                "session_invalid",
+                "log in first: no session token (Authorization: Bearer ...)",
+            ))
+        })?;
+        let token = SessionToken::from_hex(token).map_err(api)?;
+        self.0
+            .registry
+            .session_voter(&token, self.0.clock.now())
+            .map_err(api)
+    }
+}
+
+/// The whole API with registration: [`crate::app`] and the
+/// `/registration/` routes. The election config's registrar should be
+/// [`RegistrationService::registrar`].
+pub fn app_with_registration(state: crate::AppState, registration: &RegistrationService) -> Router {
+    crate::app(state).merge(registration.routes())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// A registry error as an API error (statuses in spec/registration.md §G9).
+fn api(e: RegistryError) -> ApiError {
+    if e.is_internal() {
+        tracing::error!(error = %e, "registry storage fault");
+        return ApiError::internal();
+    }
+    let status = match e.code() {
+        "session_invalid"
+        | "otp_not_requested"
+        | "otp_wrong_code"
+        | "otp_expired"
+        | "otp_attempts_exhausted" => StatusCode::UNAUTHORIZED,
+        "not_approved" | "wrong_precinct" => StatusCode::FORBIDDEN,
+        "unknown_complaint" => StatusCode::NOT_FOUND,
+        "no_application"
+        | "ballot_already_cast"
+        | "credential_already_registered"
+        | "duplicate_credential"
+        | "already_answered" => StatusCode::CONFLICT,
+        "otp_rate_limited" => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let message = match &e {
+        RegistryError::Refused { message, .. } => sentence(message),
+        other => sentence(other),
+    };
+    ApiError::new(status, e.code(), message)
+}
+
+/// Runs a blocking registry call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "registry task failed");
+        ApiError::internal()
+    })?
+}
+
+/// A blocking registry call from synchronous code that may be on a
+/// runtime thread (the [`Registrar`] methods): moved off the worker when
+/// the runtime allows it.
+fn in_place<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(|e| {
+        ApiError::new(
+            e.status(),
+            "invalid_body",
+            format!(
+                "The request body is not the expected JSON: {}.",
+                e.body_text()
+            ),
+        )
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplyBody {
+    full_name: String,
+    birth_date: String,
+    document_number: String,
+    phone: String,
+    email: Option<String>,
+}
+
+/// `POST /registration/applications`: screens and records the decision.
+/// A refusal by a screening rule is a decision: 200 with its code.
+async fn apply(
+    State(s): State<RegistrationService>,
+    b: Result<Json<ApplyBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let b = body(b)?;
+    blocking(move || {
+        let i = &s.0;
+        let app = Application::new(
+            &i.secret,
+            &b.full_name,
+            &b.birth_date,
+            &b.document_number,
+            &b.phone,
+            b.email.as_deref(),
+        )
+        .map_err(api)?;
+        let (d, version) = i.registry.apply(&i.rules, &app, i.clock.now()).map_err(api)?;
+        let message = match d {
+            Decision::Approved => "Approved: you may vote online. Log in with a one-time code to register your device.",
+            Decision::Refused(r) => r.message(),
+        };
+        Ok(Json(json!({ "decision": d.code(), "message": message, "registry_version": version }))
+            .into_response())
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WhoBody {
+    document_number: String,
+    birth_date: String,
+}
+
+/// The approved voter with this document and birth date. Unknown and
+/// unapproved answer alike (`not_approved`), so the endpoint does not tell
+/// who is in the registry.
+fn approved_voter(
+    s: &RegistrationService,
+    document: &str,
+    birth: &str,
+) -> Result<String, ApiError> {
+    let i = &s.0;
+    let doc = i.secret.doc_hash(document);
+    let v = i.registry.voter_by_document(&doc).map_err(api)?;
+    let not = || {
+        api(RegistryError::refused(
+            "not_approved",
+            "there is no approved application for this document and birth date",
+        ))
+    };
+    let v = v.ok_or_else(not)?;
+    if v.birth_date.to_string() != birth.trim() {
+        return Err(not());
+    }
+    i.registry.enrolment(&v.voter_id).map_err(|_| not())?;
+    Ok(v.voter_id)
+}
+
+fn mask(phone: &str) -> String {
+    let n = phone.chars().count();
+    phone
+        .chars()
+        .enumerate()
+        .map(|(k, c)| if k >= 5 && k + 2 < n { '*' } else { c })
+        .collect()
+}
+
+/// `POST /registration/codes`: sends a one-time code to the application's phone.
+async fn request_code(
+    State(s): State<RegistrationService>,
+    parts: Parts,
+    b: Result<Json<WhoBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let b = body(b)?;
+    let client = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+    blocking(move || {
+        let i = &s.0;
+        let voter = approved_voter(&s, &b.document_number, &b.birth_date)?;
+        let d = i
+            .registry
+            .request_code(
+                &i.secret,
+                &i.rules.config.otp,
+                &voter,
+                &client,
+                i.clock.now(),
+            )
+            .map_err(api)?;
+        let msg = Message::login_code(
+            Channel::Sms,
+            &d.phone,
+            &i.election,
+            &d.code,
+            i.rules.config.otp.ttl_seconds,
+        );
+        i.notifier.send(&msg).map_err(|e| {
+            tracing::error!(error = %e, "sending a login code failed");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "notifier_failed",
+                "The code could not be sent; try again later.",
+            )
+        })?;
+        Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "sent_to": mask(&d.phone) })),
+        )
+            .into_response())
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    document_number: String,
+    birth_date: String,
+    code: String,
+}
+
+/// `POST /registration/sessions`: checks the code, opens a session.
+async fn login(
+    State(s): State<RegistrationService>,
+    b: Result<Json<LoginBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let b = body(b)?;
+    blocking(move || {
+        let i = &s.0;
+        let voter = approved_voter(&s, &b.document_number, &b.birth_date)?;
+        let token = i
+            .registry
+            .verify_code(&i.secret, &i.rules.config.otp, &voter, &b.code, i.clock.now())
+            .map_err(api)?;
+        Ok((
+            StatusCode::CREATED,
+            Json(json!({ "token": token.to_hex().as_str(), "expires_in": i.rules.config.otp.session_ttl_seconds })),
+        )
+            .into_response())
+    })
+    .await
+}
+
+/// `DELETE /registration/sessions`: logs out.
+async fn logout(
+    State(s): State<RegistrationService>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers).map(str::to_string);
+    blocking(move || {
+        if let Some(t) = token.and_then(|t| SessionToken::from_hex(&t).ok()) {
+            s.0.registry.logout(&t).map_err(api)?;
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
+
+/// `GET /registration/me`: the logged-in voter's place.
+async fn me(
+    State(s): State<RegistrationService>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let voter = s.session(&headers)?;
+        let e = s.0.registry.enrolment(&voter).map_err(api)?;
+        let district =
+            s.0.geography
+                .locate(&e.precinct)
+                .map(|(d, _)| d.to_string());
+        Ok(
+            Json(json!({ "region": e.region, "district": district, "precinct": e.precinct }))
+                .into_response(),
+        )
+    })
+    .await
+}
+
+/// `POST /registration/withdrawal`: withdraws the logged-in voter's application.
+async fn withdraw(
+    State(s): State<RegistrationService>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let voter = s.session(&headers)?;
+        let i = &s.0;
+        i.registry
+            .withdraw(&i.rules, &voter, i.clock.now())
+            .map_err(api)?;
+        Ok(Json(json!({ "withdrawn": true })).into_response())
+    })
+    .await
+}
+
+/// `GET /registration/report` (admin): decisions per day, region and outcome.
+async fn report(
+    State(s): State<RegistrationService>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    s.0.admin.check(&headers)?;
+    blocking(move || {
+        let rows = s.0.registry.report().map_err(api)?;
+        Ok(Json(json!({ "rows": rows })).into_response())
+    })
+    .await
+}
+
+/// `GET /registration/complaints`: the public list.
+async fn complaints(State(s): State<RegistrationService>) -> Result<Response, ApiError> {
+    blocking(move || {
+        let list = s.0.registry.complaints().map_err(api)?;
+        Ok(Json(json!({ "complaints": list })).into_response())
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComplaintBody {
+    /// `voter` or `observer`.
+    author: String,
+    text: String,
+    /// A ballot tracking code (64 lower-case hex digits).
+    tracking: Option<String>,
+}
+
+/// `POST /registration/complaints`: files a complaint (no identity kept).
+async fn file_complaint(
+    State(s): State<RegistrationService>,
+    b: Result<Json<ComplaintBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let b = body(b)?;
+    let author = match b.author.as_str() {
+        "voter" => Author::Voter,
+        "observer" => Author::Observer,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_complaint",
+                "`author` must be `voter` or `observer`.",
+            ));
+        }
+    };
+    let tracking = match &b.tracking {
+        None => None,
+        Some(t) => {
+            let mut out = [0u8; 32];
+            if t.len() != 64
+                || t.bytes().any(|c| c.is_ascii_uppercase())
+                || hex::decode_to_slice(t, &mut out).is_err()
+            {
+                return Err(ApiError::bad_request(
+                    "invalid_tracking_code",
+                    "A tracking code is 64 lower-case hex digits.",
+                ));
+            }
+            Some(out)
+        }
+    };
+    blocking(move || {
+        let id =
+            s.0.registry
+                .file_complaint(author, &b.text, tracking, s.0.clock.now())
+                .map_err(api)?;
+        Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnswerBody {
+    answer: String,
+}
+
+/// `POST /registration/complaints/{id}/answer` (admin).
+async fn answer_complaint(
+    State(s): State<RegistrationService>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    b: Result<Json<AnswerBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    s.0.admin.check(&headers)?;
+    let b = body(b)?;
+    blocking(move || {
+        s.0.registry
+            .answer_complaint(id, &b.answer, s.0.clock.now())
+            .map_err(api)?;
+        Ok(Json(json!({ "id": id, "status": "answered" })).into_response())
+    })
+    .await
+}
+
+/// The [`Registrar`] of voter registration: the request's session must be
+/// an approved voter's, the precinct that voter's, and the credential is
+/// kept with the application (one per application).
+#[derive(Debug, Clone)]
+pub struct VoterRegistrar(RegistrationService);
+
+impl Registrar for VoterRegistrar {
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        in_place(|| self.0.session(headers)).map(|_| ())
+    }
+
+    fn authorize_credential(
+        &self,
+        headers: &HeaderMap,
+        request: &CredentialRequest<'_>,
+    ) -> Result<(), ApiError> {
+        in_place(|| {
+            let voter = self.0.session(headers)?;
+            let reg = &self.0.0.registry;
+            let e = reg.enrolment(&voter).map_err(api)?;
+            let district = self.0.0.geography.locate(&e.precinct).map(|(d, _)| d);
+            if e.precinct != request.precinct || district != Some(request.district) {
+                return Err(api(RegistryError::refused(
+                    "wrong_precinct",
+                    format!(
+                        "you vote in precinct `{}` of district `{}`",
+                        e.precinct,
+                        district.unwrap_or("?")
+                    ),
+                )));
+            }
+            reg.register_credential(&voter, request.credential)
+                .map_err(api)?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,421 @@
+//! Voter registration through the HTTP API, in-process: applications with
+//! screening, one-time-code login through the outbox notifier, the
+//! `Registrar` seam binding a credential to the logged-in voter's
+//! precinct, withdrawal, the report and complaints.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use urna_board::BoardSigningKey;
+use urna_election::Manifest;
+use urna_registry::lists::ListKind;
+use urna_registry::notify::Outbox;
+use urna_registry::screening::Rules;
+use urna_registry::{CommissionSecret, Geography, RegistrationConfig, Registry};
+use urna_server::election::{AdminToken, TestClock};
+use urna_server::registration::{RegistrationService, app_with_registration};
+use urna_server::{AppState, ElectionConfig};
+use urna_store::BoardStore;
+
+const TOKEN: &str = "s3cret-admin-token";
+const EXAMPLE: &[u8] = include_bytes!("../../../examples/moscow-2020-constitution.toml");
+const CONFIG: &[u8] = b"participating_regions = [\"msk\"]\naccount_cutoff = \"2020-06-01\"\nmax_applicants_per_phone = 2\n";
+const MSK: &str =
+    "voter_id,full_name,birth_date,document_number,phone,email,precinct,account_created
+m1,Иванов Иван Иванович,1980-01-02,4508 123456,+79161234567,,uik-0001,2015-03-04
+m2,Петрова Анна Сергеевна,1975-05-06,4509 654321,+79161112233,,uik-0002,2018-07-08
+";
+/// RFC 9496 A.1: the encoding of B, a valid credential.
+const CRED: &str = "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76";
+
+struct Api {
+    app: Router,
+    service: RegistrationService,
+    outbox: Outbox,
+    _dir: tempfile::TempDir,
+}
+
+impl Api {
+    fn new() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let key = BoardSigningKey::from_secret_bytes("urna.example/reg", &[7; 32]).unwrap();
+        let store = BoardStore::open_sqlite(dir.path().join("board.db"), key).unwrap();
+        let m = Manifest::from_bytes(EXAMPLE).unwrap();
+        let clock = TestClock::new(m.schedule().applications_open.plus_seconds(3600));
+        let registry = Registry::open_sqlite(&dir.path().join("registry.db")).unwrap();
+        let secret = CommissionSecret::from_bytes([5; 32]);
+        registry
+            .import_csv(
+                "msk.csv",
+                "msk",
+                &Geography::of(&m),
+                &secret,
+                MSK.as_bytes(),
+                clock_now(&clock),
+            )
+            .unwrap();
+        let rules = Rules::new(RegistrationConfig::from_bytes(CONFIG).unwrap(), &m).unwrap();
+        let outbox_path = dir.path().join("outbox.jsonl");
+        let service = RegistrationService::new(
+            registry,
+            rules,
+            secret,
+            Arc::new(Outbox::new(&outbox_path)),
+            &m,
+            AdminToken::new(TOKEN),
+            Arc::new(clock.clone()),
+        );
+        let mut config = ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock));
+        config.registrar = service.registrar();
+        let app = app_with_registration(AppState::with_election(store, config), &service);
+        Api {
+            app,
+            service,
+            outbox: Outbox::new(outbox_path),
+            _dir: dir,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {a}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        (status, v)
+    }
+}
+
+fn clock_now(c: &TestClock) -> urna_election::Timestamp {
+    use urna_server::election::Clock;
+    c.now()
+}
+
+fn code_of(err: &Value) -> &str {
+    err["error"]["code"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn apply_login_register_withdraw() {
+    let api = Api::new();
+    let m1 = json!({ "full_name": "Иванов Иван Иванович", "birth_date": "1980-01-02",
+                     "document_number": "4508123456", "phone": "+7 916 123 45 67" });
+    let (st, v) = api
+        .call("POST", "/registration/applications", None, Some(m1.clone()))
+        .await;
+    assert_eq!(
+        (st, v["decision"].as_str()),
+        (StatusCode::OK, Some("approved")),
+        "{v}"
+    );
+    let (_, v) = api
+        .call("POST", "/registration/applications", None, Some(m1))
+        .await;
+    assert_eq!(v["decision"], "duplicate_application");
+    let unknown = json!({ "full_name": "Нет Такого", "birth_date": "1980-01-02",
+                          "document_number": "1111111111", "phone": "+79160000000" });
+    let (_, v) = api
+        .call("POST", "/registration/applications", None, Some(unknown))
+        .await;
+    assert_eq!(v["decision"], "not_in_registry");
+    assert!(v["message"].as_str().unwrap().contains("registry"));
+    let bad = json!({ "full_name": "X", "birth_date": "1980-13-02", "document_number": "1", "phone": "+79160000000" });
+    let (st, v) = api
+        .call("POST", "/registration/applications", None, Some(bad))
+        .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_application")
+    );
+    let (st, v) = api
+        .call(
+            "POST",
+            "/registration/applications",
+            None,
+            Some(json!({ "x": 1 })),
+        )
+        .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body")
+    );
+
+    // Login with a one-time code from the outbox.
+    let who = json!({ "document_number": "45 08 123456", "birth_date": "1980-01-02" });
+    let (st, v) = api
+        .call("POST", "/registration/codes", None, Some(who.clone()))
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["sent_to"], "+7916*****67");
+    let msgs = api.outbox.read_all().unwrap();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0]["to"], "+79161234567");
+    let code = msgs[0]["text"]
+        .as_str()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let (st, v) = api
+        .call(
+            "POST",
+            "/registration/codes",
+            None,
+            Some(json!({ "document_number": "4509654321", "birth_date": "1975-05-06" })),
+        )
+        .await;
+    assert_eq!((st, code_of(&v)), (StatusCode::FORBIDDEN, "not_approved"));
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let mut login = who.clone();
+    login["code"] = json!(wrong);
+    let (st, v) = api
+        .call("POST", "/registration/sessions", None, Some(login.clone()))
+        .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::UNAUTHORIZED, "otp_wrong_code")
+    );
+    login["code"] = json!(code);
+    let (st, v) = api
+        .call("POST", "/registration/sessions", None, Some(login))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let token = v["token"].as_str().unwrap().to_string();
+
+    let (st, v) = api
+        .call("GET", "/registration/me", Some(&token), None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        (v["district"].as_str(), v["precinct"].as_str()),
+        (Some("msk-cao"), Some("uik-0001"))
+    );
+    let (st, v) = api.call("GET", "/registration/me", None, None).await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::UNAUTHORIZED, "session_invalid")
+    );
+
+    // The Registrar seam: the credential is bound to the voter's precinct.
+    let cred = |d: &str, p: &str| json!({ "district": d, "precinct": p, "credential": CRED });
+    let (st, v) = api
+        .call(
+            "POST",
+            "/election/credentials",
+            None,
+            Some(cred("msk-cao", "uik-0001")),
+        )
+        .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::UNAUTHORIZED, "session_invalid")
+    );
+    let (st, v) = api
+        .call(
+            "POST",
+            "/election/credentials",
+            Some(&token),
+            Some(cred("msk-sao", "uik-0301")),
+        )
+        .await;
+    assert_eq!((st, code_of(&v)), (StatusCode::FORBIDDEN, "wrong_precinct"));
+    assert!(
+        api.service
+            .registry()
+            .list_rows(ListKind::ApprovedOnline)
+            .unwrap()
+            .is_empty()
+    );
+    // Accepted by the registrar; the engine (no key ceremony here) is not
+    // taking credentials yet, and a retry with the same credential is fine.
+    for _ in 0..2 {
+        let (st, v) = api
+            .call(
+                "POST",
+                "/election/credentials",
+                Some(&token),
+                Some(cred("msk-cao", "uik-0001")),
+            )
+            .await;
+        assert_eq!(
+            (st, code_of(&v)),
+            (StatusCode::CONFLICT, "wrong_phase"),
+            "{v}"
+        );
+    }
+    let listed = api
+        .service
+        .registry()
+        .list_rows(ListKind::ApprovedOnline)
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].voter_id, "m1");
+
+    // Withdrawal, then the session no longer has an application.
+    let (st, _) = api
+        .call("POST", "/registration/withdrawal", Some(&token), None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, v) = api
+        .call("POST", "/registration/withdrawal", Some(&token), None)
+        .await;
+    assert_eq!((st, code_of(&v)), (StatusCode::CONFLICT, "no_application"));
+    let (st, v) = api
+        .call("GET", "/registration/me", Some(&token), None)
+        .await;
+    assert_eq!((st, code_of(&v)), (StatusCode::FORBIDDEN, "not_approved"));
+    let (st, _) = api
+        .call("DELETE", "/registration/sessions", Some(&token), None)
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, v) = api
+        .call("POST", "/registration/withdrawal", Some(&token), None)
+        .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::UNAUTHORIZED, "session_invalid")
+    );
+
+    // The report (admin only).
+    let (st, v) = api.call("GET", "/registration/report", None, None).await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
+    let (st, v) = api
+        .call("GET", "/registration/report", Some(TOKEN), None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let count = |outcome: &str| -> u64 {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["outcome"] == outcome)
+            .map(|r| r["count"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        (
+            count("approved"),
+            count("duplicate_application"),
+            count("not_in_registry"),
+            count("withdrawn")
+        ),
+        (1, 1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn complaints_are_public_and_answered_once() {
+    let api = Api::new();
+    let (st, v) = api
+        .call(
+            "POST",
+            "/registration/complaints",
+            None,
+            Some(json!({ "author": "observer", "text": "List for uik-0001 was late." })),
+        )
+        .await;
+    assert_eq!((st, v["id"].as_u64()), (StatusCode::CREATED, Some(1)));
+    let (st, v) = api
+        .call(
+            "POST",
+            "/registration/complaints",
+            None,
+            Some(json!({ "author": "voter", "text": "x", "tracking": "ABC" })),
+        )
+        .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_tracking_code")
+    );
+    let (st, v) = api
+        .call(
+            "POST",
+            "/registration/complaints",
+            None,
+            Some(json!({ "author": "press", "text": "x" })),
+        )
+        .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_complaint")
+    );
+    let answer = json!({ "answer": "It was delivered at 21:05 in front of observers." });
+    let (st, _) = api
+        .call(
+            "POST",
+            "/registration/complaints/1/answer",
+            None,
+            Some(answer.clone()),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, _) = api
+        .call(
+            "POST",
+            "/registration/complaints/1/answer",
+            Some(TOKEN),
+            Some(answer.clone()),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, v) = api
+        .call(
+            "POST",
+            "/registration/complaints/1/answer",
+            Some(TOKEN),
+            Some(answer.clone()),
+        )
+        .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::CONFLICT, "already_answered")
+    );
+    let (st, v) = api
+        .call(
+            "POST",
+            "/registration/complaints/7/answer",
+            Some(TOKEN),
+            Some(answer),
+        )
+        .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::NOT_FOUND, "unknown_complaint")
+    );
+    let (_, v) = api
+        .call("GET", "/registration/complaints", None, None)
+        .await;
+    assert_eq!(v["complaints"][0]["status"], "answered");
+    assert_eq!(v["complaints"][0]["author"], "observer");
+}
