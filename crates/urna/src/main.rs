@@ -43,6 +43,8 @@ enum BenchWhat {
     Crypto(bench::crypto::CryptoBench),
     /// Board store: durable appends (group commit), proofs, checkpoints.
     Board(bench::board::BoardBench),
+    /// Casting end to end over HTTP: accepted ballots/s and latency.
+    Cast(bench::cast::CastBench),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +61,9 @@ fn main() -> ExitCode {
         Command::Bench {
             what: BenchWhat::Board(opts),
         } => bench::board::run(&opts).and_then(|r| r.print(opts.json)),
+        Command::Bench {
+            what: BenchWhat::Cast(opts),
+        } => bench::cast::run(&opts).and_then(|r| r.print(opts.json)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

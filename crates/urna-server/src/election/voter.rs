@@ -42,8 +42,7 @@ pub(crate) async fn cast(
         .send(Submission { bytes, reply })
         .await
         .map_err(|_| gone())?;
-    let (tracking, appended) = answer.await.map_err(|_| gone())??;
-    let r = receipt(shared, tracking, appended.index, appended.checkpoint).await?;
+    let r = answer.await.map_err(|_| gone())??;
     Ok(Json(r).into_response())
 }
 

@@ -13,11 +13,11 @@
 //! independent verifier (`urna-verify`) re-checks everything.
 
 mod cast;
-mod commission;
-mod devices;
+pub(crate) mod commission;
+pub(crate) mod devices;
 pub mod http_client;
 pub mod par;
-mod receipts;
+pub(crate) mod receipts;
 mod report;
 pub mod server;
 
@@ -105,6 +105,11 @@ pub fn client_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the clients' runtime")
+}
+
+/// Accepted ballots as the server's live turnout counts them.
+pub async fn turnout_ballots(api: &Api) -> anyhow::Result<u64> {
+    Ok(turnout(api).await?.ballots)
 }
 
 struct Timer {
