@@ -4,7 +4,6 @@
 //! broken, forged or replayed ballots, each with the refusal the server
 //! must answer.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow, ensure};
@@ -143,48 +142,55 @@ pub struct Device {
 
 /// Fetches every device's ballot style over HTTP, one GET per device as
 /// a browser would, and checks that all devices of a district got the
-/// same answer. Returns one parsed style per district.
+/// same answer (the first device of each district fetches first; the
+/// others compare as they go, so a million answers are not kept).
+/// Returns one parsed style per district.
 pub async fn fetch_styles(
     api: &Api,
     districts: &[String],
     voters: usize,
     concurrency: usize,
 ) -> anyhow::Result<Vec<Arc<Style>>> {
-    let api = api.clone();
+    async fn get(api: &Api, district: &str) -> anyhow::Result<Bytes> {
+        let path = format!("/election/style/{district}");
+        let r = api.get(&path).await?;
+        ensure!(
+            r.status.is_success(),
+            "GET {path}: {} {}",
+            r.status,
+            r.text()
+        );
+        Ok(r.body)
+    }
     let ids: Arc<Vec<String>> = Arc::new(districts.to_vec());
     let n = ids.len();
-    let bodies: Vec<Bytes> = concurrent(voters, concurrency, move |v| {
-        let api = api.clone();
-        let ids = Arc::clone(&ids);
+    let firsts: Vec<Bytes> = {
+        let (api, ids) = (api.clone(), Arc::clone(&ids));
+        concurrent(n, concurrency, move |d| {
+            let (api, ids) = (api.clone(), Arc::clone(&ids));
+            async move { get(&api, &ids[d]).await }
+        })
+        .await?
+    };
+    let reference = Arc::new(firsts.clone());
+    let (api, ids2) = (api.clone(), Arc::clone(&ids));
+    concurrent(voters.saturating_sub(n), concurrency, move |i| {
+        let (api, ids, reference) = (api.clone(), Arc::clone(&ids2), Arc::clone(&reference));
         async move {
-            let path = format!("/election/style/{}", ids[v % n]);
-            let r = api.get(&path).await?;
+            let d = (n + i) % n;
+            let body = get(&api, &ids[d]).await?;
             ensure!(
-                r.status.is_success(),
-                "GET {path}: {} {}",
-                r.status,
-                r.text()
+                body == reference[d],
+                "two devices of district {} got different ballot styles",
+                ids[d]
             );
-            Ok(r.body)
+            Ok(())
         }
     })
     .await?;
-    let mut first: HashMap<usize, &Bytes> = HashMap::new();
-    for (v, b) in bodies.iter().enumerate() {
-        let seen = first.entry(v % n).or_insert(b);
-        ensure!(
-            *seen == b,
-            "two devices of district {} got different ballot styles",
-            districts[v % n]
-        );
-    }
-    (0..n)
-        .map(|d| {
-            let body = first
-                .get(&d)
-                .ok_or_else(|| anyhow!("no device fetched district {}", districts[d]))?;
-            Ok(Arc::new(Style::parse(body)?))
-        })
+    firsts
+        .iter()
+        .map(|b| Ok(Arc::new(Style::parse(b)?)))
         .collect()
 }
 

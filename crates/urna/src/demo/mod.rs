@@ -301,11 +301,14 @@ pub fn run(opts: &DemoOpts) -> anyhow::Result<()> {
     let verdict = crate::record::verify_record(&record_dir, false);
     timer.lap("export + independent verifier");
 
-    let refused: Vec<String> = outcome
+    let mut refused: Vec<String> = outcome
         .refused
         .iter()
         .map(|(c, k)| format!("{k} {c}"))
         .collect();
+    if refused.is_empty() {
+        refused.push("none".into());
+    }
     println!(
         "  casting: {} ballots accepted ({revotes} re-votes), {} audited ballots spoiled, every receipt verified; refused as expected: {}; late ballots refused (outside_voting_window, voting_closed)",
         outcome.accepted,
