@@ -1,7 +1,8 @@
 //! The batching verifier: collects the ballots that arrive within a few
-//! milliseconds (or up to `max_batch`), admits them, verifies their proofs
-//! in one `verify_admitted` call off the async workers, then records each
-//! and appends the entries in the engine's order. A ballot is answered
+//! milliseconds (or up to `max_batch`), admits them and verifies their
+//! proofs on a blocking thread, both spread over the cores (one
+//! `verify_admitted` batch per core), then records each and appends the
+//! entries in the engine's order. A ballot is answered, with its receipt,
 //! only once its entry is durable.
 
 use std::sync::Arc;
