@@ -49,6 +49,8 @@ enum BenchWhat {
     Board(bench::board::BoardBench),
     /// Voter registry: CSV import (1,000,000 rows by default), screening.
     Registry(bench::registry::RegistryBench),
+    /// Casting end to end over HTTP: accepted ballots/s and latency.
+    Cast(bench::cast::CastBench),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +71,9 @@ fn main() -> ExitCode {
         Command::Bench {
             what: BenchWhat::Registry(opts),
         } => bench::registry::run(&opts).and_then(|r| r.print(opts.json)),
+        Command::Bench {
+            what: BenchWhat::Cast(opts),
+        } => bench::cast::run(&opts).and_then(|r| r.print(opts.json)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

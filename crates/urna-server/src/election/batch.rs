@@ -1,24 +1,26 @@
 //! The batching verifier: collects the ballots that arrive within a few
-//! milliseconds (or up to `max_batch`), admits them, verifies their proofs
-//! in one `verify_admitted` call off the async workers, then records each
-//! and appends the entries in the engine's order. A ballot is answered
+//! milliseconds (or up to `max_batch`), admits them and verifies their
+//! proofs on a blocking thread, both spread over the cores (one
+//! `verify_admitted` batch per core), then records each and appends the
+//! entries in the engine's order. A ballot is answered, with its receipt,
 //! only once its entry is durable.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use rayon::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout_at};
-use urna_election::{Admitted, verify_admitted};
-use urna_store::Appended;
+use urna_election::{Admitted, Election, ElectionError, Verified, Voting, verify_admitted};
 
+use super::body::receipt_json;
 use super::errors::election_error;
 use super::phase::Phase;
 use super::service::Shared;
 use crate::error::ApiError;
 
-/// What the verifier answers for one ballot.
-pub(crate) type Verdict = Result<(/* tracking */ [u8; 32], Appended), ApiError>;
+/// What the verifier answers for one ballot: its receipt (spec/api.md §A4.1).
+pub(crate) type Verdict = Result<serde_json::Value, ApiError>;
 
 /// A ballot waiting for the verifier.
 #[derive(Debug)]
@@ -73,6 +75,76 @@ fn answer(reply: oneshot::Sender<Verdict>, v: Verdict) {
     let _ = reply.send(v);
 }
 
+/// What the blocking stage hands back to the async one.
+enum Checked {
+    /// The election does not take ballots now; nothing was admitted.
+    NotVoting(ApiError, Vec<Submission>),
+    /// The admitted ballots (in arrival order) with their proof verdicts.
+    Verified(Vec<(Waiting, Result<Verified, ElectionError>)>),
+}
+
+/// Steps 1 and 2 on a blocking thread, each spread over the cores: a
+/// single verifier task doing them on one core capped casting at about
+/// 2,500 ballots/s on two cores, decoding alone costing as much as the
+/// batched proofs (BENCHMARKS.md).
+fn check(shared: &Shared, batch: Vec<Submission>) -> Checked {
+    // 1. Cheap checks (decoding, credential, header, replay, policy) under
+    // the lock, which only needs to be shared here: admit takes `&self`.
+    let admitted: Vec<(oneshot::Sender<Verdict>, Result<Admitted, ElectionError>)> = {
+        let inner = shared.inner.blocking_lock();
+        let Phase::Voting(e) = &inner.phase else {
+            return Checked::NotVoting(not_voting(&inner.phase), batch);
+        };
+        let e: &Election<Voting> = e;
+        let now = shared.now();
+        batch
+            .into_par_iter()
+            .map(|s| (s.reply, e.admit(s.bytes, now)))
+            .collect()
+    };
+    let mut waiting = Vec::with_capacity(admitted.len());
+    let mut ok = Vec::with_capacity(admitted.len());
+    for (reply, a) in admitted {
+        match a {
+            Ok(a) => {
+                waiting.push(Waiting {
+                    reply,
+                    credential: *a.credential().as_bytes(),
+                });
+                ok.push(a);
+            }
+            Err(err) => answer(reply, Err(election_error(&err))),
+        }
+    }
+    if ok.is_empty() {
+        return Checked::Verified(Vec::new());
+    }
+    // 2. The proofs, outside the lock: one batch per core (a batch smaller
+    // than urna-crypto's chunk is verified on one thread).
+    shared.batches.fetch_add(1, Ordering::Relaxed);
+    shared.batched.fetch_add(ok.len() as u64, Ordering::Relaxed);
+    let per = ok.len().div_ceil(rayon::current_num_threads().max(1));
+    let mut parts = Vec::new();
+    let mut rest = ok.into_iter();
+    loop {
+        let part: Vec<Admitted> = rest.by_ref().take(per.max(1)).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    let verdicts: Vec<Vec<Result<Verified, ElectionError>>> = parts
+        .into_par_iter()
+        .map(|part| verify_admitted(part, &mut rand::rng()))
+        .collect();
+    Checked::Verified(
+        waiting
+            .into_iter()
+            .zip(verdicts.into_iter().flatten())
+            .collect(),
+    )
+}
+
 async fn process(shared: &Arc<Shared>, batch: Vec<Submission>) {
     if let Err(e) = shared.check_running() {
         for s in batch {
@@ -80,61 +152,30 @@ async fn process(shared: &Arc<Shared>, batch: Vec<Submission>) {
         }
         return;
     }
-    // 1. Cheap checks, under the lock.
-    let mut waiting = Vec::with_capacity(batch.len());
-    let mut admitted: Vec<Admitted> = Vec::with_capacity(batch.len());
-    {
-        let inner = shared.inner.lock().await;
-        let Phase::Voting(e) = &inner.phase else {
-            let err = not_voting(&inner.phase);
+    let sh = Arc::clone(shared);
+    let checked = match tokio::task::spawn_blocking(move || check(&sh, batch)).await {
+        Ok(Checked::Verified(v)) => v,
+        Ok(Checked::NotVoting(err, batch)) => {
             for s in batch {
                 answer(s.reply, Err(err.clone()));
             }
             return;
-        };
-        let now = shared.now();
-        for s in batch {
-            match e.admit(s.bytes, now) {
-                Ok(a) => {
-                    waiting.push(Waiting {
-                        reply: s.reply,
-                        credential: *a.credential().as_bytes(),
-                    });
-                    admitted.push(a);
-                }
-                Err(err) => answer(s.reply, Err(election_error(&err))),
-            }
         }
-    }
-    if admitted.is_empty() {
-        return;
-    }
-    // 2. One batch of proofs, off the async workers.
-    shared.batches.fetch_add(1, Ordering::Relaxed);
-    shared
-        .batched
-        .fetch_add(admitted.len() as u64, Ordering::Relaxed);
-    let verdicts = tokio::task::spawn_blocking(move || {
-        let mut rng = rand::rng();
-        verify_admitted(admitted, &mut rng)
-    })
-    .await;
-    let verdicts = match verdicts {
-        Ok(v) => v,
         Err(e) => {
+            // The replies were dropped with the task: their handlers answer 500.
             tracing::error!(error = %e, "ballot verification task failed");
-            for w in waiting {
-                answer(w.reply, Err(ApiError::internal()));
-            }
             return;
         }
     };
+    if checked.is_empty() {
+        return;
+    }
     // 3. Record in order and queue the entries, under the lock, so that
     // the board order is the engine's order.
     let mut guard = shared.inner.lock().await;
     if let Err(e) = shared.check_running() {
         // An earlier batch failed to append: count nothing more.
-        for w in waiting {
+        for (w, _) in checked {
             answer(w.reply, Err(e.clone()));
         }
         return;
@@ -142,7 +183,7 @@ async fn process(shared: &Arc<Shared>, batch: Vec<Submission>) {
     let inner = &mut *guard;
     let Phase::Voting(e) = &mut inner.phase else {
         let err = not_voting(&inner.phase);
-        for w in waiting {
+        for (w, _) in checked {
             answer(w.reply, Err(err.clone()));
         }
         return;
@@ -150,7 +191,7 @@ async fn process(shared: &Arc<Shared>, batch: Vec<Submission>) {
     let now = shared.now();
     let mut entries = Vec::new();
     let mut recorded = Vec::new();
-    for (w, v) in waiting.into_iter().zip(verdicts) {
+    for (w, v) in checked {
         match v.and_then(|v| e.record(v, now)) {
             Ok(cast) => {
                 entries.push(cast.entry);
@@ -191,9 +232,46 @@ async fn process(shared: &Arc<Shared>, batch: Vec<Submission>) {
                 book.ballot(precincts, *p, *first, now);
             }
         }
-        for ((reply, tracking, ..), a) in recorded.into_iter().zip(appended) {
-            shared.remember(tracking, a.index);
-            answer(reply, Ok((tracking, a)));
+        for ((_, tracking, ..), a) in recorded.iter().zip(&appended) {
+            shared.remember(*tracking, a.index);
+        }
+        // The receipts' proofs in one blocking call for the whole batch
+        // rather than one per request; the leaf hashes are known, so the
+        // entries need not be read back.
+        let store = shared.store.clone();
+        let proofs = tokio::task::spawn_blocking(move || {
+            appended
+                .into_iter()
+                .map(|a| {
+                    let proof = store.inclusion_proof(a.index, a.checkpoint.size());
+                    (a, proof)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let proofs = match proofs {
+            Ok(p) => p,
+            Err(e) => {
+                // The ballots stand; `GET /receipt/{tracking}` answers for them.
+                tracing::error!(error = %e, "receipt task failed");
+                for (reply, ..) in recorded {
+                    answer(reply, Err(ApiError::internal()));
+                }
+                return;
+            }
+        };
+        for ((reply, tracking, ..), (a, proof)) in recorded.into_iter().zip(proofs) {
+            let r = proof.map_err(ApiError::from).map(|proof| {
+                receipt_json(
+                    &tracking,
+                    "ballot",
+                    a.index,
+                    &a.leaf_hash,
+                    &a.checkpoint,
+                    &proof,
+                )
+            });
+            answer(reply, r);
         }
     });
 }

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use urna_board::Hash;
 use urna_store::SignedCheckpoint;
 
 use super::service::Shared;
@@ -45,13 +46,32 @@ pub(crate) async fn receipt(
         tracing::error!(error = %e, "receipt task failed");
         ApiError::internal()
     })??;
-    Ok(json!({
+    Ok(receipt_json(
+        &tracking,
+        entry.entry.kind().name(),
+        index,
+        &entry.leaf_hash,
+        &checkpoint,
+        &proof,
+    ))
+}
+
+/// The receipt's JSON (spec/api.md §A4.1) from its parts.
+pub(crate) fn receipt_json(
+    tracking: &[u8; 32],
+    kind: &str,
+    index: u64,
+    leaf_hash: &Hash,
+    checkpoint: &SignedCheckpoint,
+    proof: &[Hash],
+) -> Value {
+    json!({
         "tracking": hex::encode(tracking),
-        "kind": entry.entry.kind().name(),
+        "kind": kind,
         "index": index,
-        "leaf_hash": hex::encode(entry.leaf_hash),
-        "tree_size": size,
+        "leaf_hash": hex::encode(leaf_hash),
+        "tree_size": checkpoint.size(),
         "inclusion_proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
         "checkpoint": checkpoint.text(),
-    }))
+    })
 }

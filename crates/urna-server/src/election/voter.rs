@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 
 use super::batch::{Submission, not_voting};
 use super::body::{json_body, receipt};
-use super::errors::from_hex;
+use super::errors::{election_error, from_hex};
 use super::phase::Phase;
 use crate::AppState;
 use crate::error::ApiError;
@@ -42,8 +42,7 @@ pub(crate) async fn cast(
         .send(Submission { bytes, reply })
         .await
         .map_err(|_| gone())?;
-    let (tracking, appended) = answer.await.map_err(|_| gone())??;
-    let r = receipt(shared, tracking, appended.index, appended.checkpoint).await?;
+    let r = answer.await.map_err(|_| gone())??;
     Ok(Json(r).into_response())
 }
 
@@ -61,15 +60,22 @@ pub(crate) async fn audit(
 ) -> Result<Response, ApiError> {
     let shared = &state.election.shared;
     let payload = from_hex("audit", &json_body(body)?.audit)?;
-    let (appended, tracking) = shared
-        .transition(|inner, now| match &mut inner.phase {
-            Phase::Voting(e) => {
-                let cast = e.audit(&payload, now, &mut rand::rng())?;
-                Ok((vec![cast.entry], cast.tracking))
-            }
-            other => Err(not_voting(other)),
-        })
-        .await?;
+    // As for ballots, the entry is queued under the lock (so the board
+    // order is the engine's) but made durable outside it: audits do not
+    // hold up other submissions for an fsync each.
+    shared.check_running()?;
+    let mut inner = shared.inner.lock().await;
+    shared.check_running()?;
+    let cast = match &mut inner.phase {
+        Phase::Voting(e) => e
+            .audit(&payload, shared.now(), &mut rand::rng())
+            .map_err(|e| election_error(&e))?,
+        other => return Err(not_voting(other)),
+    };
+    let tracking = cast.tracking;
+    let pending = shared.enqueue(vec![cast.entry]).await;
+    drop(inner);
+    let appended = shared.durable(pending).await?;
     shared.book().audit();
     let Some(a) = appended.into_iter().next() else {
         return Err(ApiError::internal());

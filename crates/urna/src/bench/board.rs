@@ -51,7 +51,7 @@ fn entry(appender: usize, seq: u64, payload_len: usize) -> anyhow::Result<Entry>
     Ok(Entry::new(EntryKind::Ballot, &payload)?)
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

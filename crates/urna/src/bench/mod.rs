@@ -1,6 +1,8 @@
 //! `urna bench`: the figures a user needs to size hardware, like `openssl speed`.
 
 pub mod board;
+pub mod cast;
+pub mod cpu;
 pub mod crypto;
 pub mod registry;
 pub mod report;

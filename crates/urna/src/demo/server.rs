@@ -1,0 +1,84 @@
+//! The real server (urna-server's router, axum, the durable SQLite board)
+//! on a TCP socket of the loopback interface, in its own runtime so that
+//! its threads are not the clients'.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::oneshot;
+use urna_board::{BoardSigningKey, VerifierKey};
+use urna_election::Timestamp;
+use urna_server::election::{AdminToken, TestClock};
+use urna_server::{AppState, ElectionConfig};
+use urna_store::BoardStore;
+
+/// A running server.
+#[derive(Debug)]
+pub struct LocalServer {
+    runtime: tokio::runtime::Runtime,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The server's clock. The demo's election is scheduled on fixed dates,
+    /// so the server runs on a simulated clock that the demo moves through
+    /// the schedule, as the API tests do; nothing else is done in-process.
+    pub clock: TestClock,
+    /// The board (for the export at the end; the server owns it meanwhile).
+    pub store: BoardStore,
+    /// The board's public key, published out of band for receipts.
+    pub board_key: VerifierKey,
+    shutdown: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl LocalServer {
+    /// Opens (or creates) `dir/board.db` with a fresh board key for
+    /// `origin`, and serves the API on 127.0.0.1 with the admin `token`.
+    pub fn start(dir: &Path, origin: &str, token: &str, now: Timestamp) -> anyhow::Result<Self> {
+        let key = BoardSigningKey::generate(origin, &mut rand::rng())?;
+        let board_key = key.verifier_key();
+        let store = BoardStore::open_sqlite(dir.join("board.db"), key)
+            .with_context(|| format!("opening the board in {}", dir.display()))?;
+        let clock = TestClock::new(now);
+        let config =
+            ElectionConfig::new(AdminToken::new(token)).with_clock(Arc::new(clock.clone()));
+        let state = AppState::with_election(store.clone(), config);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("urna-server")
+            .enable_all()
+            .build()
+            .context("starting the server's runtime")?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .context("listening on 127.0.0.1")?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let served = runtime.spawn(urna_server::serve(listener, state, async {
+            let _ = rx.await;
+        }));
+        Ok(LocalServer {
+            runtime,
+            addr,
+            clock,
+            store,
+            board_key,
+            shutdown: Some(tx),
+            served: Some(served),
+        })
+    }
+
+    /// Stops accepting, lets open requests finish, and reports a server failure.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(served) = self.served.take() {
+            self.runtime
+                .block_on(served)
+                .context("the server task failed")?
+                .context("the server stopped with an error")?;
+        }
+        Ok(())
+    }
+}
