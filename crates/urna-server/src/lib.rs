@@ -43,6 +43,18 @@ impl AppState {
         }
     }
 
+    /// State continuing the election on `store` after a restart: the
+    /// board is replayed through the engine, with the server journal at
+    /// `journal` (spec/api.md §A7). Blocks; call before serving.
+    pub fn resume(
+        store: BoardStore,
+        config: ElectionConfig,
+        journal: &std::path::Path,
+    ) -> Result<(Self, election::ResumeReport), election::ResumeError> {
+        let (election, report) = ElectionService::resume(store.clone(), config, journal)?;
+        Ok((AppState { store, election }, report))
+    }
+
     /// The board store.
     pub fn store(&self) -> &BoardStore {
         &self.store

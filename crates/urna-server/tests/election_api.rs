@@ -273,8 +273,15 @@ async fn whole_election_over_http() {
     let sched = m.schedule().clone();
     let clock = TestClock::new(sched.applications_open.plus_seconds(3600));
     let config = ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock.clone()));
+    let journal = dir.path().join("server.journal");
+    let resume = |config: ElectionConfig| {
+        let (store, journal) = (store.clone(), journal.clone());
+        tokio::task::spawn_blocking(move || AppState::resume(store, config, &journal))
+    };
+    let (state, report) = resume(config.clone()).await.unwrap().unwrap();
+    assert_eq!(report.phase, "empty");
     let api = Api {
-        app: app(AppState::with_election(store.clone(), config)),
+        app: app(state),
         store: store.clone(),
     };
     let mut rng = rand::rng();
@@ -777,6 +784,54 @@ async fn whole_election_over_http() {
     check_receipt(&store, &fresh, EntryKind::Ballot, b5);
     let final_status = api.ok("GET", "/election/status", false, None).await;
     assert_eq!(final_status["phase"], "decrypted");
+
+    // A restart replays the whole board: every entry the engine produces
+    // again (close, tally, partials, results) equals the stored one, and
+    // the election answers as before (spec/api.md §A7).
+    let turnout = api.ok("GET", "/election/turnout", false, None).await;
+    let tally = api.ok("GET", "/election/tally", false, None).await;
+    drop(api);
+    let (state, report) = resume(config).await.unwrap().unwrap();
+    assert_eq!(report.phase, "decrypted");
+    assert_eq!(report.ballots, CAST as u64 + 1, "{report:?}");
+    assert_eq!((report.audited, report.untimed), (1, 0), "{report:?}");
+    let api = Api {
+        app: app(state),
+        store: store.clone(),
+    };
+    assert_eq!(api.ok("GET", "/election/results", false, None).await, res);
+    assert_eq!(api.ok("GET", "/election/tally", false, None).await, tally);
+    assert_eq!(
+        api.ok("GET", "/election/turnout", false, None).await,
+        turnout
+    );
+    let fresh = api
+        .ok(
+            "GET",
+            &format!("/receipt/{}", r5["tracking"].as_str().unwrap()),
+            false,
+            None,
+        )
+        .await;
+    check_receipt(&store, &fresh, EntryKind::Ballot, b5);
+    api.refused(
+        "POST",
+        "/election/ballots",
+        false,
+        Some(json!({ "ballot": hexed(&late) })),
+        StatusCode::FORBIDDEN,
+        "voting_closed",
+    )
+    .await;
+    api.refused(
+        "POST",
+        "/election/results",
+        true,
+        None,
+        StatusCode::CONFLICT,
+        "wrong_phase",
+    )
+    .await;
 }
 
 /// The engine counts before the board stores: a failed append halts the

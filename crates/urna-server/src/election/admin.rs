@@ -127,7 +127,7 @@ pub(crate) async fn register(
     let body = json_body(body)?;
     let cred = from_hex32("credential", &body.credential)?;
     let element = Element::decode(&cred).map_err(ElectionError::from)?;
-    let (_, registered) = shared
+    let (_, (registered, seq)) = shared
         .transition(|inner, now| {
             let Phase::Registration(e) = &mut inner.phase else {
                 return Err(wrong_phase("register a credential", inner.phase.name()));
@@ -153,12 +153,18 @@ pub(crate) async fn register(
                 }
             };
             let precincts = m.precincts().len();
+            let d = m.precincts()[p].district;
             e.register(&body.district, element, now)?;
+            // The precinct never reaches the board and the sealed lists
+            // only at the open: the journal keeps both across a restart.
+            let seq = shared.journal_registration(cred, d, p)?;
             inner.precinct_of.insert(cred, p);
             shared.book().registered(precincts, p);
-            Ok((Vec::new(), e.registered()))
+            Ok((Vec::new(), (e.registered(), seq)))
         })
         .await?;
+    // Acknowledged only once durable (spec/api.md §A7.2).
+    shared.sync_journal(seq).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "registered": registered })),
@@ -185,6 +191,9 @@ pub(crate) async fn open(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    state.election.shared.config.admin.check(&headers)?;
+    // Every registration the sealed lists will hold is on disk first.
+    state.election.shared.sync_journal(u64::MAX).await?;
     simple(state, headers, Phase::open).await
 }
 

@@ -10,8 +10,10 @@ mod batch;
 mod body;
 mod clock;
 mod errors;
+mod journal;
 mod phase;
 mod public;
+mod resume;
 mod service;
 mod turnout;
 mod voter;
@@ -21,6 +23,8 @@ use axum::routing::{get, post};
 
 pub use auth::{AdminRegistrar, AdminToken, Registrar};
 pub use clock::{Clock, SystemClock, TestClock};
+pub use journal::JournalError;
+pub use resume::{ResumeError, ResumeReport};
 pub use service::{ElectionConfig, ElectionService};
 
 use crate::AppState;
