@@ -986,3 +986,97 @@ async fn failed_ballot_append_halts_casting() {
     )
     .await;
 }
+
+/// Runs an election up to just before the close with voters choosing
+/// `choices[i]`, and returns every public answer that exists before the
+/// close: turnout, status (without keys), tally and results refusals.
+async fn public_before_close(choices: &[bool]) -> Vec<(String, Value)> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BoardStore::open_sqlite(dir.path().join("board.db"), board_key()).unwrap();
+    let text = manifest_text();
+    let m = Manifest::from_bytes(text.as_bytes()).unwrap();
+    let sched = m.schedule().clone();
+    let clock = TestClock::new(sched.applications_open.plus_seconds(3600));
+    let config = ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock.clone()));
+    let api = Api {
+        app: app(AppState::with_election(store.clone(), config)),
+        store: store.clone(),
+    };
+    let (st, _) = api
+        .call("POST", "/election/manifest", true, Some(text.into_bytes()))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    ceremony(&api, &m).await;
+    api.ok("POST", "/election/ceremony/finish", true, None)
+        .await;
+    let mut rng = rand::rng();
+    let mut voters = Vec::new();
+    for i in 0..choices.len() {
+        let p = &m.precincts()[i % m.precincts().len()];
+        let d = m.districts()[p.district].id.clone();
+        let key = CredentialKey::generate(&mut rng);
+        api.ok(
+            "POST",
+            "/election/credentials",
+            true,
+            Some(json!({ "district": d, "precinct": p.id, "credential": key.public().to_hex() })),
+        )
+        .await;
+        voters.push((key, d));
+    }
+    clock.set(sched.voting_opens.plus_seconds(60));
+    api.ok("POST", "/election/open", true, None).await;
+    for (i, ((key, d), &yes)) in voters.iter().zip(choices).enumerate() {
+        // Ballots spread over three hours.
+        clock.set(sched.voting_opens.plus_seconds(60 + 1800 * (i as u64 % 6)));
+        let v = api
+            .ok("GET", &format!("/election/style/{d}"), false, None)
+            .await;
+        let (b, _) = make_ballot(&style_from(&v), key, yes);
+        api.ok(
+            "POST",
+            "/election/ballots",
+            false,
+            Some(json!({ "ballot": hexed(&b) })),
+        )
+        .await;
+    }
+    let mut out = Vec::new();
+    let t = api.ok("GET", "/election/turnout", false, None).await;
+    out.push(("turnout".into(), t));
+    let mut st = api.ok("GET", "/election/status", false, None).await;
+    for k in ["joint_key", "fingerprint", "verifier"] {
+        st.as_object_mut().unwrap().remove(k);
+    }
+    out.push(("status".into(), st));
+    for uri in ["/election/tally", "/election/results"] {
+        let (st, b) = api.call("GET", uri, false, None).await;
+        assert_eq!(st, StatusCode::CONFLICT, "{uri}");
+        out.push((uri.into(), serde_json::from_slice(&b).unwrap()));
+    }
+    out
+}
+
+/// No endpoint tells anything about the choices before the close: every
+/// public answer is the same whether everyone voted yes, no, or a mix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_about_choices_before_the_close() {
+    let n = 14;
+    let yes = public_before_close(&vec![true; n]).await;
+    let no = public_before_close(&vec![false; n]).await;
+    let mixed: Vec<bool> = (0..n).map(|i| i % 3 == 0).collect();
+    let mixed = public_before_close(&mixed).await;
+    assert_eq!(yes, no);
+    assert_eq!(yes, mixed);
+    // The hourly turnout is in the manifest's zone (Europe/Moscow, +03:00).
+    let t = &yes[0].1;
+    assert_eq!(t["voted"], n as u64);
+    let hours = t["hours"].as_array().unwrap();
+    assert_eq!(hours.len(), 3, "{t}");
+    if std::path::Path::new("/usr/share/zoneinfo/Europe/Moscow").exists() {
+        assert_eq!(t["time_zone"], "Europe/Moscow");
+        assert_eq!(hours[0]["hour"], "2020-06-25T10:00:00+03:00", "{t}");
+    }
+    let per_hour: u64 = hours.iter().map(|h| h["voters"].as_u64().unwrap()).sum();
+    assert_eq!(per_hour, n as u64);
+}

@@ -16,6 +16,7 @@ mod public;
 mod resume;
 mod service;
 mod turnout;
+mod tz;
 mod voter;
 
 use axum::Router;

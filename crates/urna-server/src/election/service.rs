@@ -22,6 +22,7 @@ use super::journal::{Journal, JournalError, Record};
 use super::phase::Phase;
 use super::resume::{ResumeError, ResumeReport};
 use super::turnout::TurnoutBook;
+use super::tz::Zone;
 use crate::error::ApiError;
 
 /// Entries queued at the board's writer, not yet known to be durable.
@@ -85,6 +86,8 @@ pub(crate) struct Shared {
     halted: AtomicBool,
     pub(crate) manifest: OnceLock<Arc<Manifest>>,
     pub(crate) keys: OnceLock<ElectionKeys>,
+    /// The manifest's time zone, for labels of the hourly turnout.
+    zone: OnceLock<Zone>,
     /// Tracking code → board index, for `GET /receipt/{tracking}`.
     receipts: Mutex<HashMap<[u8; 32], u64>>,
     pub(crate) turnout: Mutex<TurnoutBook>,
@@ -240,6 +243,12 @@ impl Shared {
             .copied()
     }
 
+    /// The manifest's time zone (read once).
+    pub(crate) fn zone(&self, manifest: &Manifest) -> &Zone {
+        self.zone
+            .get_or_init(|| Zone::load(&manifest.schedule().time_zone))
+    }
+
     pub(crate) fn book(&self) -> std::sync::MutexGuard<'_, TurnoutBook> {
         self.turnout.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -285,6 +294,7 @@ impl ElectionService {
                 halted: AtomicBool::new(false),
                 manifest: OnceLock::new(),
                 keys: OnceLock::new(),
+                zone: OnceLock::new(),
                 receipts: Mutex::new(HashMap::new()),
                 turnout: Mutex::new(TurnoutBook::default()),
                 journal,
