@@ -171,16 +171,12 @@ mod tests {
             local_label(1_593_068_400, -(9 * 3600 + 1800)),
             "2020-06-24T21:30:00-09:30"
         );
-        // Quarters in UTC fold into the local hours of a +05:30 zone.
+        // Quarters in UTC fold into the local hours of a +05:30 zone
+        // (1_593_000_000 is a whole UTC hour).
         let mut book = TurnoutBook::default();
         let zone = Zone::utc();
         for t in [0i64, 1799, 1800, 5399] {
-            book.ballot(
-                1,
-                Some(0),
-                true,
-                Timestamp::from_unix(1_593_000_000 - 1_593_000_000 % 3600 + t),
-            );
+            book.ballot(1, Some(0), true, Timestamp::from_unix(1_593_000_000 + t));
         }
         assert_eq!(book.hours(&zone).len(), 2);
         let plus_530 = Zone::fixed_for_tests(5 * 3600 + 1800);
