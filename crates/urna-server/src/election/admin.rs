@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use urna_crypto::encoding::Element;
+use urna_election::record::AnnulReason;
 use urna_election::{ElectionError, Misuse, Timestamp};
 use urna_store::Appended;
 
@@ -251,6 +252,67 @@ pub(crate) async fn partials(
                 ))
             }
             other => Err(wrong_phase("accept partial decryptions", other.name())),
+        })
+        .await?;
+    Ok(done(shared, phase, &appended))
+}
+
+/// Why a credential's e-vote is annulled (spec/record.md §R9).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Reason {
+    /// The voter also voted on paper (only under `evote-annulled`).
+    PaperVote,
+    /// A decision of the commission or a court.
+    Decision,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Annulment {
+    /// The public credential, hex.
+    credential: String,
+    reason: Reason,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReconciliationBody {
+    /// Credentials whose e-vote no longer counts; may be empty.
+    annulled: Vec<Annulment>,
+}
+
+/// `POST /election/reconciliation`: after the close and before the tally,
+/// the commission's list of e-voters who also voted on paper (or whose
+/// e-vote a decision annuls); it lands on the board (spec/record.md §R9)
+/// and their ballots are left out of the tally.
+pub(crate) async fn reconcile(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<ReconciliationBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let shared = &state.election.shared;
+    shared.config.admin.check(&headers)?;
+    let mut list = Vec::new();
+    for (k, a) in json_body(body)?.annulled.iter().enumerate() {
+        let field = format!("annulled[{k}].credential");
+        let c = from_hex32(&field, &a.credential)?;
+        let element = Element::decode(&c).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_credential",
+                format!("Field {field} is not a valid credential (a ristretto255 element)."),
+            )
+        })?;
+        let reason = match a.reason {
+            Reason::PaperVote => AnnulReason::PaperVote,
+            Reason::Decision => AnnulReason::Decision,
+        };
+        list.push((element, reason));
+    }
+    let (appended, phase) = shared
+        .transition(|inner, _| match &mut inner.phase {
+            Phase::Closed(e) => Ok((e.reconcile(list)?, "closed")),
+            other => Err(wrong_phase("reconcile", other.name())),
         })
         .await?;
     Ok(done(shared, phase, &appended))

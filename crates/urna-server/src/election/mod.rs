@@ -43,6 +43,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/election/credentials", post(admin::register))
         .route("/election/open", post(admin::open))
         .route("/election/close", post(admin::close))
+        .route("/election/reconciliation", post(admin::reconcile))
         .route("/election/tally", get(public::tally).post(admin::tally))
         .route("/election/partials", post(admin::partials))
         .route(
