@@ -45,7 +45,7 @@ impl AppState {
 
     /// State continuing the election on `store` after a restart: the
     /// board is replayed through the engine, with the server journal at
-    /// `journal` (spec/api.md §A7). Blocks; call before serving.
+    /// `journal` (spec/api.md §A6). Blocks; call before serving.
     pub fn resume(
         store: BoardStore,
         config: ElectionConfig,

@@ -787,7 +787,7 @@ async fn whole_election_over_http() {
 
     // A restart replays the whole board: every entry the engine produces
     // again (close, tally, partials, results) equals the stored one, and
-    // the election answers as before (spec/api.md §A7).
+    // the election answers as before (spec/api.md §A6).
     let turnout = api.ok("GET", "/election/turnout", false, None).await;
     let tally = api.ok("GET", "/election/tally", false, None).await;
     drop(api);

@@ -99,7 +99,7 @@ pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
     let store = BoardStore::open_sqlite(opts.data.join("board.db"), key)
         .with_context(|| format!("opening the board in {}", opts.data.display()))?;
     let config = urna_server::ElectionConfig::new(admin);
-    // Continue whatever election the board holds (spec/api.md §A7); a
+    // Continue whatever election the board holds (spec/api.md §A6); a
     // board that does not replay exactly is a refusal to start.
     let (state, report) =
         urna_server::AppState::resume(store, config, &opts.data.join("server.journal"))

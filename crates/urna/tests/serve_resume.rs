@@ -1,4 +1,4 @@
-//! `urna serve` survives `kill -9` (spec/api.md §A7): the real binary,
+//! `urna serve` survives `kill -9` (spec/api.md §A6): the real binary,
 //! a real clock, ballots cast from several threads while the process is
 //! killed; on restart over the same folder every acknowledged receipt
 //! still answers, the turnout is the same, the re-vote interval of a

@@ -77,15 +77,26 @@ pub(crate) async fn ceremony(
     headers: HeaderMap,
     body: Result<Json<CeremonyBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let shared = &state.election.shared;
-    shared.config.admin.check(&headers)?;
+    state.election.shared.config.admin.check(&headers)?;
     let payload = from_hex("message", &json_body(body)?.message)?;
+    accept_ceremony(&state, payload).await
+}
+
+/// Accepts one ceremony message (authorised by the caller) and appends it.
+pub(crate) async fn accept_ceremony(
+    state: &AppState,
+    payload: Vec<u8>,
+) -> Result<Response, ApiError> {
+    let shared = &state.election.shared;
     let (appended, phase) = shared
         .transition(|inner, _| match &mut inner.phase {
             Phase::KeyCeremony(e) => Ok((vec![e.accept(&payload)?], "key_ceremony")),
             other => Err(wrong_phase("accept a ceremony message", other.name())),
         })
         .await?;
+    for a in &appended {
+        shared.log_ceremony(a.index, payload.clone());
+    }
     Ok(done(shared, phase, &appended))
 }
 
@@ -98,13 +109,18 @@ pub(crate) async fn finish_ceremony(
     shared.config.admin.check(&headers)?;
     let (appended, phase) = shared
         .transition(|inner, _| {
-            let r = step(inner, |p| p.finish_ceremony(&mut rand::rng()))?;
+            let (entries, phase) = step(inner, |p| p.finish_ceremony(&mut rand::rng()))?;
             if let Phase::Registration(e) = &inner.phase {
                 let _ = shared.keys.set(e.keys().clone());
             }
-            Ok(r)
+            let payloads: Vec<Vec<u8>> = entries.iter().map(|e| e.payload().to_vec()).collect();
+            Ok((entries, (phase, payloads)))
         })
         .await?;
+    let (phase, payloads) = phase;
+    for (a, p) in appended.iter().zip(payloads) {
+        shared.log_ceremony(a.index, p);
+    }
     Ok(done(shared, phase, &appended))
 }
 
@@ -164,7 +180,7 @@ pub(crate) async fn register(
             Ok((Vec::new(), (e.registered(), seq)))
         })
         .await?;
-    // Acknowledged only once durable (spec/api.md §A7.2).
+    // Acknowledged only once durable (spec/api.md §A6.2).
     shared.sync_journal(seq).await?;
     Ok((
         StatusCode::CREATED,
@@ -235,13 +251,21 @@ pub(crate) async fn partials(
     headers: HeaderMap,
     body: Result<Json<PartialsBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let shared = &state.election.shared;
-    shared.config.admin.check(&headers)?;
+    state.election.shared.config.admin.check(&headers)?;
     let payloads = json_body(body)?
         .payloads
         .iter()
         .map(|p| from_hex("payloads", p))
         .collect::<Result<Vec<_>, _>>()?;
+    accept_partials(&state, payloads).await
+}
+
+/// Verifies and appends one trustee's partial decryptions (authorised by the caller).
+pub(crate) async fn accept_partials(
+    state: &AppState,
+    payloads: Vec<Vec<u8>>,
+) -> Result<Response, ApiError> {
+    let shared = &state.election.shared;
     let (appended, phase) = shared
         .transition(|inner, _| match &mut inner.phase {
             Phase::Tallied(e) => {

@@ -1,4 +1,4 @@
-//! The server journal (spec/api.md §A7.2): what the server must remember
+//! The server journal (spec/api.md §A6.2): what the server must remember
 //! across a restart that is not on the public board.
 //!
 //! * Registrations: a credential is acknowledged (201) long before the

@@ -15,6 +15,7 @@ mod phase;
 mod public;
 mod resume;
 mod service;
+mod trustees;
 mod turnout;
 mod tz;
 mod voter;
@@ -38,7 +39,13 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/election/style/{district}", get(public::style))
         .route("/election/status", get(public::status))
-        .route("/election/ceremony", post(admin::ceremony))
+        .route(
+            "/election/ceremony",
+            get(trustees::messages).post(admin::ceremony),
+        )
+        .route("/election/trustees/{j}/token", post(trustees::issue))
+        .route("/election/trustees/{j}/ceremony", post(trustees::ceremony))
+        .route("/election/trustees/{j}/partials", post(trustees::partials))
         .route("/election/ceremony/finish", post(admin::finish_ceremony))
         .route("/election/credentials", post(admin::register))
         .route("/election/open", post(admin::open))

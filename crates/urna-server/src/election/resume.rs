@@ -1,4 +1,4 @@
-//! Resuming after a restart (spec/api.md §A7): the engine's state is
+//! Resuming after a restart (spec/api.md §A6): the engine's state is
 //! rebuilt by replaying the durable board through `urna_election`, in
 //! board order, exactly as the entries were first produced. Every entry
 //! the engine produces during the replay must equal the stored one byte
@@ -286,12 +286,17 @@ impl Replayer<'_> {
             if let Phase::Registration(el) = &self.phase {
                 let _ = self.shared.keys.set(el.keys().clone());
             }
+            self.shared
+                .log_ceremony(e.index, e.entry.payload().to_vec());
             return Ok(());
         }
         let out = el
             .accept(e.entry.payload())
             .map_err(|x| engine(e.index, x))?;
-        same(e.index, &[out], std::slice::from_ref(&e))
+        same(e.index, &[out], std::slice::from_ref(&e))?;
+        self.shared
+            .log_ceremony(e.index, e.entry.payload().to_vec());
+        Ok(())
     }
 
     fn opened(&mut self, e: StoredEntry) -> Result<(), ResumeError> {

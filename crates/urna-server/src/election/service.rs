@@ -91,7 +91,9 @@ pub(crate) struct Shared {
     /// Tracking code → board index, for `GET /receipt/{tracking}`.
     receipts: Mutex<HashMap<[u8; 32], u64>>,
     pub(crate) turnout: Mutex<TurnoutBook>,
-    /// What must survive a restart but is not on the board (§A7.2);
+    /// Ceremony entries on the board: index and payload (for trustees).
+    ceremony: Mutex<Vec<(u64, Vec<u8>)>>,
+    /// What must survive a restart but is not on the board (§A6.2);
     /// `None`: this server keeps it in memory only.
     pub(crate) journal: Option<Arc<Journal>>,
     /// Proof batches verified, and ballots in them.
@@ -161,7 +163,7 @@ impl Shared {
         }
     }
 
-    /// Notes when these entries became durable (§A7.2). A failure costs
+    /// Notes when these entries became durable (§A6.2). A failure costs
     /// only precision after a restart, never a ballot: it is logged.
     fn note_times(&self, appended: &[Appended]) {
         let Some(j) = &self.journal else { return };
@@ -249,6 +251,22 @@ impl Shared {
             .get_or_init(|| Zone::load(&manifest.schedule().time_zone))
     }
 
+    /// Notes a `trustee_ceremony` entry once it is on the board.
+    pub(crate) fn log_ceremony(&self, index: u64, payload: Vec<u8>) {
+        self.ceremony
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((index, payload));
+    }
+
+    /// The ceremony entries so far, in board order.
+    pub(crate) fn ceremony_log(&self) -> Vec<(u64, Vec<u8>)> {
+        self.ceremony
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     pub(crate) fn book(&self) -> std::sync::MutexGuard<'_, TurnoutBook> {
         self.turnout.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -297,6 +315,7 @@ impl ElectionService {
                 zone: OnceLock::new(),
                 receipts: Mutex::new(HashMap::new()),
                 turnout: Mutex::new(TurnoutBook::default()),
+                ceremony: Mutex::new(Vec::new()),
                 journal,
                 batches: AtomicU64::new(0),
                 batched: AtomicU64::new(0),
@@ -305,7 +324,7 @@ impl ElectionService {
         }
     }
 
-    /// A service that continues the election on `store` (spec/api.md §A7):
+    /// A service that continues the election on `store` (spec/api.md §A6):
     /// the board is replayed through the engine in order, with the
     /// server journal at `journal` (created if absent) for what is not on
     /// the board. Any entry that does not replay exactly refuses the start.

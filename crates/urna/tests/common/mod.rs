@@ -27,6 +27,11 @@ pub fn rfc3339(unix: i64) -> String {
 /// The 2020 example with 3 trustees (t = 2), the given re-vote section,
 /// applications open now and voting opening at `opens` for a day.
 pub fn manifest(opens: i64, revote: &str) -> String {
+    manifest_with(opens, opens + 86_400, revote, (3, 2))
+}
+
+/// The same with the voting window `[opens, closes)` and trustees (n, t).
+pub fn manifest_with(opens: i64, closes: i64, revote: &str, (n, t): (u16, u16)) -> String {
     let example = include_str!("../../../../examples/moscow-2020-constitution.toml");
     let mut out = String::new();
     let mut skip = false;
@@ -41,7 +46,7 @@ pub fn manifest(opens: i64, revote: &str) -> String {
                 rfc3339(now() - 3600),
                 rfc3339(opens),
                 rfc3339(opens),
-                rfc3339(opens + 86_400)
+                rfc3339(closes)
             ));
         } else if line == "[revote]" {
             skip = true;
@@ -53,8 +58,9 @@ pub fn manifest(opens: i64, revote: &str) -> String {
             out.push('\n');
         }
     }
-    let out = out.replace("n = 5\nt = 3", "n = 3\nt = 2");
-    assert!(out.contains("n = 3\nt = 2"));
+    let want = format!("n = {n}\nt = {t}");
+    let out = out.replace("n = 5\nt = 3", &want);
+    assert!(out.contains(&want));
     out
 }
 
