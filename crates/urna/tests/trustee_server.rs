@@ -74,7 +74,7 @@ fn three_of_five_over_http() {
     .unwrap();
     assert_eq!(r.status, 200);
     let r = srv.call("POST", "/election/trustees/6/token", true, None);
-    assert_eq!((r.status, r.code().as_str()), (404, "unknown_trustee"));
+    assert_eq!((r.status, r.code().as_str()), (404, "no_such_trustee"));
     let r = srv.call("POST", "/election/trustees/1/token", false, None);
     assert_eq!((r.status, r.code().as_str()), (401, "unauthorized"));
     let mut tokens = Vec::new();

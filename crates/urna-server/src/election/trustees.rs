@@ -63,7 +63,7 @@ pub(crate) fn token(admin: &str, m: &[u8; 32], j: u16) -> String {
 fn unknown_trustee(j: u16, n: u16) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "unknown_trustee",
+        "no_such_trustee",
         format!("Trustee {j} is not one of this election's trustees (1 to {n})."),
     )
 }
