@@ -1267,4 +1267,16 @@ async fn reconciliation_annuls_paper_voters() {
         store: store.clone(),
     };
     assert_eq!(api.ok("GET", "/election/results", false, None).await, res);
+
+    // Without the journal the precincts of the sealed credentials are
+    // unknown: the server refuses to start rather than guess.
+    drop(api);
+    std::fs::remove_file(&journal).unwrap();
+    let config = ElectionConfig::new(AdminToken::new(TOKEN));
+    let err = resume(config).await.unwrap().unwrap_err();
+    assert!(
+        err.to_string().contains("not in the server journal"),
+        "{err}"
+    );
+    assert!(err.index.is_some(), "{err}");
 }
