@@ -259,12 +259,16 @@ impl Shared {
             .push((index, payload));
     }
 
-    /// The ceremony entries so far, in board order.
+    /// The ceremony entries so far, in board order (they are noted after
+    /// the engine lock is released, so concurrent posts may note out of order).
     pub(crate) fn ceremony_log(&self) -> Vec<(u64, Vec<u8>)> {
-        self.ceremony
+        let mut log = self
+            .ceremony
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .clone();
+        log.sort_unstable_by_key(|(i, _)| *i);
+        log
     }
 
     pub(crate) fn book(&self) -> std::sync::MutexGuard<'_, TurnoutBook> {
