@@ -291,6 +291,14 @@ impl Election<Registration> {
         now: Timestamp,
     ) -> Result<(), ElectionError> {
         check_application_window(self.manifest.schedule(), now)?;
+        self.restore(district, credential)
+    }
+
+    /// Registers a credential that was accepted in the application window
+    /// before a restart (the server's journal, or a sealed list read back
+    /// from the board): every check of [`register`](Self::register) but
+    /// the clock, which belongs to the moment it was first accepted.
+    pub fn restore(&mut self, district: &str, credential: Element) -> Result<(), ElectionError> {
         let d = self
             .manifest
             .district_index(district)
@@ -522,6 +530,13 @@ impl Election<Voting> {
         now: Timestamp,
     ) -> Result<(Ballot, usize), ElectionError> {
         check_voting_window(self.manifest.schedule(), now)?;
+        self.identify_on_board(ballot_bytes)
+    }
+
+    /// [`identify`](Self::identify) without the clock: for entries read
+    /// back from the board, whose position between `voting_opened` and
+    /// `voting_closed` is what places them in the window (spec/record.md §R6.3).
+    fn identify_on_board(&self, ballot_bytes: &[u8]) -> Result<(Ballot, usize), ElectionError> {
         let ballot = Ballot::decode(ballot_bytes)?;
         let district = self
             .district_of(&ballot.credential)
@@ -563,14 +578,61 @@ impl Election<Voting> {
     /// its entry. The window, replay and re-vote checks are repeated here,
     /// because other ballots may have been recorded since `admit`.
     pub fn record(&mut self, verified: Verified, now: Timestamp) -> Result<Cast, ElectionError> {
-        let a = verified.0;
         check_voting_window(self.manifest.schedule(), now)?;
+        self.record_inner(verified, now, false)
+    }
+
+    /// The cheap checks of a `ballot` entry read back from the board on a
+    /// restart: decoding, credential, header and style — but not the
+    /// clock, and not replays or the re-vote policy, which
+    /// [`record_replayed`](Self::record_replayed) checks in board order.
+    pub fn readmit(&self, ballot_bytes: Vec<u8>) -> Result<Admitted, ElectionError> {
+        let (ballot, district) = self.identify_on_board(&ballot_bytes)?;
+        let tracking = tracking_code(&ballot_bytes);
+        Ok(Admitted {
+            bytes: ballot_bytes,
+            ballot,
+            tracking,
+            district,
+            manifest: self.manifest.clone(),
+            keys: self.state.keys.clone(),
+        })
+    }
+
+    /// Records a verified ballot read back from the board, in board order.
+    /// What the board can show is checked (replays, audited ballots, a
+    /// second ballot under `forbidden`, spec/record.md §R6.3); the voting
+    /// window and the re-vote interval are not, because the clock that
+    /// decided them is not on the board. `at` is the server's best
+    /// knowledge of when the ballot was accepted: it becomes the
+    /// credential's last ballot time for the re-vote interval from now on.
+    pub fn record_replayed(
+        &mut self,
+        verified: Verified,
+        at: Timestamp,
+    ) -> Result<Cast, ElectionError> {
+        self.record_inner(verified, at, true)
+    }
+
+    fn record_inner(
+        &mut self,
+        verified: Verified,
+        now: Timestamp,
+        replayed: bool,
+    ) -> Result<Cast, ElectionError> {
+        let a = verified.0;
         if !Arc::ptr_eq(&a.keys, &self.state.keys) {
             return Err(Refusal::WrongElection.into());
         }
         let cred = *a.ballot.credential.as_bytes();
         let entry = Entry::new(EntryKind::Ballot, &a.bytes)?;
-        let rec = self.state.ballot_box.record(&cred, &a.tracking, now)?;
+        let rec = if replayed {
+            self.state
+                .ballot_box
+                .record_replayed(&cred, &a.tracking, now)?
+        } else {
+            self.state.ballot_box.record(&cred, &a.tracking, now)?
+        };
         let cts = ballot_ciphertexts(&a.ballot);
         if let Some((d, old)) = self.state.current.remove(&cred) {
             self.state.acc.remove(d, &expand(&self.manifest, d, &old));
@@ -610,8 +672,27 @@ impl Election<Voting> {
         now: Timestamp,
         rng: &mut R,
     ) -> Result<Cast, ElectionError> {
+        check_voting_window(self.manifest.schedule(), now)?;
+        self.audit_inner(payload, rng)
+    }
+
+    /// An `audited_ballot` entry read back from the board on a restart:
+    /// every check of [`audit`](Self::audit) but the clock.
+    pub fn replay_audit<R: CryptoRng + ?Sized>(
+        &mut self,
+        payload: &[u8],
+        rng: &mut R,
+    ) -> Result<Cast, ElectionError> {
+        self.audit_inner(payload, rng)
+    }
+
+    fn audit_inner<R: CryptoRng + ?Sized>(
+        &mut self,
+        payload: &[u8],
+        rng: &mut R,
+    ) -> Result<Cast, ElectionError> {
         let audited = AuditedBallot::decode(payload)?;
-        let (ballot, district) = self.identify(&audited.ballot_bytes, now)?;
+        let (ballot, district) = self.identify_on_board(&audited.ballot_bytes)?;
         let tracking = tracking_code(&audited.ballot_bytes);
         let shapes = &self.manifest.styles()[district].shapes;
         let key = &self.state.keys.key;

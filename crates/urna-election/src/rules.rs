@@ -135,6 +135,33 @@ impl BallotBox {
         Ok(Recorded { superseded })
     }
 
+    /// Records a ballot read back from the board, in board order: the
+    /// checks the board can show (audited ballot, replay, a second ballot
+    /// under `forbidden`) but not the re-vote interval, which depends on
+    /// the clock of the moment it was accepted.
+    pub fn record_replayed(
+        &mut self,
+        credential: &CredentialBytes,
+        tracking: &[u8; 32],
+        at: Timestamp,
+    ) -> Result<Recorded, Refusal> {
+        if self.audited.contains(tracking) {
+            return Err(Refusal::AuditedBallot);
+        }
+        if self.seen.contains(tracking) {
+            return Err(Refusal::ReplayedBallot);
+        }
+        if self.policy == RevotePolicy::Forbidden && self.last.contains_key(credential) {
+            return Err(Refusal::RevoteForbidden);
+        }
+        self.seen.insert(*tracking);
+        let superseded = self
+            .last
+            .insert(*credential, (at, *tracking))
+            .map(|(_, t)| t);
+        Ok(Recorded { superseded })
+    }
+
     /// Records an audited ballot: its tracking code can never be cast, and
     /// a second audit of the same bytes is a replay.
     pub fn record_audit(&mut self, tracking: &[u8; 32]) -> Result<(), Refusal> {

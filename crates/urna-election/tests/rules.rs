@@ -198,3 +198,39 @@ proptest! {
         }
     }
 }
+
+/// Replaying ballots read back from the board (a server restart): what
+/// the board shows is checked, the clock is not, and the replayed time
+/// governs the re-vote interval afterwards.
+#[test]
+fn replayed_ballots() {
+    let (c, d) = ([1u8; 32], [2u8; 32]);
+    let mut f = BallotBox::new(RevotePolicy::Forbidden);
+    f.record_replayed(&c, &[10; 32], ts(1500)).unwrap();
+    assert_eq!(
+        f.record_replayed(&c, &[11; 32], ts(1900)),
+        Err(Refusal::RevoteForbidden)
+    );
+    assert_eq!(
+        f.record_replayed(&d, &[10; 32], ts(1900)),
+        Err(Refusal::ReplayedBallot)
+    );
+    f.record_audit(&[12; 32]).unwrap();
+    assert_eq!(
+        f.record_replayed(&d, &[12; 32], ts(1900)),
+        Err(Refusal::AuditedBallot)
+    );
+    let mut l = BallotBox::new(RevotePolicy::LastCounts {
+        min_interval_seconds: 60,
+    });
+    // Estimated times may be closer than the interval: board order decides.
+    l.record_replayed(&c, &[20; 32], ts(1500)).unwrap();
+    let r = l.record_replayed(&c, &[21; 32], ts(1530)).unwrap();
+    assert_eq!(r.superseded, Some([20; 32]));
+    // A live ballot after the replay obeys the interval from the replayed time.
+    assert!(matches!(
+        l.check(&c, &[22; 32], ts(1580)),
+        Err(Refusal::RevoteTooSoon { .. })
+    ));
+    l.check(&c, &[22; 32], ts(1590)).unwrap();
+}

@@ -53,6 +53,25 @@ impl AppState {
         self
     }
 
+    /// State continuing the election on `store` after a restart: the
+    /// board is replayed through the engine, with the server journal at
+    /// `journal` (spec/api.md §A6). Blocks; call before serving.
+    pub fn resume(
+        store: BoardStore,
+        config: ElectionConfig,
+        journal: &std::path::Path,
+    ) -> Result<(Self, election::ResumeReport), election::ResumeError> {
+        let (election, report) = ElectionService::resume(store.clone(), config, journal)?;
+        Ok((
+            AppState {
+                store,
+                election,
+                web: web::WebAssets::default(),
+            },
+            report,
+        ))
+    }
+
     /// The board store.
     pub fn store(&self) -> &BoardStore {
         &self.store

@@ -273,8 +273,15 @@ async fn whole_election_over_http() {
     let sched = m.schedule().clone();
     let clock = TestClock::new(sched.applications_open.plus_seconds(3600));
     let config = ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock.clone()));
+    let journal = dir.path().join("server.journal");
+    let resume = |config: ElectionConfig| {
+        let (store, journal) = (store.clone(), journal.clone());
+        tokio::task::spawn_blocking(move || AppState::resume(store, config, &journal))
+    };
+    let (state, report) = resume(config.clone()).await.unwrap().unwrap();
+    assert_eq!(report.phase, "empty");
     let api = Api {
-        app: app(AppState::with_election(store.clone(), config)),
+        app: app(state),
         store: store.clone(),
     };
     let mut rng = rand::rng();
@@ -777,6 +784,54 @@ async fn whole_election_over_http() {
     check_receipt(&store, &fresh, EntryKind::Ballot, b5);
     let final_status = api.ok("GET", "/election/status", false, None).await;
     assert_eq!(final_status["phase"], "decrypted");
+
+    // A restart replays the whole board: every entry the engine produces
+    // again (close, tally, partials, results) equals the stored one, and
+    // the election answers as before (spec/api.md §A6).
+    let turnout = api.ok("GET", "/election/turnout", false, None).await;
+    let tally = api.ok("GET", "/election/tally", false, None).await;
+    drop(api);
+    let (state, report) = resume(config).await.unwrap().unwrap();
+    assert_eq!(report.phase, "decrypted");
+    assert_eq!(report.ballots, CAST as u64 + 1, "{report:?}");
+    assert_eq!((report.audited, report.untimed), (1, 0), "{report:?}");
+    let api = Api {
+        app: app(state),
+        store: store.clone(),
+    };
+    assert_eq!(api.ok("GET", "/election/results", false, None).await, res);
+    assert_eq!(api.ok("GET", "/election/tally", false, None).await, tally);
+    assert_eq!(
+        api.ok("GET", "/election/turnout", false, None).await,
+        turnout
+    );
+    let fresh = api
+        .ok(
+            "GET",
+            &format!("/receipt/{}", r5["tracking"].as_str().unwrap()),
+            false,
+            None,
+        )
+        .await;
+    check_receipt(&store, &fresh, EntryKind::Ballot, b5);
+    api.refused(
+        "POST",
+        "/election/ballots",
+        false,
+        Some(json!({ "ballot": hexed(&late) })),
+        StatusCode::FORBIDDEN,
+        "voting_closed",
+    )
+    .await;
+    api.refused(
+        "POST",
+        "/election/results",
+        true,
+        None,
+        StatusCode::CONFLICT,
+        "wrong_phase",
+    )
+    .await;
 }
 
 /// The engine counts before the board stores: a failed append halts the
@@ -930,4 +985,298 @@ async fn failed_ballot_append_halts_casting() {
         "election_halted",
     )
     .await;
+}
+
+/// Runs an election up to just before the close with voters choosing
+/// `choices[i]`, and returns every public answer that exists before the
+/// close: turnout, status (without keys), tally and results refusals.
+async fn public_before_close(choices: &[bool]) -> Vec<(String, Value)> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BoardStore::open_sqlite(dir.path().join("board.db"), board_key()).unwrap();
+    let text = manifest_text();
+    let m = Manifest::from_bytes(text.as_bytes()).unwrap();
+    let sched = m.schedule().clone();
+    let clock = TestClock::new(sched.applications_open.plus_seconds(3600));
+    let config = ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock.clone()));
+    let api = Api {
+        app: app(AppState::with_election(store.clone(), config)),
+        store: store.clone(),
+    };
+    let (st, _) = api
+        .call("POST", "/election/manifest", true, Some(text.into_bytes()))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    ceremony(&api, &m).await;
+    api.ok("POST", "/election/ceremony/finish", true, None)
+        .await;
+    let mut rng = rand::rng();
+    let mut voters = Vec::new();
+    for i in 0..choices.len() {
+        let p = &m.precincts()[i % m.precincts().len()];
+        let d = m.districts()[p.district].id.clone();
+        let key = CredentialKey::generate(&mut rng);
+        api.ok(
+            "POST",
+            "/election/credentials",
+            true,
+            Some(json!({ "district": d, "precinct": p.id, "credential": key.public().to_hex() })),
+        )
+        .await;
+        voters.push((key, d));
+    }
+    clock.set(sched.voting_opens.plus_seconds(60));
+    api.ok("POST", "/election/open", true, None).await;
+    for (i, ((key, d), &yes)) in voters.iter().zip(choices).enumerate() {
+        // Ballots spread over three hours.
+        clock.set(sched.voting_opens.plus_seconds(60 + 1800 * (i as u64 % 6)));
+        let v = api
+            .ok("GET", &format!("/election/style/{d}"), false, None)
+            .await;
+        let (b, _) = make_ballot(&style_from(&v), key, yes);
+        api.ok(
+            "POST",
+            "/election/ballots",
+            false,
+            Some(json!({ "ballot": hexed(&b) })),
+        )
+        .await;
+    }
+    let mut out = Vec::new();
+    let t = api.ok("GET", "/election/turnout", false, None).await;
+    out.push(("turnout".into(), t));
+    let mut st = api.ok("GET", "/election/status", false, None).await;
+    for k in ["joint_key", "fingerprint", "verifier"] {
+        st.as_object_mut().unwrap().remove(k);
+    }
+    out.push(("status".into(), st));
+    for uri in ["/election/tally", "/election/results"] {
+        let (st, b) = api.call("GET", uri, false, None).await;
+        assert_eq!(st, StatusCode::CONFLICT, "{uri}");
+        out.push((uri.into(), serde_json::from_slice(&b).unwrap()));
+    }
+    out
+}
+
+/// No endpoint tells anything about the choices before the close: every
+/// public answer is the same whether everyone voted yes, no, or a mix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_about_choices_before_the_close() {
+    let n = 14;
+    let yes = public_before_close(&vec![true; n]).await;
+    let no = public_before_close(&vec![false; n]).await;
+    let mixed: Vec<bool> = (0..n).map(|i| i % 3 == 0).collect();
+    let mixed = public_before_close(&mixed).await;
+    assert_eq!(yes, no);
+    assert_eq!(yes, mixed);
+    // The hourly turnout is in the manifest's zone (Europe/Moscow, +03:00).
+    let t = &yes[0].1;
+    assert_eq!(t["voted"], n as u64);
+    let hours = t["hours"].as_array().unwrap();
+    assert_eq!(hours.len(), 3, "{t}");
+    if std::path::Path::new("/usr/share/zoneinfo/Europe/Moscow").exists() {
+        assert_eq!(t["time_zone"], "Europe/Moscow");
+        assert_eq!(hours[0]["hour"], "2020-06-25T10:00:00+03:00", "{t}");
+    }
+    let per_hour: u64 = hours.iter().map(|h| h["voters"].as_u64().unwrap()).sum();
+    assert_eq!(per_hour, n as u64);
+}
+
+/// The commission's reconciliation (spec/api.md §A3, spec/record.md §R9):
+/// after the close, before the tally; on the board; the annulled e-votes
+/// are not counted; refusals change nothing; a restart replays it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_annuls_paper_voters() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BoardStore::open_sqlite(dir.path().join("board.db"), board_key()).unwrap();
+    let text = manifest_text().replace(
+        "paper_after_evote = \"evote-stands\"",
+        "paper_after_evote = \"evote-annulled\"",
+    );
+    assert!(text.contains("evote-annulled"));
+    let m = Manifest::from_bytes(text.as_bytes()).unwrap();
+    let sched = m.schedule().clone();
+    let clock = TestClock::new(sched.applications_open.plus_seconds(3600));
+    let config = ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock.clone()));
+    let journal = dir.path().join("server.journal");
+    let resume = |config: ElectionConfig| {
+        let (store, journal) = (store.clone(), journal.clone());
+        tokio::task::spawn_blocking(move || AppState::resume(store, config, &journal))
+    };
+    let api = Api {
+        app: app(resume(config.clone()).await.unwrap().unwrap().0),
+        store: store.clone(),
+    };
+    let (st, _) = api
+        .call("POST", "/election/manifest", true, Some(text.into_bytes()))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let shares = ceremony(&api, &m).await;
+    api.ok("POST", "/election/ceremony/finish", true, None)
+        .await;
+    let mut rng = rand::rng();
+    let mut voters = Vec::new();
+    for i in 0..7 {
+        let p = &m.precincts()[i % m.precincts().len()];
+        let d = m.districts()[p.district].id.clone();
+        let key = CredentialKey::generate(&mut rng);
+        api.ok(
+            "POST",
+            "/election/credentials",
+            true,
+            Some(json!({ "district": d, "precinct": p.id, "credential": key.public().to_hex() })),
+        )
+        .await;
+        voters.push((key, d));
+    }
+    clock.set(sched.voting_opens.plus_seconds(60));
+    api.ok("POST", "/election/open", true, None).await;
+    // Voters 0..6 vote yes; voter 6 does not vote.
+    for (key, d) in &voters[..6] {
+        let v = api
+            .ok("GET", &format!("/election/style/{d}"), false, None)
+            .await;
+        let (b, _) = make_ballot(&style_from(&v), key, true);
+        api.ok(
+            "POST",
+            "/election/ballots",
+            false,
+            Some(json!({ "ballot": hexed(&b) })),
+        )
+        .await;
+    }
+    let cred = |i: usize| voters[i].0.public().to_hex();
+    let body = |list: Vec<(String, &str)>| json!({ "annulled": list.into_iter().map(|(c, r)| json!({ "credential": c, "reason": r })).collect::<Vec<_>>() });
+    let good = body(vec![(cred(0), "paper_vote"), (cred(1), "decision")]);
+    api.refused(
+        "POST",
+        "/election/reconciliation",
+        true,
+        Some(good.clone()),
+        StatusCode::CONFLICT,
+        "wrong_phase",
+    )
+    .await;
+    clock.set(sched.voting_closes);
+    api.ok("POST", "/election/close", true, None).await;
+    api.refused(
+        "POST",
+        "/election/reconciliation",
+        false,
+        Some(good.clone()),
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    for (bad, status, code) in [
+        (
+            body(vec![(cred(6), "paper_vote")]),
+            StatusCode::BAD_REQUEST,
+            "nothing_to_annul",
+        ),
+        (
+            body(vec![(cred(0), "paper_vote"), (cred(0), "decision")]),
+            StatusCode::BAD_REQUEST,
+            "duplicate_annulment",
+        ),
+        (
+            body(vec![("AB".repeat(32), "decision")]),
+            StatusCode::BAD_REQUEST,
+            "invalid_hex",
+        ),
+        (
+            body(vec![("ff".repeat(32), "decision")]),
+            StatusCode::BAD_REQUEST,
+            "invalid_credential",
+        ),
+        (
+            body(vec![(cred(0), "lost_in_the_mail")]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+    ] {
+        api.refused(
+            "POST",
+            "/election/reconciliation",
+            true,
+            Some(bad),
+            status,
+            code,
+        )
+        .await;
+    }
+    let r = api
+        .ok("POST", "/election/reconciliation", true, Some(good.clone()))
+        .await;
+    assert_eq!(r["entries"].as_array().unwrap().len(), 1);
+    let entry = store.entry(r["entries"][0].as_u64().unwrap()).unwrap();
+    assert_eq!(entry.entry.kind(), EntryKind::Reconciliation);
+    api.refused(
+        "POST",
+        "/election/reconciliation",
+        true,
+        Some(good),
+        StatusCode::CONFLICT,
+        "already_reconciled",
+    )
+    .await;
+
+    // The tally counts the four e-votes that stand.
+    api.ok("POST", "/election/tally", true, None).await;
+    let tv = api.ok("GET", "/election/tally", false, None).await;
+    let records: Vec<_> = tv["payloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            TallyChunk::decode(&hex::decode(p.as_str().unwrap()).unwrap())
+                .unwrap()
+                .records
+        })
+        .collect();
+    let items = tally_items(&records);
+    let fp = style_from(&api.ok("GET", "/election/style/msk-cao", false, None).await).fingerprint;
+    for j in [2u16, 3] {
+        let p = shares[&j].partial_decrypt_batch(&fp, &items, &mut rand::rng());
+        let payloads = PartialChunk::payloads(j, &p).unwrap();
+        api.ok(
+            "POST",
+            "/election/partials",
+            true,
+            Some(json!({ "payloads": payloads.iter().map(|x| hexed(x)).collect::<Vec<_>>() })),
+        )
+        .await;
+    }
+    api.ok("POST", "/election/results", true, None).await;
+    let res = api.ok("GET", "/election/results", false, None).await;
+    let total = res["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["scope"] == "total")
+        .unwrap()
+        .clone();
+    assert_eq!(total["ballots"], 4);
+    assert_eq!(total["counts"], json!([4, 0]));
+
+    // A restart replays the reconciliation and everything after it.
+    drop(api);
+    let (state, report) = resume(config).await.unwrap().unwrap();
+    assert_eq!(report.phase, "decrypted");
+    let api = Api {
+        app: app(state),
+        store: store.clone(),
+    };
+    assert_eq!(api.ok("GET", "/election/results", false, None).await, res);
+
+    // Without the journal the precincts of the sealed credentials are
+    // unknown: the server refuses to start rather than guess.
+    drop(api);
+    std::fs::remove_file(&journal).unwrap();
+    let config = ElectionConfig::new(AdminToken::new(TOKEN));
+    let err = resume(config).await.unwrap().unwrap_err();
+    assert!(
+        err.to_string().contains("not in the server journal"),
+        "{err}"
+    );
+    assert!(err.index.is_some(), "{err}");
 }

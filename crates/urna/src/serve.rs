@@ -103,32 +103,45 @@ pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
     let admin = admin_token(opts.admin_token_file.as_deref())?;
     let store = BoardStore::open_sqlite(opts.data.join("board.db"), key)
         .with_context(|| format!("opening the board in {}", opts.data.display()))?;
+    let config = urna_server::ElectionConfig::new(admin);
+    // Continue whatever election the board holds (spec/api.md §A6); a
+    // board that does not replay exactly is a refusal to start.
+    let (mut state, report) =
+        urna_server::AppState::resume(store, config, &opts.data.join("server.journal"))
+            .map_err(|e| anyhow!("refusing to start on {}: {e}", opts.data.display()))?;
+    if opts.web.join("index.html").is_file() {
+        eprintln!("urna: web app from {}", opts.web.display());
+        state = state.with_web(opts.web.clone());
+    } else {
+        eprintln!(
+            "urna: no web app ({} has no index.html)",
+            opts.web.display()
+        );
+    }
+    let store = state.store().clone();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .with_context(|| format!("listening on {}", opts.listen))?;
         eprintln!(
-            "urna: serving board {} (size {}) on http://{}\nurna: board key {}",
+            "urna: serving board {} (size {}) on http://{}\nurna: board key {}\nurna: election phase {} ({} ballots and audits replayed, {} registrations pending{})",
             store.origin(),
             store.size(),
             listener.local_addr()?,
-            store.verifier_key()
+            store.verifier_key(),
+            report.phase,
+            report.ballots,
+            report.pending_registrations,
+            if report.untimed > 0 {
+                format!(", {} without a journalled time", report.untimed)
+            } else {
+                String::new()
+            }
         );
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        let mut state =
-            urna_server::AppState::with_election(store, urna_server::ElectionConfig::new(admin));
-        if opts.web.join("index.html").is_file() {
-            eprintln!("urna: web app from {}", opts.web.display());
-            state = state.with_web(opts.web.clone());
-        } else {
-            eprintln!(
-                "urna: no web app ({} has no index.html)",
-                opts.web.display()
-            );
-        }
         urna_server::serve(listener, state, shutdown).await?;
         Ok(())
     })

@@ -16,6 +16,10 @@ use urna_trustee::payloads::{
 use urna_trustee::store::INSECURE_FAST_KDF_ENV;
 use urna_trustee::{KdfParams, Passphrase};
 
+#[path = "trustee_remote.rs"]
+mod remote;
+use remote::{Remote, ServerOpts};
+
 /// The environment variable holding the passphrase.
 const PASSPHRASE_ENV: &str = "URNA_TRUSTEE_PASSPHRASE";
 
@@ -49,9 +53,10 @@ pub struct PassOpts {
 /// `init`.
 #[derive(Debug, clap::Args)]
 pub struct InitOpts {
-    /// The election manifest (TOML).
-    #[arg(long)]
-    manifest: PathBuf,
+    /// The election manifest (TOML); with --server, taken from the server
+    /// (and, if given too, required to be the same bytes).
+    #[arg(long, required_unless_present = "server")]
+    manifest: Option<PathBuf>,
     /// This trustee's index, 1..=n.
     #[arg(long)]
     index: u16,
@@ -68,6 +73,8 @@ pub struct InitOpts {
     #[arg(long, default_value = "round1.msg")]
     out: PathBuf,
     #[command(flatten)]
+    server: ServerOpts,
+    #[command(flatten)]
     pass: PassOpts,
 }
 
@@ -78,11 +85,13 @@ pub struct DealOpts {
     #[arg(long)]
     store: PathBuf,
     /// Every published round 1 payload (files or folders; this trustee's own included).
-    #[arg(long, num_args = 1.., required = true)]
+    #[arg(long, num_args = 1.., required_unless_present = "server")]
     round1: Vec<PathBuf>,
     /// Where to write the round 2 payload.
     #[arg(long, default_value = "round2.msg")]
     out: PathBuf,
+    #[command(flatten)]
+    server: ServerOpts,
     #[command(flatten)]
     pass: PassOpts,
 }
@@ -94,11 +103,13 @@ pub struct ReceiveOpts {
     #[arg(long)]
     store: PathBuf,
     /// Every published round 2 payload (files or folders).
-    #[arg(long, num_args = 1.., required = true)]
+    #[arg(long, num_args = 1.., required_unless_present = "server")]
     round2: Vec<PathBuf>,
     /// Where to write this trustee's complaints (an empty list when all shares are good).
     #[arg(long, default_value = "complaints.msg")]
     out: PathBuf,
+    #[command(flatten)]
+    server: ServerOpts,
     #[command(flatten)]
     pass: PassOpts,
 }
@@ -113,6 +124,8 @@ pub struct FinishOpts {
     #[arg(long, num_args = 0..)]
     complaints: Vec<PathBuf>,
     #[command(flatten)]
+    server: ServerOpts,
+    #[command(flatten)]
     pass: PassOpts,
 }
 
@@ -123,7 +136,7 @@ pub struct DecryptOpts {
     #[arg(long)]
     store: PathBuf,
     /// The encrypted tally payload(s) (spec/record.md §R10), in chunk order.
-    #[arg(long, num_args = 1.., required = true)]
+    #[arg(long, num_args = 1.., required_unless_present = "server")]
     tally: Vec<PathBuf>,
     /// The election manifest: its hash must be the store's and the tally must have its shape.
     #[arg(long)]
@@ -134,6 +147,8 @@ pub struct DecryptOpts {
     /// Where to write the partial decryption payloads (spec/record.md §R11).
     #[arg(long, default_value = "partials.msg")]
     out: PathBuf,
+    #[command(flatten)]
+    server: ServerOpts,
     #[command(flatten)]
     pass: PassOpts,
 }
@@ -198,14 +213,39 @@ fn write_out(path: &Path, kind: u16, payloads: &[Vec<u8>]) -> anyhow::Result<()>
     Ok(())
 }
 
+/// This store's trustee index (to name the trustee to the server).
+fn own_index(store: &Path, pass: &Passphrase) -> anyhow::Result<u16> {
+    Ok(ops::show(store, pass)?.index)
+}
+
 /// Runs one `urna trustee` command.
 pub fn run(cmd: &TrusteeCmd) -> anyhow::Result<()> {
     let mut rng = rand::rng();
     match cmd {
         TrusteeCmd::Init(o) => {
             let pass = passphrase(&o.pass)?;
-            let manifest = std::fs::read(&o.manifest)
-                .with_context(|| format!("reading {}", o.manifest.display()))?;
+            let server = Remote::from_opts(&o.server)?;
+            let local = match &o.manifest {
+                Some(p) => {
+                    Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)
+                }
+                None => None,
+            };
+            let manifest = match (&server, local) {
+                (Some(r), local) => {
+                    let published = r.manifest()?;
+                    if let Some(l) = local
+                        && l != published
+                    {
+                        bail!(
+                            "the manifest given differs from the one the server publishes: refusing to take part"
+                        );
+                    }
+                    published
+                }
+                (None, Some(l)) => l,
+                (None, None) => bail!("give --manifest FILE or --server URL"),
+            };
             let params = match (o.n, o.t) {
                 (Some(n), Some(t)) => Some(CeremonyParams::new(n, t)?),
                 (None, None) => None,
@@ -221,17 +261,45 @@ pub fn run(cmd: &TrusteeCmd) -> anyhow::Result<()> {
                 &mut rng,
             )?;
             println!("created key store {}", o.store.display());
-            write_out(&o.out, KIND_TRUSTEE_CEREMONY, &[payload])
+            match server {
+                Some(r) => r.post_ceremony(o.index, &[payload]),
+                None => write_out(&o.out, KIND_TRUSTEE_CEREMONY, &[payload]),
+            }
         }
         TrusteeCmd::Deal(o) => {
             let pass = passphrase(&o.pass)?;
-            let inputs = payloads::read_inputs(&o.round1, KIND_TRUSTEE_CEREMONY)?;
+            let server = Remote::from_opts(&o.server)?;
+            let inputs = match &server {
+                // Every trustee's round 1 first: dealing to fewer would
+                // leave the late ones without shares (spec §8.3).
+                Some(r) => {
+                    r.ceremony_when(
+                        "not every trustee's round 1 message is on the board yet",
+                        |c| c.count(1) >= usize::from(c.n),
+                    )?
+                    .payloads
+                }
+                None => payloads::read_inputs(&o.round1, KIND_TRUSTEE_CEREMONY)?,
+            };
             let payload = ops::deal(&o.store, &pass, &inputs, &mut rng)?;
-            write_out(&o.out, KIND_TRUSTEE_CEREMONY, &[payload])
+            match server {
+                Some(r) => r.post_ceremony(own_index(&o.store, &pass)?, &[payload]),
+                None => write_out(&o.out, KIND_TRUSTEE_CEREMONY, &[payload]),
+            }
         }
         TrusteeCmd::Receive(o) => {
             let pass = passphrase(&o.pass)?;
-            let inputs = payloads::read_inputs(&o.round2, KIND_TRUSTEE_CEREMONY)?;
+            let server = Remote::from_opts(&o.server)?;
+            let inputs = match &server {
+                Some(r) => {
+                    r.ceremony_when(
+                        "not every trustee's round 2 message is on the board yet",
+                        |c| c.count(2) >= usize::from(c.n),
+                    )?
+                    .payloads
+                }
+                None => payloads::read_inputs(&o.round2, KIND_TRUSTEE_CEREMONY)?,
+            };
             let complaints = ops::receive(&o.store, &pass, &inputs, &mut rng)?;
             if !complaints.is_empty() {
                 eprintln!(
@@ -239,13 +307,43 @@ pub fn run(cmd: &TrusteeCmd) -> anyhow::Result<()> {
                     complaints.len()
                 );
             }
-            write_out(&o.out, KIND_TRUSTEE_CEREMONY, &complaints)
+            match server {
+                Some(r) => {
+                    r.post_ceremony(own_index(&o.store, &pass)?, &complaints)?;
+                    println!("{} complaint(s) posted", complaints.len());
+                    Ok(())
+                }
+                None => write_out(&o.out, KIND_TRUSTEE_CEREMONY, &complaints),
+            }
         }
         TrusteeCmd::Finish(o) => {
             let pass = passphrase(&o.pass)?;
-            let inputs = payloads::read_inputs(&o.complaints, KIND_TRUSTEE_CEREMONY)?;
+            let server = Remote::from_opts(&o.server)?;
+            let (inputs, published) = match &server {
+                // The admin closes the complaint round by finishing the
+                // ceremony on the server: then every complaint is on the board.
+                Some(r) => {
+                    let c = r.ceremony_when(
+                        "the ceremony is not finished on the server yet (no joint key)",
+                        |c| c.joint_key.is_some(),
+                    )?;
+                    (c.payloads, c.joint_key)
+                }
+                None => (
+                    payloads::read_inputs(&o.complaints, KIND_TRUSTEE_CEREMONY)?,
+                    None,
+                ),
+            };
             let report = ops::finish(&o.store, &pass, &inputs, &mut rng)?;
             println!("{report}");
+            if let Some(k) = published
+                && k != report.joint_key.to_hex()
+            {
+                bail!(
+                    "the joint key the server published ({k}) is not the one this trustee computed ({}): do not use this election",
+                    report.joint_key.to_hex()
+                );
+            }
             Ok(())
         }
         TrusteeCmd::Decrypt(o) => {
@@ -271,13 +369,37 @@ pub fn run(cmd: &TrusteeCmd) -> anyhow::Result<()> {
                 }
                 None => None,
             };
-            let inputs = payloads::read_inputs(&o.tally, KIND_ADMIN_ACTION)?;
+            let server = Remote::from_opts(&o.server)?;
+            let (inputs, manifest, fingerprint) = match &server {
+                // The tally, the manifest (for the shape check) and the
+                // fingerprint as the server publishes them; a fingerprint
+                // given on the command line must agree.
+                Some(r) => {
+                    let published = r.fingerprint()?;
+                    if let Some(f) = fingerprint
+                        && f != published
+                    {
+                        bail!("--fingerprint differs from the fingerprint the server publishes");
+                    }
+                    let m = Manifest::from_bytes(&r.manifest()?)
+                        .map_err(|e| anyhow::anyhow!("the server's manifest: {e}"))?;
+                    (r.tally()?, Some(m), Some(published))
+                }
+                None => (
+                    payloads::read_inputs(&o.tally, KIND_ADMIN_ACTION)?,
+                    manifest,
+                    fingerprint,
+                ),
+            };
             let expect = Expect {
                 fingerprint,
                 manifest: manifest.as_ref(),
             };
             let out = ops::decrypt(&o.store, &pass, &inputs, &expect, &mut rng)?;
-            write_out(&o.out, KIND_PARTIAL_DECRYPTION, &out)
+            match server {
+                Some(r) => r.post_partials(own_index(&o.store, &pass)?, &out),
+                None => write_out(&o.out, KIND_PARTIAL_DECRYPTION, &out),
+            }
         }
         TrusteeCmd::Show(o) => {
             let pass = passphrase(&o.pass)?;

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use urna_crypto::encoding::Element;
+use urna_election::record::AnnulReason;
 use urna_election::{ElectionError, Misuse, Timestamp};
 use urna_store::Appended;
 
@@ -76,15 +77,26 @@ pub(crate) async fn ceremony(
     headers: HeaderMap,
     body: Result<Json<CeremonyBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let shared = &state.election.shared;
-    shared.config.admin.check(&headers)?;
+    state.election.shared.config.admin.check(&headers)?;
     let payload = from_hex("message", &json_body(body)?.message)?;
+    accept_ceremony(&state, payload).await
+}
+
+/// Accepts one ceremony message (authorised by the caller) and appends it.
+pub(crate) async fn accept_ceremony(
+    state: &AppState,
+    payload: Vec<u8>,
+) -> Result<Response, ApiError> {
+    let shared = &state.election.shared;
     let (appended, phase) = shared
         .transition(|inner, _| match &mut inner.phase {
             Phase::KeyCeremony(e) => Ok((vec![e.accept(&payload)?], "key_ceremony")),
             other => Err(wrong_phase("accept a ceremony message", other.name())),
         })
         .await?;
+    for a in &appended {
+        shared.log_ceremony(a.index, payload.clone());
+    }
     Ok(done(shared, phase, &appended))
 }
 
@@ -97,13 +109,18 @@ pub(crate) async fn finish_ceremony(
     shared.config.admin.check(&headers)?;
     let (appended, phase) = shared
         .transition(|inner, _| {
-            let r = step(inner, |p| p.finish_ceremony(&mut rand::rng()))?;
+            let (entries, phase) = step(inner, |p| p.finish_ceremony(&mut rand::rng()))?;
             if let Phase::Registration(e) = &inner.phase {
                 let _ = shared.keys.set(e.keys().clone());
             }
-            Ok(r)
+            let payloads: Vec<Vec<u8>> = entries.iter().map(|e| e.payload().to_vec()).collect();
+            Ok((entries, (phase, payloads)))
         })
         .await?;
+    let (phase, payloads) = phase;
+    for (a, p) in appended.iter().zip(payloads) {
+        shared.log_ceremony(a.index, p);
+    }
     Ok(done(shared, phase, &appended))
 }
 
@@ -135,7 +152,7 @@ pub(crate) async fn register(
             credential: &cred,
         },
     )?;
-    let (_, registered) = shared
+    let (_, (registered, seq)) = shared
         .transition(|inner, now| {
             let Phase::Registration(e) = &mut inner.phase else {
                 return Err(wrong_phase("register a credential", inner.phase.name()));
@@ -161,12 +178,18 @@ pub(crate) async fn register(
                 }
             };
             let precincts = m.precincts().len();
+            let d = m.precincts()[p].district;
             e.register(&body.district, element, now)?;
+            // The precinct never reaches the board and the sealed lists
+            // only at the open: the journal keeps both across a restart.
+            let seq = shared.journal_registration(cred, d, p)?;
             inner.precinct_of.insert(cred, p);
             shared.book().registered(precincts, p);
-            Ok((Vec::new(), e.registered()))
+            Ok((Vec::new(), (e.registered(), seq)))
         })
         .await?;
+    // Acknowledged only once durable (spec/api.md §A6.2).
+    shared.sync_journal(seq).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "registered": registered })),
@@ -193,6 +216,9 @@ pub(crate) async fn open(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    state.election.shared.config.admin.check(&headers)?;
+    // Every registration the sealed lists will hold is on disk first.
+    state.election.shared.sync_journal(u64::MAX).await?;
     simple(state, headers, Phase::open).await
 }
 
@@ -233,13 +259,21 @@ pub(crate) async fn partials(
     headers: HeaderMap,
     body: Result<Json<PartialsBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let shared = &state.election.shared;
-    shared.config.admin.check(&headers)?;
+    state.election.shared.config.admin.check(&headers)?;
     let payloads = json_body(body)?
         .payloads
         .iter()
         .map(|p| from_hex("payloads", p))
         .collect::<Result<Vec<_>, _>>()?;
+    accept_partials(&state, payloads).await
+}
+
+/// Verifies and appends one trustee's partial decryptions (authorised by the caller).
+pub(crate) async fn accept_partials(
+    state: &AppState,
+    payloads: Vec<Vec<u8>>,
+) -> Result<Response, ApiError> {
+    let shared = &state.election.shared;
     let (appended, phase) = shared
         .transition(|inner, _| match &mut inner.phase {
             Phase::Tallied(e) => {
@@ -250,6 +284,67 @@ pub(crate) async fn partials(
                 ))
             }
             other => Err(wrong_phase("accept partial decryptions", other.name())),
+        })
+        .await?;
+    Ok(done(shared, phase, &appended))
+}
+
+/// Why a credential's e-vote is annulled (spec/record.md §R9).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Reason {
+    /// The voter also voted on paper (only under `evote-annulled`).
+    PaperVote,
+    /// A decision of the commission or a court.
+    Decision,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Annulment {
+    /// The public credential, hex.
+    credential: String,
+    reason: Reason,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReconciliationBody {
+    /// Credentials whose e-vote no longer counts; may be empty.
+    annulled: Vec<Annulment>,
+}
+
+/// `POST /election/reconciliation`: after the close and before the tally,
+/// the commission's list of e-voters who also voted on paper (or whose
+/// e-vote a decision annuls); it lands on the board (spec/record.md §R9)
+/// and their ballots are left out of the tally.
+pub(crate) async fn reconcile(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<ReconciliationBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let shared = &state.election.shared;
+    shared.config.admin.check(&headers)?;
+    let mut list = Vec::new();
+    for (k, a) in json_body(body)?.annulled.iter().enumerate() {
+        let field = format!("annulled[{k}].credential");
+        let c = from_hex32(&field, &a.credential)?;
+        let element = Element::decode(&c).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_credential",
+                format!("Field {field} is not a valid credential (a ristretto255 element)."),
+            )
+        })?;
+        let reason = match a.reason {
+            Reason::PaperVote => AnnulReason::PaperVote,
+            Reason::Decision => AnnulReason::Decision,
+        };
+        list.push((element, reason));
+    }
+    let (appended, phase) = shared
+        .transition(|inner, _| match &mut inner.phase {
+            Phase::Closed(e) => Ok((e.reconcile(list)?, "closed")),
+            other => Err(wrong_phase("reconcile", other.name())),
         })
         .await?;
     Ok(done(shared, phase, &appended))

@@ -36,6 +36,11 @@ impl AdminToken {
         AdminToken(None)
     }
 
+    /// The token, to derive trustee tokens from (never logged or sent).
+    pub(crate) fn secret(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
     /// Checks `Authorization: Bearer <token>`.
     pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let Some(expected) = &self.0 else {

@@ -10,10 +10,14 @@ mod batch;
 mod body;
 mod clock;
 mod errors;
+mod journal;
 mod phase;
 mod public;
+mod resume;
 mod service;
+mod trustees;
 mod turnout;
+mod tz;
 mod voter;
 
 use axum::Router;
@@ -21,6 +25,8 @@ use axum::routing::{get, post};
 
 pub use auth::{AdminRegistrar, AdminToken, CredentialRequest, Registrar};
 pub use clock::{Clock, SystemClock, TestClock};
+pub use journal::JournalError;
+pub use resume::{ResumeError, ResumeReport};
 pub use service::{ElectionConfig, ElectionService};
 
 use crate::AppState;
@@ -33,11 +39,18 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/election/style/{district}", get(public::style))
         .route("/election/status", get(public::status))
-        .route("/election/ceremony", post(admin::ceremony))
+        .route(
+            "/election/ceremony",
+            get(trustees::messages).post(admin::ceremony),
+        )
+        .route("/election/trustees/{j}/token", post(trustees::issue))
+        .route("/election/trustees/{j}/ceremony", post(trustees::ceremony))
+        .route("/election/trustees/{j}/partials", post(trustees::partials))
         .route("/election/ceremony/finish", post(admin::finish_ceremony))
         .route("/election/credentials", post(admin::register))
         .route("/election/open", post(admin::open))
         .route("/election/close", post(admin::close))
+        .route("/election/reconciliation", post(admin::reconcile))
         .route("/election/tally", get(public::tally).post(admin::tally))
         .route("/election/partials", post(admin::partials))
         .route(

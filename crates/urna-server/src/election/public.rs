@@ -139,7 +139,8 @@ pub(crate) async fn turnout(State(state): State<AppState>) -> Result<Response, A
     let shared = &state.election.shared;
     let m = manifest(&state)?;
     let phase = shared.inner.lock().await.phase.name();
-    let report = shared.book().report(m, phase);
+    let zone = shared.zone(m);
+    let report = shared.book().report(m, phase, zone);
     Ok(no_store(Json(report).into_response()))
 }
 

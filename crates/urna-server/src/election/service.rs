@@ -18,8 +18,11 @@ use super::auth::{AdminRegistrar, AdminToken, Registrar};
 use super::batch::{self, Submission};
 use super::clock::{Clock, SystemClock};
 use super::errors::halted;
+use super::journal::{Journal, JournalError, Record};
 use super::phase::Phase;
+use super::resume::{ResumeError, ResumeReport};
 use super::turnout::TurnoutBook;
+use super::tz::Zone;
 use crate::error::ApiError;
 
 /// Entries queued at the board's writer, not yet known to be durable.
@@ -83,9 +86,16 @@ pub(crate) struct Shared {
     halted: AtomicBool,
     pub(crate) manifest: OnceLock<Arc<Manifest>>,
     pub(crate) keys: OnceLock<ElectionKeys>,
+    /// The manifest's time zone, for labels of the hourly turnout.
+    zone: OnceLock<Zone>,
     /// Tracking code → board index, for `GET /receipt/{tracking}`.
     receipts: Mutex<HashMap<[u8; 32], u64>>,
     pub(crate) turnout: Mutex<TurnoutBook>,
+    /// Ceremony entries on the board: index and payload (for trustees).
+    ceremony: Mutex<Vec<(u64, Vec<u8>)>>,
+    /// What must survive a restart but is not on the board (§A6.2);
+    /// `None`: this server keeps it in memory only.
+    pub(crate) journal: Option<Arc<Journal>>,
     /// Proof batches verified, and ballots in them.
     pub(crate) batches: AtomicU64,
     pub(crate) batched: AtomicU64,
@@ -141,13 +151,83 @@ impl Shared {
     /// Waits for queued entries to be durable; a failure halts the election.
     pub(crate) async fn durable(&self, pending: Pending) -> Result<Vec<Appended>, ApiError> {
         match pending.await {
-            Ok(a) => Ok(a),
+            Ok(a) => {
+                self.note_times(&a);
+                Ok(a)
+            }
             Err(e) => {
                 self.halted.store(true, Ordering::SeqCst);
                 tracing::error!(error = %e, "board append failed after the engine counted; halting the election");
                 Err(halted())
             }
         }
+    }
+
+    /// Notes when these entries became durable (§A6.2). A failure costs
+    /// only precision after a restart, never a ballot: it is logged.
+    fn note_times(&self, appended: &[Appended]) {
+        let Some(j) = &self.journal else { return };
+        let time = self.now().unix();
+        let mut k = 0;
+        while k < appended.len() {
+            // Runs of consecutive indices.
+            let first = appended[k].index;
+            let mut n = 1;
+            while k + n < appended.len() && appended[k + n].index == first + n as u64 {
+                n += 1;
+            }
+            let r = Record::Times {
+                first,
+                count: n as u64,
+                time,
+            };
+            if let Err(e) = j.write(&r) {
+                tracing::error!(error = %e, "could not note acceptance times in the journal");
+            }
+            k += n;
+        }
+    }
+
+    /// Writes a registration to the journal; call with the engine lock
+    /// held. Returns the sequence number to [`sync_journal`](Self::sync_journal).
+    pub(crate) fn journal_registration(
+        &self,
+        credential: [u8; 32],
+        district: usize,
+        precinct: usize,
+    ) -> Result<u64, ApiError> {
+        let Some(j) = &self.journal else { return Ok(0) };
+        let r = Record::Registration {
+            credential,
+            district: u32::try_from(district).map_err(|_| ApiError::internal())?,
+            precinct: u32::try_from(precinct).map_err(|_| ApiError::internal())?,
+        };
+        j.write(&r).map_err(|e| self.journal_failed(&e))
+    }
+
+    /// Waits until journal records up to `seq` are on disk.
+    pub(crate) async fn sync_journal(&self, seq: u64) -> Result<(), ApiError> {
+        let Some(j) = self.journal.clone() else {
+            return Ok(());
+        };
+        let r = tokio::task::spawn_blocking(move || j.sync(seq)).await;
+        match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.journal_failed(&e)),
+            Err(e) => {
+                tracing::error!(error = %e, "journal sync task failed");
+                self.halted.store(true, Ordering::SeqCst);
+                Err(halted())
+            }
+        }
+    }
+
+    /// The engine counted something the journal could not keep: as for a
+    /// failed board append (§A1 Halt), the election stops changing.
+    fn journal_failed(&self, e: &JournalError) -> ApiError {
+        self.halted.store(true, Ordering::SeqCst);
+        tracing::error!(error = %e, "server journal write failed after the engine counted; halting the election");
+        halted()
     }
 
     pub(crate) fn remember(&self, tracking: [u8; 32], index: u64) {
@@ -163,6 +243,32 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
             .get(tracking)
             .copied()
+    }
+
+    /// The manifest's time zone (read once).
+    pub(crate) fn zone(&self, manifest: &Manifest) -> &Zone {
+        self.zone
+            .get_or_init(|| Zone::load(&manifest.schedule().time_zone))
+    }
+
+    /// Notes a `trustee_ceremony` entry once it is on the board.
+    pub(crate) fn log_ceremony(&self, index: u64, payload: Vec<u8>) {
+        self.ceremony
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((index, payload));
+    }
+
+    /// The ceremony entries so far, in board order (they are noted after
+    /// the engine lock is released, so concurrent posts may note out of order).
+    pub(crate) fn ceremony_log(&self) -> Vec<(u64, Vec<u8>)> {
+        let mut log = self
+            .ceremony
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        log.sort_unstable_by_key(|(i, _)| *i);
+        log
     }
 
     pub(crate) fn book(&self) -> std::sync::MutexGuard<'_, TurnoutBook> {
@@ -194,8 +300,14 @@ pub struct ElectionService {
 }
 
 impl ElectionService {
-    /// A service appending to `store`, with no election yet.
+    /// A service appending to `store`, with no election yet, keeping
+    /// what is not on the board in memory only (tests, the demo): it
+    /// cannot be resumed after a restart. `urna serve` uses [`resume`](Self::resume).
     pub fn new(store: BoardStore, config: ElectionConfig) -> Self {
+        Self::build(store, config, None)
+    }
+
+    fn build(store: BoardStore, config: ElectionConfig, journal: Option<Arc<Journal>>) -> Self {
         ElectionService {
             shared: Arc::new(Shared {
                 store,
@@ -204,13 +316,45 @@ impl ElectionService {
                 halted: AtomicBool::new(false),
                 manifest: OnceLock::new(),
                 keys: OnceLock::new(),
+                zone: OnceLock::new(),
                 receipts: Mutex::new(HashMap::new()),
                 turnout: Mutex::new(TurnoutBook::default()),
+                ceremony: Mutex::new(Vec::new()),
+                journal,
                 batches: AtomicU64::new(0),
                 batched: AtomicU64::new(0),
             }),
             verifier: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// A service that continues the election on `store` (spec/api.md §A6):
+    /// the board is replayed through the engine in order, with the
+    /// server journal at `journal` (created if absent) for what is not on
+    /// the board. Any entry that does not replay exactly refuses the start.
+    /// The replay blocks: inside a runtime, call it from `spawn_blocking`.
+    pub fn resume(
+        store: BoardStore,
+        config: ElectionConfig,
+        journal: &std::path::Path,
+    ) -> Result<(Self, ResumeReport), ResumeError> {
+        let (journal, records) = Journal::open(journal).map_err(|e| ResumeError {
+            index: None,
+            message: e.to_string(),
+        })?;
+        let service = Self::build(store, config, Some(Arc::new(journal)));
+        let (inner, report) = super::resume::replay(&service.shared, records)?;
+        // Nobody else can hold the lock yet: the service is not shared.
+        match service.shared.inner.try_lock() {
+            Ok(mut g) => *g = inner,
+            Err(_) => {
+                return Err(ResumeError {
+                    index: None,
+                    message: "the engine was in use during the replay".into(),
+                });
+            }
+        }
+        Ok((service, report))
     }
 
     /// The batching verifier's queue, started on first use (inside the runtime).

@@ -1,11 +1,17 @@
-//! Live turnout: counts per precinct, district, region and hour. Counts
-//! only — nothing here knows what a ballot contains, so no partial result
-//! can leak before the close.
+//! Live turnout: counts per precinct, district, region and hour (in the
+//! manifest's time zone). Counts only — nothing here knows what a ballot
+//! contains, so no partial result can leak before the close.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use urna_election::{Manifest, Timestamp};
+
+use super::tz::Zone;
+
+/// Counts are kept per quarter hour (UTC): every UTC offset in use is a
+/// multiple of 15 minutes, so quarters add up to local hours in any zone.
+const SLOT: i64 = 900;
 
 /// Counters kept next to the engine, updated when an append is durable.
 #[derive(Debug, Default)]
@@ -14,8 +20,8 @@ pub(crate) struct TurnoutBook {
     eligible: Vec<u64>,
     /// Credentials with at least one ballot, per precinct.
     voted: Vec<u64>,
-    /// Per hour (unix seconds of its start): accepted ballots and first ballots.
-    hours: BTreeMap<i64, (u64, u64)>,
+    /// Per quarter hour (unix seconds of its start): accepted ballots and first ballots.
+    slots: BTreeMap<i64, (u64, u64)>,
     ballots: u64,
     audited: u64,
 }
@@ -43,8 +49,8 @@ impl TurnoutBook {
     ) {
         self.fit(precincts);
         self.ballots += 1;
-        let hour = now.unix().div_euclid(3600) * 3600;
-        let slot = self.hours.entry(hour).or_default();
+        let start = now.unix().div_euclid(SLOT) * SLOT;
+        let slot = self.slots.entry(start).or_default();
         slot.0 += 1;
         if first {
             slot.1 += 1;
@@ -58,7 +64,27 @@ impl TurnoutBook {
         self.audited += 1;
     }
 
-    pub(crate) fn report(&self, manifest: &Manifest, phase: &'static str) -> Turnout {
+    /// Hours of the zone's local time: `(UTC start, offset) → counts`.
+    fn hours(&self, zone: &Zone) -> Vec<Hour> {
+        let mut hours: BTreeMap<i64, (i32, u64, u64)> = BTreeMap::new();
+        for (&start, &(ballots, voters)) in &self.slots {
+            let off = zone.offset(start);
+            let local = (start + i64::from(off)).div_euclid(3600) * 3600;
+            let h = hours.entry(local - i64::from(off)).or_insert((off, 0, 0));
+            h.1 += ballots;
+            h.2 += voters;
+        }
+        hours
+            .into_iter()
+            .map(|(utc, (off, ballots, voters))| Hour {
+                hour: local_label(utc, off),
+                ballots,
+                voters,
+            })
+            .collect()
+    }
+
+    pub(crate) fn report(&self, manifest: &Manifest, phase: &'static str, zone: &Zone) -> Turnout {
         let n = manifest.precincts().len();
         let get = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
         let precincts: Vec<Count> = manifest
@@ -101,15 +127,8 @@ impl TurnoutBook {
             regions,
             districts,
             precincts,
-            hours: self
-                .hours
-                .iter()
-                .map(|(&h, &(ballots, voters))| Hour {
-                    hour: Timestamp::from_unix(h).to_rfc3339_utc(),
-                    ballots,
-                    voters,
-                })
-                .collect(),
+            time_zone: zone.name.clone(),
+            hours: self.hours(zone),
         }
     }
 }
@@ -125,7 +144,46 @@ pub(crate) struct Turnout {
     regions: Vec<Count>,
     districts: Vec<Count>,
     precincts: Vec<Count>,
+    time_zone: String,
     hours: Vec<Hour>,
+}
+
+/// `2020-06-25T10:00:00+03:00`: the local wall time of `utc` and its offset.
+fn local_label(utc: i64, off: i32) -> String {
+    let wall = Timestamp::from_unix(utc + i64::from(off)).to_rfc3339_utc();
+    let wall = wall.strip_suffix('Z').unwrap_or(&wall);
+    let sign = if off < 0 { '-' } else { '+' };
+    let a = off.unsigned_abs();
+    format!("{wall}{sign}{:02}:{:02}", a / 3600, (a % 3600) / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_hours() {
+        assert_eq!(
+            local_label(1_593_068_400, 3 * 3600),
+            "2020-06-25T10:00:00+03:00"
+        );
+        assert_eq!(
+            local_label(1_593_068_400, -(9 * 3600 + 1800)),
+            "2020-06-24T21:30:00-09:30"
+        );
+        // Quarters in UTC fold into the local hours of a +05:30 zone
+        // (1_593_000_000 is a whole UTC hour).
+        let mut book = TurnoutBook::default();
+        let zone = Zone::utc();
+        for t in [0i64, 1799, 1800, 5399] {
+            book.ballot(1, Some(0), true, Timestamp::from_unix(1_593_000_000 + t));
+        }
+        assert_eq!(book.hours(&zone).len(), 2);
+        let plus_530 = Zone::fixed_for_tests(5 * 3600 + 1800);
+        let h = book.hours(&plus_530);
+        assert_eq!(h.iter().map(|h| h.ballots).collect::<Vec<_>>(), vec![2, 2]);
+        assert!(h[0].hour.ends_with(":00:00+05:30"), "{}", h[0].hour);
+    }
 }
 
 #[derive(Debug, Serialize)]

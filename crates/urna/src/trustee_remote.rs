@@ -1,0 +1,302 @@
+//! `urna trustee … --server URL`: the trustee's steps with the payloads
+//! carried by the election server (spec/api.md §A5, spec/trustee.md §T5)
+//! instead of files. A small blocking HTTP/1.1 client on std: a trustee
+//! makes a handful of requests, and the key store code stays the same as
+//! in file mode.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use serde_json::{Value, json};
+use urna_trustee::Zeroizing;
+
+/// The environment variable holding the trustee token.
+const TOKEN_ENV: &str = "URNA_TRUSTEE_TOKEN";
+
+/// Server options shared by the `urna trustee` steps.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerOpts {
+    /// Take the published messages from, and post this trustee's to, the
+    /// election server at this URL (http://host:port) instead of files.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// File holding this trustee's token (first line; otherwise the
+    /// URNA_TRUSTEE_TOKEN environment variable), as issued by the admin.
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub token_file: Option<PathBuf>,
+    /// With --server: wait up to this many seconds for the other
+    /// trustees' messages (polling every second) instead of failing at once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0, requires = "server")]
+    pub wait: u64,
+}
+
+/// A server and this trustee's token.
+#[derive(Debug)]
+pub struct Remote {
+    addr: String,
+    token: Zeroizing<String>,
+    wait: Duration,
+}
+
+/// What `GET /election/ceremony` says.
+#[derive(Debug)]
+pub struct Ceremony {
+    /// Number of trustees.
+    pub n: u16,
+    /// Every ceremony payload on the board, in board order.
+    pub payloads: Vec<Vec<u8>>,
+    /// The joint key, once the admin finished the ceremony.
+    pub joint_key: Option<String>,
+}
+
+impl Ceremony {
+    /// How many payloads carry `tag` (spec/record.md §R3).
+    pub fn count(&self, tag: u8) -> usize {
+        self.payloads
+            .iter()
+            .filter(|p| p.get(1) == Some(&tag))
+            .count()
+    }
+}
+
+impl Remote {
+    /// From the options; `None` without `--server`.
+    pub fn from_opts(o: &ServerOpts) -> anyhow::Result<Option<Remote>> {
+        let Some(url) = &o.server else {
+            return Ok(None);
+        };
+        let addr = match url.strip_prefix("http://") {
+            Some(rest) => rest.trim_end_matches('/').to_string(),
+            None if url.starts_with("https://") => bail!(
+                "--server {url}: https is not supported by this client; reach the server through a TLS tunnel on this machine (for example ssh -L) and give http://127.0.0.1:PORT"
+            ),
+            None => bail!("--server {url}: expected http://host:port"),
+        };
+        if addr.is_empty() || addr.contains('/') {
+            bail!("--server {url}: expected http://host:port");
+        }
+        let token = match &o.token_file {
+            Some(p) => {
+                let text = Zeroizing::new(
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("reading the token file {}", p.display()))?,
+                );
+                Zeroizing::new(text.lines().next().unwrap_or("").trim().to_string())
+            }
+            None => Zeroizing::new(std::env::var(TOKEN_ENV).map_err(|_| {
+                anyhow!("no trustee token: set {TOKEN_ENV} or pass --token-file FILE")
+            })?),
+        };
+        if token.is_empty() {
+            bail!("the trustee token is empty");
+        }
+        Ok(Some(Remote {
+            addr,
+            token,
+            wait: Duration::from_secs(o.wait),
+        }))
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        auth: bool,
+        body: Option<&[u8]>,
+    ) -> anyhow::Result<(u16, Vec<u8>)> {
+        let fail = |e: std::io::Error| anyhow!("{method} http://{}{path}: {e}", self.addr);
+        let mut s = TcpStream::connect(&self.addr).map_err(fail)?;
+        s.set_read_timeout(Some(Duration::from_secs(120)))
+            .map_err(fail)?;
+        let body = body.unwrap_or(b"");
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        if auth {
+            head.push_str(&format!(
+                "Authorization: Bearer {}\r\n",
+                self.token.as_str()
+            ));
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes()).map_err(fail)?;
+        s.write_all(body).map_err(fail)?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).map_err(fail)?;
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| anyhow!("{method} {path}: not an HTTP answer"))?;
+        let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+        let status: u16 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|x| x.parse().ok())
+            .ok_or_else(|| anyhow!("{method} {path}: bad status line"))?;
+        let mut body = raw[split + 4..].to_vec();
+        if head.contains("transfer-encoding: chunked") {
+            body = dechunk(&body).ok_or_else(|| anyhow!("{method} {path}: bad chunked body"))?;
+        }
+        Ok((status, body))
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        auth: bool,
+        body: Option<Value>,
+    ) -> anyhow::Result<Vec<u8>> {
+        let b = body.map(|v| v.to_string().into_bytes());
+        let (status, body) = self.request(method, path, auth, b.as_deref())?;
+        if !(200..300).contains(&status) {
+            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let (code, msg) = (
+                v["error"]["code"].as_str().unwrap_or("?"),
+                v["error"]["message"].as_str().unwrap_or(""),
+            );
+            bail!("the server refused {method} {path}: {status} {code}: {msg}");
+        }
+        Ok(body)
+    }
+
+    fn json(
+        &self,
+        method: &str,
+        path: &str,
+        auth: bool,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let b = self.call(method, path, auth, body)?;
+        serde_json::from_slice(&b).with_context(|| format!("{method} {path}: not JSON"))
+    }
+
+    /// The published manifest bytes.
+    pub fn manifest(&self) -> anyhow::Result<Vec<u8>> {
+        self.call("GET", "/election/manifest", false, None)
+    }
+
+    /// The ceremony so far.
+    pub fn ceremony(&self) -> anyhow::Result<Ceremony> {
+        let v = self.json("GET", "/election/ceremony", false, None)?;
+        let payloads = v["messages"]
+            .as_array()
+            .ok_or_else(|| anyhow!("GET /election/ceremony: no messages"))?
+            .iter()
+            .map(|m| {
+                m["payload"]
+                    .as_str()
+                    .and_then(|h| hex::decode(h).ok())
+                    .ok_or_else(|| anyhow!("GET /election/ceremony: bad payload"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Ceremony {
+            n: v["n"]
+                .as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .ok_or_else(|| anyhow!("GET /election/ceremony: no n"))?,
+            payloads,
+            joint_key: v["joint_key"].as_str().map(str::to_string),
+        })
+    }
+
+    /// Polls the ceremony until `ready` holds or `--wait` runs out.
+    pub fn ceremony_when(
+        &self,
+        what: &str,
+        ready: impl Fn(&Ceremony) -> bool,
+    ) -> anyhow::Result<Ceremony> {
+        let start = Instant::now();
+        loop {
+            let c = self.ceremony()?;
+            if ready(&c) {
+                return Ok(c);
+            }
+            if start.elapsed() >= self.wait {
+                bail!(
+                    "{what} (round 1: {}, round 2: {}, complaints: {}, of n = {}); try again later or give --wait SECONDS",
+                    c.count(1),
+                    c.count(2),
+                    c.count(3),
+                    c.n
+                );
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
+    /// Posts this trustee's ceremony payloads.
+    pub fn post_ceremony(&self, index: u16, payloads: &[Vec<u8>]) -> anyhow::Result<()> {
+        for p in payloads {
+            let v = self.json(
+                "POST",
+                &format!("/election/trustees/{index}/ceremony"),
+                true,
+                Some(json!({ "message": hex::encode(p) })),
+            )?;
+            println!("posted to the board at entry {}", v["entries"][0]);
+        }
+        Ok(())
+    }
+
+    /// The encrypted tally's payloads.
+    pub fn tally(&self) -> anyhow::Result<Vec<Vec<u8>>> {
+        let v = self.json("GET", "/election/tally", false, None)?;
+        v["payloads"]
+            .as_array()
+            .ok_or_else(|| anyhow!("GET /election/tally: no payloads"))?
+            .iter()
+            .map(|p| {
+                p.as_str()
+                    .and_then(|h| hex::decode(h).ok())
+                    .ok_or_else(|| anyhow!("GET /election/tally: bad payload"))
+            })
+            .collect()
+    }
+
+    /// The published election fingerprint.
+    pub fn fingerprint(&self) -> anyhow::Result<[u8; 32]> {
+        let v = self.json("GET", "/election/status", false, None)?;
+        v["fingerprint"]
+            .as_str()
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| anyhow!("the server publishes no election fingerprint yet"))
+    }
+
+    /// Posts this trustee's partial decryptions.
+    pub fn post_partials(&self, index: u16, payloads: &[Vec<u8>]) -> anyhow::Result<()> {
+        let v = self.json(
+            "POST",
+            &format!("/election/trustees/{index}/partials"),
+            true,
+            Some(json!({ "payloads": payloads.iter().map(hex::encode).collect::<Vec<_>>() })),
+        )?;
+        println!(
+            "posted {} partial decryption payload(s) to the board: entries {}",
+            payloads.len(),
+            v["entries"]
+        );
+        Ok(())
+    }
+}
+
+fn dechunk(body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    loop {
+        let nl = body.get(at..)?.windows(2).position(|w| w == b"\r\n")? + at;
+        let size = std::str::from_utf8(&body[at..nl]).ok()?;
+        let n = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        if n == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(body.get(nl + 2..nl + 2 + n)?);
+        at = nl + 2 + n + 2;
+    }
+}
