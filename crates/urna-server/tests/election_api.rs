@@ -1081,9 +1081,24 @@ async fn nothing_about_choices_before_the_close() {
     assert_eq!(per_hour, n as u64);
 }
 
+/// Admin registration, recording what `ballots_recorded` is told.
+#[derive(Debug, Default)]
+struct Recording(std::sync::Mutex<std::collections::BTreeSet<[u8; 32]>>);
+
+impl urna_server::election::Registrar for Recording {
+    fn authorize(&self, headers: &axum::http::HeaderMap) -> Result<(), urna_server::ApiError> {
+        urna_server::election::AdminToken::new(TOKEN).check(headers)
+    }
+
+    fn ballots_recorded(&self, credentials: &[[u8; 32]]) {
+        self.0.lock().unwrap().extend(credentials.iter().copied());
+    }
+}
+
 /// The commission's reconciliation (spec/api.md §A3, spec/record.md §R9):
 /// after the close, before the tally; on the board; the annulled e-votes
 /// are not counted; refusals change nothing; a restart replays it.
+/// The registrar is told who cast.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_annuls_paper_voters() {
     let dir = tempfile::tempdir().unwrap();
@@ -1096,7 +1111,10 @@ async fn reconciliation_annuls_paper_voters() {
     let m = Manifest::from_bytes(text.as_bytes()).unwrap();
     let sched = m.schedule().clone();
     let clock = TestClock::new(sched.applications_open.plus_seconds(3600));
-    let config = ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock.clone()));
+    let mut config =
+        ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock.clone()));
+    let told = Arc::new(Recording::default());
+    config.registrar = told.clone();
     let journal = dir.path().join("server.journal");
     let resume = |config: ElectionConfig| {
         let (store, journal) = (store.clone(), journal.clone());
@@ -1144,6 +1162,19 @@ async fn reconciliation_annuls_paper_voters() {
         )
         .await;
     }
+    // The registrar is told exactly who cast (voter 6 did not), once the
+    // ballots are durable; it runs beside the receipts, so wait for it.
+    let expected: std::collections::BTreeSet<[u8; 32]> = voters[..6]
+        .iter()
+        .map(|(k, _)| *k.public().as_bytes())
+        .collect();
+    for _ in 0..200 {
+        if told.0.lock().unwrap().len() >= expected.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(*told.0.lock().unwrap(), expected);
     let cred = |i: usize| voters[i].0.public().to_hex();
     let body = |list: Vec<(String, &str)>| json!({ "annulled": list.into_iter().map(|(c, r)| json!({ "credential": c, "reason": r })).collect::<Vec<_>>() });
     let good = body(vec![(cred(0), "paper_vote"), (cred(1), "decision")]);

@@ -88,6 +88,16 @@ pub trait Registrar: Send + Sync + fmt::Debug + 'static {
         let _ = request;
         self.authorize(headers)
     }
+
+    /// Told, once they are durable on the board, the credentials whose
+    /// ballots were just recorded (first votes and re-votes), so a
+    /// registrar can mark those voters as having voted online: their
+    /// applications can no longer be withdrawn and they appear in the
+    /// precinct's voted-online list. The ballots stand whatever happens
+    /// here; the default does nothing.
+    fn ballots_recorded(&self, credentials: &[[u8; 32]]) {
+        let _ = credentials;
+    }
 }
 
 /// What `POST /election/credentials` asks to register.

@@ -211,7 +211,7 @@ async fn process(shared: &Arc<Shared>, batch: Vec<Submission>) {
         .into_iter()
         .map(|(w, tracking, first)| {
             let p = inner.precinct_of.get(&w.credential).copied();
-            (w.reply, tracking, first, p)
+            (w.reply, tracking, first, p, w.credential)
         })
         .collect();
     drop(guard);
@@ -228,13 +228,18 @@ async fn process(shared: &Arc<Shared>, batch: Vec<Submission>) {
         };
         {
             let mut book = shared.book();
-            for (_, _, first, p) in &recorded {
+            for (_, _, first, p, _) in &recorded {
                 book.ballot(precincts, *p, *first, now);
             }
         }
         for ((_, tracking, ..), a) in recorded.iter().zip(&appended) {
             shared.remember(*tracking, a.index);
         }
+        // The registrar's bookkeeping (who voted online) waits on its own
+        // database, so it runs beside the receipts rather than before them.
+        let credentials: Vec<[u8; 32]> = recorded.iter().map(|r| r.4).collect();
+        let registrar = Arc::clone(&shared.config.registrar);
+        tokio::task::spawn_blocking(move || registrar.ballots_recorded(&credentials));
         // The receipts' proofs in one blocking call for the whole batch
         // rather than one per request; the leaf hashes are known, so the
         // entries need not be read back.

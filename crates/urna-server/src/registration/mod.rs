@@ -545,4 +545,14 @@ impl Registrar for VoterRegistrar {
             Ok(())
         })
     }
+
+    fn ballots_recorded(&self, credentials: &[[u8; 32]]) {
+        for c in credentials {
+            // The ballot is on the board whatever happens here; a storage
+            // fault only delays the voted-online mark, so it is logged.
+            if let Err(e) = self.0.0.registry.mark_voted(c) {
+                tracing::error!(error = %e, "could not mark a credential as voted");
+            }
+        }
+    }
 }
