@@ -43,6 +43,8 @@ enum BenchWhat {
     Crypto(bench::crypto::CryptoBench),
     /// Board store: durable appends (group commit), proofs, checkpoints.
     Board(bench::board::BoardBench),
+    /// Independent verifier: ballots/s and peak memory on a generated record.
+    Verify(bench::verify::VerifyBench),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +61,9 @@ fn main() -> ExitCode {
         Command::Bench {
             what: BenchWhat::Board(opts),
         } => bench::board::run(&opts).and_then(|r| r.print(opts.json)),
+        Command::Bench {
+            what: BenchWhat::Verify(opts),
+        } => bench::verify::run(&opts).and_then(|r| r.print(opts.json)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

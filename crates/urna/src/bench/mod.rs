@@ -3,6 +3,7 @@
 pub mod board;
 pub mod crypto;
 pub mod report;
+pub mod verify;
 
 use std::time::{Duration, Instant};
 
