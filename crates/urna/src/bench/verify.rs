@@ -110,6 +110,8 @@ struct Measurement {
     counted: u64,
     /// Peak resident set of the verifying process, KiB (`VmHWM`).
     peak_kib: Option<u64>,
+    /// CPU time of the verifying process (all threads), seconds.
+    cpu_seconds: Option<f64>,
 }
 
 /// Runs the bench and returns the report.
@@ -232,6 +234,27 @@ pub fn run(opts: &VerifyBench) -> anyhow::Result<Report> {
         m.seconds * 1e6 / m.ballots as f64,
         "µs",
     );
+    if let Some(cpu) = m.cpu_seconds {
+        let threads = rayon::current_num_threads() as f64;
+        report.add(
+            "verify_cpu_s",
+            "CPU time of the verifier, all threads",
+            cpu,
+            "s",
+        );
+        report.add(
+            "verify_cpu_us_per_ballot",
+            "CPU time per ballot",
+            cpu * 1e6 / m.ballots as f64,
+            "µs",
+        );
+        report.add(
+            "verify_parallel_efficiency",
+            "CPU time / (wall time × threads); low means the machine was shared",
+            cpu / (m.seconds * threads),
+            "",
+        );
+    }
     if let Some(kib) = m.peak_kib {
         report.add(
             "verify_peak_rss_mib",
@@ -274,6 +297,20 @@ fn read_marker(dir: &Path) -> anyhow::Result<Option<Marker>> {
     }
 }
 
+/// CPU time (user + system, all threads) of this process in seconds, from
+/// `/proc/self/stat` (fields 14 and 15, in the kernel's fixed 100 Hz
+/// USER_HZ). On a shared machine this says what the work costs when wall
+/// time says mostly how busy the neighbours were.
+pub fn cpu_seconds() -> Option<f64> {
+    let s = fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; fields resume after ')'.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
 /// Peak resident set of this process in KiB, from `/proc/self/status`.
 pub fn peak_rss_kib() -> Option<u64> {
     let s = fs::read_to_string("/proc/self/status").ok()?;
@@ -294,9 +331,11 @@ fn measure(dir: &Path, batch_size: Option<usize>, quiet: bool) -> anyhow::Result
     if let Some(b) = batch_size {
         options.batch_size = b;
     }
+    let cpu0 = cpu_seconds();
     let t = Instant::now();
     let report = urna_verify::verify(dir, options);
     let seconds = t.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
     pb.finish_and_clear();
     Ok(Measurement {
         seconds,
@@ -310,6 +349,7 @@ fn measure(dir: &Path, batch_size: Option<usize>, quiet: bool) -> anyhow::Result
         ballots: report.summary.ballots,
         counted: report.summary.counted,
         peak_kib: peak_rss_kib(),
+        cpu_seconds: cpu,
     })
 }
 
