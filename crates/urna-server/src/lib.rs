@@ -26,6 +26,7 @@ pub use error::ApiError;
 pub struct AppState {
     store: BoardStore,
     election: ElectionService,
+    cosignatures: board::Cosignatures,
 }
 
 impl AppState {
@@ -40,7 +41,15 @@ impl AppState {
         AppState {
             election: ElectionService::new(store.clone(), config),
             store,
+            cosignatures: board::Cosignatures::default(),
         }
+    }
+
+    /// Accepts observers' cosignatures only from these keys (by default,
+    /// from any key whose cosignature verifies; spec/board.md §B10).
+    pub fn with_observers(self, keys: Vec<urna_board::VerifierKey>) -> Self {
+        self.cosignatures.restrict_to(keys);
+        self
     }
 
     /// The board store.

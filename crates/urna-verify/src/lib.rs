@@ -22,6 +22,8 @@ mod stream;
 mod verify;
 
 pub use record::RecordWriter;
-pub use report::{CHECKS, CheckReport, Failure, MAX_FAILURES_PER_CHECK, Report, Summary};
+pub use report::{
+    CHECKS, CheckReport, Failure, FailureHook, MAX_FAILURES_PER_CHECK, Report, Summary,
+};
 pub use stream::FollowReader;
 pub use verify::{EarlierCheckpoint, Options, Progress, Source, verify, verify_source};

@@ -41,10 +41,13 @@ pub(crate) struct Block {
     pub end: u64,
     /// A framing fault right after this block's entries: the stream ends.
     pub error: Option<FramingError>,
+    /// Sent before it was full because the source had nothing more yet.
+    pub short: bool,
 }
 
 /// Fills `buf` as far as the stream allows; the count read (short only at
-/// the end of the stream).
+/// the end of the stream). `WouldBlock` (a live source with nothing new)
+/// is returned only if nothing was read yet; inside a value it waits.
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
@@ -52,6 +55,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && n > 0 => {}
             Err(e) => return Err(e),
         }
     }
@@ -83,6 +87,13 @@ pub(crate) fn read_blocks(reader: impl Read, tx: SyncSender<Block>) {
                 Ok(4) => {}
                 Ok(_) => {
                     block.error = Some(FramingError::Truncated(offset));
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if block.spans.is_empty() {
+                        continue;
+                    }
+                    block.short = true;
                     break;
                 }
                 Err(e) => {
@@ -153,16 +164,17 @@ impl FollowReader {
 }
 
 impl Read for FollowReader {
+    /// At the end of what was written so far, waits a little and then
+    /// answers `WouldBlock`, so that a reader can hand on what it has.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            // Read the flag before the file: if it was set, every byte was
-            // already written, so an empty read is the true end.
-            let finished = self.finished.load(Ordering::Acquire);
-            let n = self.file.read(buf)?;
-            if n > 0 || finished || buf.is_empty() {
-                return Ok(n);
-            }
-            std::thread::sleep(self.poll);
+        // Read the flag before the file: if it was set, every byte was
+        // already written, so an empty read is the true end.
+        let finished = self.finished.load(Ordering::Acquire);
+        let n = self.file.read(buf)?;
+        if n > 0 || finished || buf.is_empty() {
+            return Ok(n);
         }
+        std::thread::sleep(self.poll);
+        Err(io::ErrorKind::WouldBlock.into())
     }
 }

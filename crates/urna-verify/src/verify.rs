@@ -46,6 +46,8 @@ pub struct Options<'a> {
     pub batch_size: usize,
     /// Called every few thousand entries and at the end.
     pub progress: Option<&'a mut dyn FnMut(Progress)>,
+    /// Called with each failure as soon as it is found.
+    pub on_failure: Option<crate::report::FailureHook>,
 }
 
 impl Default for Options<'_> {
@@ -53,6 +55,7 @@ impl Default for Options<'_> {
         Options {
             batch_size: 4096,
             progress: None,
+            on_failure: None,
         }
     }
 }
@@ -555,6 +558,7 @@ impl Verifier {
 
     fn run(&mut self, source: Source, mut options: Options<'_>) -> Result<(), String> {
         self.batch_size = options.batch_size.max(1);
+        self.checks.hook = options.on_failure.take();
         let key = VerifierKey::parse(source.board_key.trim_end_matches('\n'))
             .map_err(|e| self.unusable(format!("{BOARD_KEY_FILE}: {e}")))?;
         self.checks.checked("record.files", 1);
@@ -641,6 +645,11 @@ impl Verifier {
                 }
             }
             position = block.end;
+            if block.short {
+                // A live source paused: verify what arrived rather than
+                // waiting for a full batch.
+                self.submit();
+            }
             if let Some(p) = options.progress.as_mut() {
                 p(Progress {
                     bytes: position,
