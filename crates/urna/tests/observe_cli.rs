@@ -317,4 +317,6 @@ fn an_observer_catches_a_rewritten_history() {
     let root_a = root_line(&get(sa.port, "/board/checkpoint"));
     let root_b = root_line(&get(sb.port, "/board/checkpoint"));
     assert!(log.contains(&root_a) && log.contains(&root_b), "{log}");
+    // What an operator sees (cargo test -- --nocapture).
+    eprintln!("{log}");
 }
