@@ -249,6 +249,12 @@ pub fn run(opts: &VerifyBench) -> anyhow::Result<Report> {
             "µs",
         );
         report.add(
+            "projected_1m_idle_s",
+            "projected time for 1,000,000 ballots on these cores if idle (CPU time / threads)",
+            cpu * 1e6 / m.ballots as f64 / threads,
+            "s",
+        );
+        report.add(
             "verify_parallel_efficiency",
             "CPU time / (wall time × threads); low means the machine was shared",
             cpu / (m.seconds * threads),
@@ -271,7 +277,7 @@ pub fn run(opts: &VerifyBench) -> anyhow::Result<Report> {
     );
     report.add(
         "projected_1m_s",
-        "projected time for 1,000,000 ballots at this rate",
+        "projected time for 1,000,000 ballots at this wall-clock rate",
         m.seconds * 1e6 / m.ballots as f64,
         "s",
     );
