@@ -201,6 +201,15 @@ impl Entry {
     /// one canonical encoding.
     // spec/board.md §B5.1
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Entry, EntryError> {
+        let (kind, _) = Entry::parse_ref(&bytes)?;
+        Ok(Entry { bytes, kind })
+    }
+
+    /// Checks envelope bytes in place, without copying them, and returns the
+    /// kind and the payload: for readers that stream many entries out of
+    /// one buffer. Accepts exactly what [`Entry::from_bytes`] accepts.
+    // spec/board.md §B5.1
+    pub fn parse_ref(bytes: &[u8]) -> Result<(EntryKind, &[u8]), EntryError> {
         let Some((header, payload)) = bytes.split_first_chunk::<ENTRY_HEADER_LEN>() else {
             return Err(EntryError::TruncatedHeader { len: bytes.len() });
         };
@@ -223,7 +232,7 @@ impl Entry {
         if actual > declared as usize {
             return Err(EntryError::TrailingBytes(actual - declared as usize));
         }
-        Ok(Entry { bytes, kind })
+        Ok((kind, payload))
     }
 
     /// The envelope bytes: what is stored, served and hashed.
@@ -291,5 +300,16 @@ mod tests {
         assert_eq!(e.bytes(), [1, 0x02, 0x01, 0, 0, 0, 3, b'a', b'b', b'c']);
         assert_eq!(e.payload(), b"abc");
         assert_eq!(e.leaf_hash(), leaf_hash(e.bytes()));
+        assert_eq!(
+            Entry::parse_ref(e.bytes()),
+            Ok((EntryKind::Ballot, &b"abc"[..]))
+        );
+        assert_eq!(
+            Entry::parse_ref(&e.bytes()[..9]),
+            Err(EntryError::TruncatedPayload {
+                declared: 3,
+                actual: 2
+            })
+        );
     }
 }

@@ -16,7 +16,9 @@ use crate::credential::{CredentialKey, Signature};
 use crate::elgamal::{Ciphertext, Nonce, PublicKey, SecretScalar};
 use crate::encoding::{Element, Reader, Writer, bounded};
 use crate::error::{PeerError, UsageError};
-use crate::proof::range::{MAX_BRANCHES, RangeProof, RangeStatement, accumulate_range};
+use crate::proof::range::{
+    MAX_BRANCHES, RangeProof, RangeStatement, accumulate_range, accumulate_range_open,
+};
 use crate::transcript::Fingerprint;
 
 /// Encoding version of [`Ballot`] (spec §7.3).
@@ -477,7 +479,38 @@ impl Verify for BallotCheck<'_> {
     fn accumulate(&self, acc: &mut Accumulator) -> Result<(), PeerError> {
         let b = self.ballot;
         self.check_shapes()?;
-        self.for_each_proof(|_, _, proof, st, ctx| accumulate_range(acc, proof, self.fp, ctx, st))?;
+        // Same equations as `for_each_proof` with `accumulate_range`, but
+        // each ciphertext enters the multiscalar multiplication once: its
+        // option proof's coefficients and the contest's sum-proof
+        // coefficients (the sum proof is about Σ of these very
+        // ciphertexts) are added before the term is.
+        let mut coeffs: Vec<(Scalar, Scalar)> = Vec::new();
+        for (ci, (c, shape)) in b.contests.iter().zip(self.shapes).enumerate() {
+            let cidx = ci as u16;
+            coeffs.clear();
+            for (oi, (ct, proof)) in c.ciphertexts.iter().zip(&c.proofs).enumerate() {
+                let st = RangeStatement {
+                    key: self.key,
+                    summands: std::slice::from_ref(ct),
+                    lo: 0,
+                    hi: shape.option_max.into(),
+                };
+                let ctx = proof_context(&b.credential, cidx, oi as u16);
+                coeffs.push(accumulate_range_open(acc, proof, self.fp, &ctx, &st)?);
+            }
+            let st = RangeStatement {
+                key: self.key,
+                summands: &c.ciphertexts,
+                lo: shape.min.into(),
+                hi: shape.max.into(),
+            };
+            let ctx = proof_context(&b.credential, cidx, SUM_OPTION);
+            let (sa, sb) = accumulate_range_open(acc, &c.sum_proof, self.fp, &ctx, &st)?;
+            for (ct, (ca, cb)) in c.ciphertexts.iter().zip(&coeffs) {
+                acc.raw_term(ca + sa, &ct.alpha);
+                acc.raw_term(cb + sb, &ct.beta);
+            }
+        }
         let owned;
         let signed = match self.signed {
             Some(s) => s,
@@ -539,7 +572,6 @@ impl Verify for BallotCheck<'_> {
                     .map(|p| 2 * p.branches.len() + 2)
                     .sum::<usize>()
                     + 2 * c.sum_proof.branches.len()
-                    + 2
             })
             .sum::<usize>()
             + 2

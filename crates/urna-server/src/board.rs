@@ -1,16 +1,22 @@
 //! The public board read API: anyone may call these; none changes anything.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use axum::Router;
-use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde::Serialize;
-use urna_board::{Hash, TilePath, parse_tile_path};
-use urna_store::{BoardStore, StoredEntry};
+use serde::{Deserialize, Serialize};
+use urna_board::{
+    Hash, NoteSignature, SignatureType, SignedNote, TilePath, VerifierKey, parse_tile_path,
+    verify_checkpoint,
+};
+use urna_store::{BoardStore, SignedCheckpoint, StoredEntry};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -32,6 +38,87 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/board/proof/inclusion", get(inclusion_proof))
         .route("/board/proof/consistency", get(consistency_proof))
         .route("/board/tile/{*path}", get(tile))
+        .route("/board/key", get(board_key))
+        .route("/board/cosignature", post(submit_cosignature))
+}
+
+/// Sizes whose cosignatures are kept: observers cosign the latest
+/// checkpoint they saw, so older sizes matter less and less.
+const COSIGNED_SIZES_KEPT: usize = 4096;
+
+/// Observers' cosignatures received through `POST /board/cosignature`
+/// (spec/board.md §B7.4, §B10), per checkpoint size, published with the
+/// board's checkpoints. Kept in memory: a restarted server publishes only
+/// cosignatures submitted since (observers resubmit on their next round).
+#[derive(Clone, Debug, Default)]
+pub struct Cosignatures {
+    inner: Arc<Mutex<CosignatureState>>,
+}
+
+#[derive(Debug, Default)]
+struct CosignatureState {
+    /// When set, only these observer keys may cosign.
+    allowed: Option<Vec<VerifierKey>>,
+    by_size: BTreeMap<u64, Vec<NoteSignature>>,
+}
+
+impl Cosignatures {
+    /// Accepts cosignatures only from `keys` (type-0x04 verifier keys).
+    pub fn restrict_to(&self, keys: Vec<VerifierKey>) {
+        if let Ok(mut st) = self.inner.lock() {
+            st.allowed = Some(keys);
+        }
+    }
+
+    fn allowed(&self, key: &VerifierKey) -> bool {
+        self.inner.lock().is_ok_and(|st| {
+            st.allowed
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|k| k == key))
+        })
+    }
+
+    /// Records `sig` for `size`, replacing an earlier one by the same key;
+    /// the number of cosignatures now held for `size`.
+    fn add(&self, size: u64, sig: NoteSignature) -> usize {
+        let Ok(mut st) = self.inner.lock() else {
+            return 0;
+        };
+        let list = st.by_size.entry(size).or_default();
+        if let Some(old) = list
+            .iter_mut()
+            .find(|s| s.name() == sig.name() && s.key_id() == sig.key_id())
+        {
+            *old = sig;
+        } else {
+            list.push(sig);
+        }
+        let n = list.len();
+        while st.by_size.len() > COSIGNED_SIZES_KEPT {
+            st.by_size.pop_first();
+        }
+        n
+    }
+
+    /// The board's note for a checkpoint with the cosignatures received
+    /// for its size appended (board.md §B7.4: lines are appended).
+    fn publish(&self, cp: &SignedCheckpoint) -> String {
+        let sigs = match self.inner.lock() {
+            Ok(st) => st.by_size.get(&cp.size()).cloned().unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        if sigs.is_empty() {
+            return cp.text().to_owned();
+        }
+        let mut note = cp.note().clone();
+        for sig in sigs {
+            // At most MAX_SIGNATURES lines: further cosignatures are not shown.
+            if note.add_signature(sig).is_err() {
+                break;
+            }
+        }
+        note.to_text()
+    }
 }
 
 fn with_cache(mut resp: Response, policy: &'static str) -> Response {
@@ -180,9 +267,123 @@ fn note_response(text: String, policy: &'static str) -> Response {
     with_cache(resp, policy)
 }
 
-/// `GET /board/checkpoint`: the latest signed checkpoint (C2SP signed note).
+/// `GET /board/checkpoint`: the latest signed checkpoint (C2SP signed
+/// note), with the observers' cosignatures received for it.
 async fn latest_checkpoint(State(state): State<AppState>) -> Response {
-    note_response(state.store.latest_checkpoint().text().to_owned(), LATEST)
+    let cp = state.store.latest_checkpoint();
+    note_response(state.cosignatures.publish(&cp), LATEST)
+}
+
+/// `GET /board/key`: the board's verifier key (board.md §B7.2), so that a
+/// verifier can start from the URL alone. Trust on first use: whoever
+/// can, should compare it with the key the election authority publishes.
+async fn board_key(State(state): State<AppState>) -> Response {
+    let text = format!("{}\n", state.store.verifier_key());
+    let resp = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response();
+    with_cache(resp, SHORT)
+}
+
+/// Body of `POST /board/cosignature`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CosignatureBody {
+    /// The observer's verifier key (type 0x04, board.md §B7.2).
+    key: String,
+    /// The board's signed checkpoint with the observer's cosignature line
+    /// added (other lines may be present and are ignored).
+    note: String,
+}
+
+/// `POST /board/cosignature`: an observer submits its cosignature of a
+/// checkpoint (board.md §B10). The server checks the board's signature,
+/// the cosignature, and that the checkpoint is the one it signed for that
+/// size; then publishes the line with the checkpoint.
+async fn submit_cosignature(
+    State(state): State<AppState>,
+    body: Result<axum::Json<CosignatureBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let axum::Json(body) = body.map_err(|e| {
+        ApiError::new(
+            e.status(),
+            "invalid_body",
+            format!("The body is not the expected JSON: {}.", e.body_text()),
+        )
+    })?;
+    let key = VerifierKey::parse(body.key.trim_end_matches('\n')).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_observer_key",
+            format!("The observer key is not a C2SP verifier key: {e}."),
+        )
+    })?;
+    if key.signature_type() != SignatureType::CosignatureV1 {
+        return Err(ApiError::bad_request(
+            "invalid_observer_key",
+            "The observer key must be a cosignature/v1 (type 0x04) key.",
+        ));
+    }
+    if !state.cosignatures.allowed(&key) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "unknown_observer",
+            format!(
+                "This board does not accept cosignatures from {}.",
+                key.name()
+            ),
+        ));
+    }
+    let note = SignedNote::parse(body.note.as_bytes()).map_err(|e| {
+        ApiError::bad_request("invalid_note", format!("The note does not parse: {e}."))
+    })?;
+    let verified = verify_checkpoint(
+        &note,
+        state.store.verifier_key(),
+        std::slice::from_ref(&key),
+    )
+    .map_err(|e| {
+        ApiError::bad_request(
+            "invalid_cosignature",
+            format!("The note does not verify: {e}."),
+        )
+    })?;
+    if !verified.cosigners().any(|s| s.key_index == 1) {
+        return Err(ApiError::bad_request(
+            "missing_cosignature",
+            format!("The note carries no cosignature by {}.", key.name()),
+        ));
+    }
+    let Some(sig) = note
+        .signatures()
+        .iter()
+        .find(|s| s.name() == key.name() && s.key_id() == key.key_id())
+        .cloned()
+    else {
+        return Err(ApiError::bad_request(
+            "missing_cosignature",
+            format!("The note carries no cosignature by {}.", key.name()),
+        ));
+    };
+    let size = verified.checkpoint.size();
+    let stored = blocking(&state.store, move |s| Ok(s.checkpoint(size)?)).await?;
+    if *stored.checkpoint() != verified.checkpoint {
+        // Signed by the board key, yet not what this board holds: evidence
+        // of a fork somewhere. Logged in full for the operator.
+        tracing::error!(size, note = %body.note, "cosignature for a checkpoint this board did not sign for that size");
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "checkpoint_mismatch",
+            format!("The checkpoint for size {size} is not the one this board holds."),
+        ));
+    }
+    let count = state.cosignatures.add(size, sig);
+    let body = serde_json::json!({ "size": size, "cosignatures": count });
+    Ok(with_cache(axum::Json(body).into_response(), "no-store"))
 }
 
 /// `GET /board/checkpoint/{size}`: the checkpoint the board signed for `size`.
@@ -192,8 +393,8 @@ async fn checkpoint_at(
 ) -> Result<Response, ApiError> {
     let size = decimal("size", &path_param(size)?)?;
     let cp = blocking(&state.store, move |s| Ok(s.checkpoint(size)?)).await?;
-    // Observers may add cosignatures to the stored note later.
-    Ok(note_response(cp.text().to_owned(), SHORT))
+    // Observers may add cosignatures later.
+    Ok(note_response(state.cosignatures.publish(&cp), SHORT))
 }
 
 /// `GET /board/entries?start=S[&end=E]`: entries `S..E`, at most one page

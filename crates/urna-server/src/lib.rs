@@ -29,6 +29,7 @@ pub struct AppState {
     store: BoardStore,
     election: ElectionService,
     web: web::WebAssets,
+    cosignatures: board::Cosignatures,
 }
 
 impl AppState {
@@ -44,6 +45,7 @@ impl AppState {
             election: ElectionService::new(store.clone(), config),
             store,
             web: web::WebAssets::default(),
+            cosignatures: board::Cosignatures::default(),
         }
     }
 
@@ -67,9 +69,17 @@ impl AppState {
                 store,
                 election,
                 web: web::WebAssets::default(),
+                cosignatures: board::Cosignatures::default(),
             },
             report,
         ))
+    }
+
+    /// Accepts observers' cosignatures only from these keys (by default,
+    /// from any key whose cosignature verifies; spec/board.md §B10).
+    pub fn with_observers(self, keys: Vec<urna_board::VerifierKey>) -> Self {
+        self.cosignatures.restrict_to(keys);
+        self
     }
 
     /// The board store.

@@ -18,8 +18,12 @@
 mod manifest;
 pub mod record;
 mod report;
+mod stream;
 mod verify;
 
 pub use record::RecordWriter;
-pub use report::{CHECKS, CheckReport, Failure, MAX_FAILURES_PER_CHECK, Report, Summary};
-pub use verify::{Options, Progress, verify};
+pub use report::{
+    CHECKS, CheckReport, Failure, FailureHook, MAX_FAILURES_PER_CHECK, Report, Summary,
+};
+pub use stream::FollowReader;
+pub use verify::{EarlierCheckpoint, Options, Progress, Source, verify, verify_source};

@@ -238,10 +238,19 @@ impl fmt::Display for Report {
     }
 }
 
+/// Called with every failure as it is found (a live observer logs them).
+pub type FailureHook = Box<dyn FnMut(&Failure) + Send>;
+
 /// Collects check outcomes while verifying.
-#[derive(Debug)]
 pub(crate) struct Checks {
     map: BTreeMap<&'static str, CheckReport>,
+    pub(crate) hook: Option<FailureHook>,
+}
+
+impl fmt::Debug for Checks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Checks").field("map", &self.map).finish()
+    }
 }
 
 impl Checks {
@@ -261,7 +270,7 @@ impl Checks {
                 )
             })
             .collect();
-        Checks { map }
+        Checks { map, hook: None }
     }
 
     fn slot(&mut self, check: &'static str) -> &mut CheckReport {
@@ -286,14 +295,18 @@ impl Checks {
         entry: Option<u64>,
         message: impl Into<String>,
     ) {
+        let failure = Failure {
+            check: check.to_owned(),
+            entry,
+            message: message.into(),
+        };
+        if let Some(h) = self.hook.as_mut() {
+            h(&failure);
+        }
         let s = self.slot(check);
         s.failed += 1;
         if s.failures.len() < MAX_FAILURES_PER_CHECK {
-            s.failures.push(Failure {
-                check: check.to_owned(),
-                entry,
-                message: message.into(),
-            });
+            s.failures.push(failure);
         }
     }
 

@@ -1,10 +1,12 @@
 //! The streaming verifier: one pass over `entries.bin`, ballots verified
 //! in batches, only per-credential positions and running sums kept.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, TryRecvError};
 
 use curve25519_dalek::RistrettoPoint;
 use curve25519_dalek::traits::Identity;
@@ -23,10 +25,9 @@ use urna_crypto::threshold::{PartialDecryption, combine_batch_elements, verify_p
 use urna_crypto::{Fingerprint, PeerError, Scalar, group};
 
 use crate::manifest::{Manifest, Revote};
-use crate::record::{
-    BOARD_KEY_FILE, CHECKPOINT_FILE, CHECKPOINTS_DIR, ENTRIES_FILE, EntryReader, RandomAccess,
-};
+use crate::record::{BOARD_KEY_FILE, CHECKPOINT_FILE, CHECKPOINTS_DIR, ENTRIES_FILE, RandomAccess};
 use crate::report::{Checks, Report, Summary};
+use crate::stream::{Block, read_blocks};
 
 /// Progress of a run, for a progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub struct Options<'a> {
     pub batch_size: usize,
     /// Called every few thousand entries and at the end.
     pub progress: Option<&'a mut dyn FnMut(Progress)>,
+    /// Called with each failure as soon as it is found.
+    pub on_failure: Option<crate::report::FailureHook>,
 }
 
 impl Default for Options<'_> {
@@ -52,6 +55,7 @@ impl Default for Options<'_> {
         Options {
             batch_size: 4096,
             progress: None,
+            on_failure: None,
         }
     }
 }
@@ -67,14 +71,61 @@ impl fmt::Debug for Options<'_> {
 
 /// Verifies the exported election record in folder `path` (spec/export.md).
 pub fn verify(path: &Path, options: Options<'_>) -> Report {
-    let mut v = Verifier::new(path);
-    let unusable = v.run(options).err();
-    let summary = v.summary.clone();
-    Report {
-        record: path.display().to_string(),
-        unusable,
-        summary,
-        checks: v.checks.into_reports(),
+    let mut v = Verifier::new();
+    let unusable = match v.open_folder(path) {
+        Ok(source) => v.run(source, options).err(),
+        Err(e) => Some(e),
+    };
+    v.report(path.display().to_string(), unusable)
+}
+
+/// Verifies a record read from anywhere: a folder, a server's API, a live
+/// mirror (spec/export.md §X1–§X4 apply to what the source yields).
+pub fn verify_source(source: Source, options: Options<'_>) -> Report {
+    let mut v = Verifier::new();
+    let name = source.name.clone();
+    let unusable = v.run(source, options).err();
+    v.report(name, unusable)
+}
+
+/// An earlier checkpoint handed out by the board (spec/export.md §X3).
+#[derive(Debug)]
+pub struct EarlierCheckpoint {
+    /// How to name it in messages (a file name, a URL).
+    pub label: String,
+    /// The tree size it was handed out for (`None`: not known, a failure).
+    pub size: Option<u64>,
+    /// Its signed note, or why it could not be read.
+    pub bytes: Result<Vec<u8>, String>,
+}
+
+/// The parts of an election record, wherever they come from.
+pub struct Source {
+    /// What to call the record in the report (a path or a URL).
+    pub name: String,
+    /// The board's verifier key, `name+keyid+base64` (board.md §B7.2).
+    pub board_key: String,
+    /// Earlier checkpoints.
+    pub checkpoints: Vec<EarlierCheckpoint>,
+    /// The bytes of `entries.bin` (spec/export.md §X2), streamed once.
+    pub entries: Box<dyn std::io::Read + Send>,
+    /// Length of `entries`, when known (for progress).
+    pub total_bytes: Option<u64>,
+    /// A file holding the same bytes, to re-read a superseded ballot by
+    /// its offset (the record's `entries.bin`, or a mirror being written).
+    pub reread: std::path::PathBuf,
+    /// The final checkpoint, asked for after the last entry was read (a
+    /// live mirror knows it only then).
+    pub final_checkpoint: Box<dyn FnOnce() -> Result<Vec<u8>, String> + Send>,
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Source")
+            .field("name", &self.name)
+            .field("checkpoints", &self.checkpoints.len())
+            .field("total_bytes", &self.total_bytes)
+            .finish()
     }
 }
 
@@ -171,15 +222,139 @@ struct Cred {
     counted: Option<u64>,
 }
 
+/// Batches decoded and verified at once beyond the one being collected:
+/// enough to keep every core busy while the sequential checks run,
+/// few enough to bound memory (a batch is a few MiB).
+const MAX_INFLIGHT: usize = 2;
+
+/// The credential and header checks of a ballot, done from its bytes.
 #[derive(Debug)]
-struct PendingBallot {
+enum Pre {
+    /// Passed: the credential's district.
+    Ok(usize),
+    UnknownCredential(String),
+    Header(String),
+    /// No valid manifest: nothing to check against (reported elsewhere).
+    NoManifest,
+    /// Too short to hold a credential and header (decoding will fail).
+    Undecodable,
+}
+
+/// A ballot waiting in a batch.
+#[derive(Debug)]
+struct Item {
     index: u64,
     offset: u64,
-    ballot: Ballot,
-    district: usize,
-    /// The entry payload: the signature covers all of it but the last 64
-    /// bytes, so the ballot need not be re-encoded to check it.
-    bytes: Vec<u8>,
+    /// Its payload in the batch buffer.
+    start: usize,
+    len: usize,
+    pre: Pre,
+}
+
+/// Ballots collected for one job: payloads back to back in one buffer.
+#[derive(Debug, Default)]
+struct Batch {
+    buf: Vec<u8>,
+    items: Vec<Item>,
+}
+
+/// What a job found for one ballot.
+#[derive(Debug)]
+enum Outcome {
+    Decode(String),
+    /// Decoded, but the credential or header check failed: not verified.
+    Skipped,
+    NoContext,
+    Proof(String),
+    /// Valid: its option ciphertexts, flattened, at this range of
+    /// [`Done::points`].
+    Ok(std::ops::Range<usize>),
+}
+
+/// A finished job.
+#[derive(Debug)]
+struct Done {
+    batch: Batch,
+    outcomes: Vec<Outcome>,
+    points: Vec<(RistrettoPoint, RistrettoPoint)>,
+}
+
+/// What ballot jobs share.
+#[derive(Debug)]
+struct Ctx {
+    key: Element,
+    fp: Fingerprint,
+    /// Ballot style shapes per district.
+    shapes: Vec<Vec<ContestShape>>,
+}
+
+/// Decodes (crypto.md §7.3) and batch-verifies (§7.4) a batch of ballots;
+/// runs on the thread pool.
+fn run_job(ctx: Option<&Ctx>, batch: Batch) -> Done {
+    let decoded: Vec<Result<Ballot, PeerError>> = batch
+        .items
+        .par_iter()
+        .map(|it| Ballot::decode(&batch.buf[it.start..it.start + it.len]))
+        .collect();
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(decoded.len());
+    let mut to_verify: Vec<(usize, &Ballot, usize)> = Vec::with_capacity(decoded.len());
+    for (i, (item, d)) in batch.items.iter().zip(&decoded).enumerate() {
+        match (d, &item.pre, ctx) {
+            (Err(e), _, _) => outcomes.push(Outcome::Decode(e.to_string())),
+            (Ok(_), Pre::Ok(_), None) => outcomes.push(Outcome::NoContext),
+            (Ok(b), Pre::Ok(district), Some(_)) => {
+                outcomes.push(Outcome::Skipped);
+                to_verify.push((i, b, *district));
+            }
+            (Ok(_), _, _) => outcomes.push(Outcome::Skipped),
+        }
+    }
+    let mut points = Vec::new();
+    if let Some(ctx) = ctx {
+        let empty: &[ContestShape] = &[];
+        let checks: Vec<_> = to_verify
+            .iter()
+            .map(|&(i, b, district)| {
+                let item = &batch.items[i];
+                // The signature covers the payload but its last 64 bytes:
+                // checked against the stored bytes, never a re-encoding.
+                let signed = &batch.buf[item.start..item.start + item.len.saturating_sub(64)];
+                let shapes = ctx.shapes.get(district).map_or(empty, Vec::as_slice);
+                b.statement(&ctx.key, &ctx.fp, shapes)
+                    .with_signed_bytes(signed)
+            })
+            .collect();
+        let mut rng = rand::rng();
+        let mut bad = match verify_batch(&checks, Some(&ctx.key), &mut rng) {
+            Ok(()) => Vec::new(),
+            Err(list) => list,
+        }
+        .into_iter()
+        .peekable();
+        drop(checks);
+        for (n, &(i, b, _)) in to_verify.iter().enumerate() {
+            if bad.peek().is_some_and(|x| x.index == n) {
+                if let Some(x) = bad.next() {
+                    outcomes[i] = Outcome::Proof(x.error.to_string());
+                }
+                continue;
+            }
+            let from = points.len();
+            for c in &b.contests {
+                for ct in &c.ciphertexts {
+                    points.push((*ct.alpha.point(), *ct.beta.point()));
+                }
+            }
+            outcomes[i] = Outcome::Ok(from..points.len());
+        }
+    }
+    drop(to_verify);
+    drop(decoded);
+    Done {
+        batch,
+        outcomes,
+        points,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -199,8 +374,7 @@ struct ResultRec {
     counts: Vec<u64>,
 }
 
-struct Verifier<'p> {
-    path: &'p Path,
+struct Verifier {
     checks: Checks,
     summary: Summary,
     frontier: Frontier,
@@ -232,12 +406,20 @@ struct Verifier<'p> {
     audited_codes: HashSet<[u8; 32]>,
     ballot_entries: u64,
     audited_entries: u64,
-    /// Ballots that passed the sequential checks, awaiting decoding and
-    /// batch verification: (index, offset, payload).
-    raw_pending: Vec<(u64, u64, Vec<u8>)>,
+    /// Ballots that passed the sequential checks, collected for the next
+    /// batch of decoding and proof verification.
+    batch: Batch,
     batch_size: usize,
-    /// sums[district][style position][option].
-    sums: Vec<Vec<Vec<(RistrettoPoint, RistrettoPoint)>>>,
+    /// Batches being decoded and verified on the thread pool, oldest
+    /// first; their outcomes are applied in board order.
+    inflight: VecDeque<Receiver<Done>>,
+    /// What ballot jobs need, made once the manifest and key are known.
+    ctx: Option<Arc<Ctx>>,
+    /// Per district, the only header bytes a ballot of it may carry.
+    expected_headers: Vec<Vec<u8>>,
+    /// sums[district][flat option]: the options of the district's style,
+    /// contest after contest.
+    sums: Vec<Vec<(RistrettoPoint, RistrettoPoint)>>,
     counted: Vec<u64>,
     random: Option<RandomAccess>,
 
@@ -272,10 +454,9 @@ fn kind_phase(k: EntryKind) -> Option<u8> {
     })
 }
 
-impl<'p> Verifier<'p> {
-    fn new(path: &'p Path) -> Self {
+impl Verifier {
+    fn new() -> Self {
         Verifier {
-            path,
             checks: Checks::new(),
             summary: Summary::default(),
             frontier: Frontier::new(),
@@ -308,8 +489,11 @@ impl<'p> Verifier<'p> {
             audited_codes: HashSet::new(),
             ballot_entries: 0,
             audited_entries: 0,
-            raw_pending: Vec::new(),
+            batch: Batch::default(),
             batch_size: 4096,
+            inflight: VecDeque::new(),
+            ctx: None,
+            expected_headers: Vec::new(),
             sums: Vec::new(),
             counted: Vec::new(),
             random: None,
@@ -326,23 +510,17 @@ impl<'p> Verifier<'p> {
         }
     }
 
-    fn run(&mut self, mut options: Options<'_>) -> Result<(), String> {
-        self.batch_size = options.batch_size.max(1);
-        let dir = self.path;
+    /// Reads the folder's small files; the entries are streamed later.
+    fn open_folder(&mut self, dir: &Path) -> Result<Source, String> {
         if !dir.is_dir() {
             self.checks.fail("record.files", None, "not a folder");
             return Err(format!("{} is not a folder", dir.display()));
         }
-        // Board key and final checkpoint.
-        let key_text = fs::read_to_string(dir.join(BOARD_KEY_FILE))
-            .map_err(|e| self.unusable(format!("{BOARD_KEY_FILE}: {e}")))?;
-        let key = VerifierKey::parse(key_text.trim_end_matches('\n'))
+        let board_key = fs::read_to_string(dir.join(BOARD_KEY_FILE))
             .map_err(|e| self.unusable(format!("{BOARD_KEY_FILE}: {e}")))?;
         let cp_bytes = fs::read(dir.join(CHECKPOINT_FILE))
             .map_err(|e| self.unusable(format!("{CHECKPOINT_FILE}: {e}")))?;
-        self.checks.checked("record.files", 1);
-        let final_cp = self.check_note("checkpoint.signature", CHECKPOINT_FILE, &cp_bytes, &key);
-        // Earlier checkpoints.
+        let mut checkpoints = Vec::new();
         let cps = dir.join(CHECKPOINTS_DIR);
         if cps.is_dir() {
             let mut names: Vec<String> = fs::read_dir(&cps)
@@ -352,109 +530,178 @@ impl<'p> Verifier<'p> {
                 .collect();
             names.sort();
             for name in names {
-                let file = format!("{CHECKPOINTS_DIR}/{name}");
-                self.checks.checked("checkpoint.consistency", 1);
-                let Some(size) = name
+                let size = name
                     .strip_suffix(".txt")
-                    .and_then(|s| s.parse::<u64>().ok())
-                else {
+                    .and_then(|s| s.parse::<u64>().ok());
+                let bytes = fs::read(cps.join(&name)).map_err(|e| e.to_string());
+                checkpoints.push(EarlierCheckpoint {
+                    label: format!("{CHECKPOINTS_DIR}/{name}"),
+                    size,
+                    bytes,
+                });
+            }
+        }
+        let entries_path = dir.join(ENTRIES_FILE);
+        let file = fs::File::open(&entries_path)
+            .map_err(|e| self.unusable(format!("{ENTRIES_FILE}: {e}")))?;
+        let total_bytes = file.metadata().map(|m| m.len()).ok();
+        Ok(Source {
+            name: dir.display().to_string(),
+            board_key,
+            checkpoints,
+            entries: Box::new(file),
+            total_bytes,
+            reread: entries_path,
+            final_checkpoint: Box::new(move || Ok(cp_bytes)),
+        })
+    }
+
+    fn run(&mut self, source: Source, mut options: Options<'_>) -> Result<(), String> {
+        self.batch_size = options.batch_size.max(1);
+        self.checks.hook = options.on_failure.take();
+        let key = VerifierKey::parse(source.board_key.trim_end_matches('\n'))
+            .map_err(|e| self.unusable(format!("{BOARD_KEY_FILE}: {e}")))?;
+        self.checks.checked("record.files", 1);
+        for cp in source.checkpoints {
+            let file = cp.label;
+            self.checks.checked("checkpoint.consistency", 1);
+            let Some(size) = cp.size else {
+                self.checks.fail(
+                    "checkpoint.consistency",
+                    None,
+                    format!("{file}: not <size>.txt"),
+                );
+                continue;
+            };
+            let bytes = match cp.bytes {
+                Ok(b) => b,
+                Err(e) => {
+                    self.checks
+                        .fail("checkpoint.consistency", None, format!("{file}: {e}"));
+                    continue;
+                }
+            };
+            if let Some(cp) = self.check_note("checkpoint.consistency", &file, &bytes, &key) {
+                if cp.size() != size {
                     self.checks.fail(
                         "checkpoint.consistency",
                         None,
-                        format!("{file}: not <size>.txt"),
+                        format!("{file} states size {}", cp.size()),
                     );
-                    continue;
-                };
-                let bytes = match fs::read(cps.join(&name)) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        self.checks
-                            .fail("checkpoint.consistency", None, format!("{file}: {e}"));
-                        continue;
-                    }
-                };
-                if let Some(cp) = self.check_note("checkpoint.consistency", &file, &bytes, &key) {
-                    if cp.size() != size {
+                } else if size == 0 {
+                    if *cp.root() != empty_root() {
                         self.checks.fail(
                             "checkpoint.consistency",
                             None,
-                            format!("{file} states size {}", cp.size()),
+                            format!("{file}: size 0 with a non-empty root"),
                         );
-                    } else if size == 0 {
-                        if *cp.root() != empty_root() {
-                            self.checks.fail(
-                                "checkpoint.consistency",
-                                None,
-                                format!("{file}: size 0 with a non-empty root"),
-                            );
-                        }
-                    } else {
-                        self.older.insert(size, (*cp.root(), file));
                     }
+                } else {
+                    self.older.insert(size, (*cp.root(), file));
                 }
             }
         }
 
-        // The entries.
-        let entries_path = dir.join(ENTRIES_FILE);
-        let mut reader = EntryReader::open(&entries_path)
-            .map_err(|e| self.unusable(format!("{ENTRIES_FILE}: {e}")))?;
+        // The entries, framed and hashed on a thread of their own.
         self.random = Some(
-            RandomAccess::open(&entries_path)
+            RandomAccess::open(&source.reread)
                 .map_err(|e| self.unusable(format!("{ENTRIES_FILE}: {e}")))?,
         );
-        let total_bytes = reader.file_len();
-        loop {
-            let raw = match reader.next_entry() {
-                Ok(Some(r)) => r,
-                Ok(None) => break,
-                Err(e) => {
-                    self.checks.fail("record.files", None, e.to_string());
-                    return Err(e.to_string());
+        let total_bytes = source.total_bytes.unwrap_or(0);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(4);
+        let entries = source.entries;
+        let reader = std::thread::Builder::new()
+            .name("urna-verify-reader".into())
+            .spawn(move || read_blocks(entries, tx))
+            .map_err(|e| self.unusable(format!("starting the reader thread: {e}")))?;
+        let mut position = 0;
+        let mut fault = None;
+        for block in rx {
+            self.checks
+                .checked("entries.envelope", block.spans.len() as u64);
+            for (i, &(start, len, offset)) in block.spans.iter().enumerate() {
+                let index = block.first_index + i as u64;
+                if let Err(e) = self.frontier.push(block.leaves[i]) {
+                    fault = Some(self.unusable(e.to_string()));
+                    break;
                 }
-            };
-            let index = raw.index;
-            if let Err(e) = self.frontier.push(urna_board::leaf_hash(&raw.bytes)) {
-                return Err(self.unusable(e.to_string()));
-            }
-            let size = self.frontier.size();
-            if let Some((root, file)) = self.older.get(&size) {
-                if *root != self.frontier.root() {
-                    let msg = format!(
-                        "{file}: root differs from the tree of the first {size} entries (history rewritten)"
-                    );
-                    self.checks.fail("checkpoint.consistency", None, msg);
+                let size = self.frontier.size();
+                if let Some((root, file)) = self.older.get(&size) {
+                    if *root != self.frontier.root() {
+                        let msg = format!(
+                            "{file}: root differs from the tree of the first {size} entries (history rewritten)"
+                        );
+                        self.checks.fail("checkpoint.consistency", None, msg);
+                    }
+                    self.older.remove(&size);
                 }
-                self.older.remove(&size);
+                match Entry::parse_ref(&block.buf[start..start + len]) {
+                    Ok((kind, payload)) => {
+                        self.entry(index, offset, kind, payload, &block.codes[i])
+                    }
+                    Err(e) => self
+                        .checks
+                        .fail("entries.envelope", Some(index), e.to_string()),
+                }
             }
-            self.checks.checked("entries.envelope", 1);
-            match Entry::from_bytes(raw.bytes) {
-                Ok(entry) => self.entry(index, raw.offset, &entry),
-                Err(e) => self
-                    .checks
-                    .fail("entries.envelope", Some(index), e.to_string()),
+            position = block.end;
+            if block.short {
+                // A live source paused: verify what arrived rather than
+                // waiting for a full batch.
+                self.submit();
             }
-            if index % 4096 == 4095
-                && let Some(p) = options.progress.as_mut()
-            {
+            if let Some(p) = options.progress.as_mut() {
                 p(Progress {
-                    bytes: reader.position(),
+                    bytes: position,
                     total_bytes,
-                    entries: index + 1,
+                    entries: self.frontier.size(),
                 });
             }
+            if let Some(e) = block.error {
+                self.checks.fail("record.files", None, e.to_string());
+                fault = Some(e.to_string());
+            }
+            if fault.is_some() {
+                break;
+            }
         }
+        // The reader ends by itself once the channel is dropped.
+        let _ = reader.join();
         self.flush_ballots();
+        if let Some(e) = fault {
+            return Err(e);
+        }
         self.summary.entries = self.frontier.size();
         if let Some(p) = options.progress.as_mut() {
             p(Progress {
-                bytes: reader.position(),
+                bytes: position,
                 total_bytes,
                 entries: self.frontier.size(),
             });
         }
+        self.checks.checked("checkpoint.signature", 1);
+        let final_cp = match (source.final_checkpoint)() {
+            Ok(bytes) => self.check_note("checkpoint.signature", CHECKPOINT_FILE, &bytes, &key),
+            Err(e) => {
+                self.checks.fail(
+                    "checkpoint.signature",
+                    None,
+                    format!("{CHECKPOINT_FILE}: {e}"),
+                );
+                None
+            }
+        };
         self.finish(final_cp.as_ref());
         Ok(())
+    }
+
+    fn report(self, record: String, unusable: Option<String>) -> Report {
+        Report {
+            record,
+            unusable,
+            summary: self.summary,
+            checks: self.checks.into_reports(),
+        }
     }
 
     fn unusable(&mut self, why: String) -> String {
@@ -469,9 +716,6 @@ impl<'p> Verifier<'p> {
         bytes: &[u8],
         key: &VerifierKey,
     ) -> Option<Checkpoint> {
-        if check == "checkpoint.signature" {
-            self.checks.checked(check, 1);
-        }
         let note = match SignedNote::parse(bytes) {
             Ok(n) => n,
             Err(e) => {
@@ -490,13 +734,12 @@ impl<'p> Verifier<'p> {
 
     // ---- per entry ---------------------------------------------------------
 
-    fn entry(&mut self, index: u64, offset: u64, entry: &Entry) {
-        let kind = entry.kind();
+    fn entry(&mut self, index: u64, offset: u64, kind: EntryKind, payload: &[u8], code: &[u8; 32]) {
         let Some(ph) = kind_phase(kind) else {
             return; // complaints, cosigned checkpoints: not covered (§R1.4)
         };
         // Only the tally (sub-tag 1) of admin_action has a place in §R1.4.
-        if kind == EntryKind::AdminAction && entry.payload().get(1) != Some(&1) {
+        if kind == EntryKind::AdminAction && payload.get(1) != Some(&1) {
             return;
         }
         if ph != 5 {
@@ -528,7 +771,6 @@ impl<'p> Verifier<'p> {
             }
             self.phase = ph;
         }
-        let payload = entry.payload();
         let r = match kind {
             EntryKind::ElectionManifest => {
                 self.manifest_chunk(payload).map_err(|e| ("manifest", e))
@@ -543,7 +785,7 @@ impl<'p> Verifier<'p> {
                 .voting_opened(payload)
                 .map_err(|e| ("voting_opened", e)),
             EntryKind::Ballot => {
-                self.ballot(index, offset, payload);
+                self.ballot(index, offset, payload, code);
                 Ok(())
             }
             EntryKind::AuditedBallot => {
@@ -612,19 +854,25 @@ impl<'p> Verifier<'p> {
                 self.ceremony.params = CeremonyParams { n: m.n, t: m.t };
                 self.ceremony.manifest_hash = self.manifest_hash;
                 self.lists_done = vec![false; m.districts.len()];
+                let zero = (RistrettoPoint::identity(), RistrettoPoint::identity());
                 self.sums = m
                     .districts
                     .iter()
                     .map(|d| {
-                        d.shapes
-                            .iter()
-                            .map(|s| {
-                                vec![
-                                    (RistrettoPoint::identity(), RistrettoPoint::identity());
-                                    s.options.into()
-                                ]
-                            })
-                            .collect()
+                        let n: usize = d.shapes.iter().map(|s| usize::from(s.options)).sum();
+                        vec![zero; n]
+                    })
+                    .collect();
+                // record.md §R6.1: version 1, SHA-256 of the election id,
+                // the district id; one canonical encoding per district.
+                self.expected_headers = m
+                    .districts
+                    .iter()
+                    .map(|d| {
+                        let mut h = vec![1u8];
+                        h.extend_from_slice(&self.election_hash);
+                        h.extend(id_bytes(&d.id));
+                        h
                     })
                     .collect();
                 self.counted = vec![0; m.districts.len()];
@@ -712,8 +960,26 @@ impl<'p> Verifier<'p> {
         if self.cred_seq.complete() {
             self.lists_done[di] = true;
         }
+        // Decompressing costs an inverse square root per credential (a
+        // million in a large election): done in parallel, then checked
+        // and inserted in list order exactly as one at a time would.
+        let whole = (r.remaining() / 32).min(n as usize);
+        let raw = r.take(whole * 32).map_err(pe)?;
+        let decoded: Vec<Result<Element, PeerError>> = raw
+            .par_chunks(32)
+            .map(|c| {
+                <&[u8; 32]>::try_from(c)
+                    .map_err(|_| PeerError::Truncated { needed: 32 })
+                    .and_then(Element::decode_non_identity)
+            })
+            .collect();
+        let mut decoded = decoded.into_iter();
         for _ in 0..n {
-            let p = r.element_non_identity().map_err(pe)?;
+            let p = match decoded.next() {
+                Some(p) => p.map_err(pe)?,
+                // Fewer bytes than the count: the same error as reading on.
+                None => r.element_non_identity().map_err(pe)?,
+            };
             let b = *p.as_bytes();
             self.checks.checked("credential_lists", 1);
             if let Some(last) = self.cred_last
@@ -772,21 +1038,39 @@ impl<'p> Verifier<'p> {
         Ok(())
     }
 
-    /// Header, credential and style checks shared by cast and audited ballots.
-    fn ballot_prechecks(&mut self, index: u64, ballot: &Ballot) -> Option<usize> {
-        self.checks.checked("ballot.credential", 1);
-        let Some(cred) = self.creds.get(ballot.credential.as_bytes()) else {
-            self.checks.fail(
-                "ballot.credential",
-                Some(index),
-                format!("unknown_credential {}", ballot.credential.to_hex()),
-            );
-            return None;
+    /// The credential and header checks of record.md §R6.1, from the
+    /// ballot's bytes (crypto.md §7.3: version, credential, `u32` header
+    /// length, header), so that they run before the ballot is decoded.
+    /// Reported only if the ballot then decodes ([`Verifier::apply_pre`]).
+    fn precheck(&self, ballot: &[u8]) -> Pre {
+        let Some(cred) = ballot.get(1..33) else {
+            return Pre::Undecodable;
         };
-        let district = cred.district as usize;
-        self.checks.checked("ballot.header", 1);
-        let m = self.manifest.as_ref()?;
-        let mut r = Reader::new(&ballot.header);
+        let Some(len) = ballot
+            .get(33..37)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes)
+        else {
+            return Pre::Undecodable;
+        };
+        let Some(header) = ballot.get(37..37 + len as usize) else {
+            return Pre::Undecodable;
+        };
+        let Some(c) = <&[u8; 32]>::try_from(cred)
+            .ok()
+            .and_then(|k| self.creds.get(k))
+        else {
+            return Pre::UnknownCredential(format!("unknown_credential {}", hex::encode(cred)));
+        };
+        let district = c.district as usize;
+        let Some(m) = self.manifest.as_ref() else {
+            return Pre::NoManifest;
+        };
+        if self.expected_headers.get(district).map(Vec::as_slice) == Some(header) {
+            return Pre::Ok(district);
+        }
+        // Not the one canonical header: say what is wrong with it.
+        let mut r = Reader::new(header);
         let parsed = (|| -> Result<(Vec<u8>, String), String> {
             read_version(&mut r)?;
             let eh = r.take(32).map_err(pe)?.to_vec();
@@ -795,24 +1079,38 @@ impl<'p> Verifier<'p> {
             Ok((eh, d))
         })();
         match parsed {
-            Err(e) => {
-                self.checks.fail("ballot.header", Some(index), e);
+            Err(e) => Pre::Header(e),
+            Ok((eh, _)) if eh != self.election_hash => Pre::Header("wrong_election".into()),
+            Ok((_, d)) => Pre::Header(format!(
+                "wrong_ballot_style: header district {d}, credential of {}",
+                m.districts[district].id
+            )),
+        }
+    }
+
+    /// Counts and reports the outcome of [`Verifier::precheck`] for a
+    /// ballot that decoded; its district if it passed.
+    fn apply_pre(&mut self, index: u64, pre: &Pre) -> Option<usize> {
+        self.checks.checked("ballot.credential", 1);
+        if let Pre::UnknownCredential(msg) = pre {
+            self.checks
+                .fail("ballot.credential", Some(index), msg.clone());
+            return None;
+        }
+        self.checks.checked("ballot.header", 1);
+        match pre {
+            Pre::Ok(d) => Some(*d),
+            Pre::Header(msg) => {
+                self.checks.fail("ballot.header", Some(index), msg.clone());
                 None
             }
-            Ok((eh, _)) if eh != self.election_hash => {
+            // A decoded ballot always has a credential and a header.
+            Pre::Undecodable => {
                 self.checks
-                    .fail("ballot.header", Some(index), "wrong_election");
+                    .fail("ballot.header", Some(index), "unparsable header");
                 None
             }
-            Ok((_, d)) if d != m.districts[district].id => {
-                let msg = format!(
-                    "wrong_ballot_style: header district {d}, credential of {}",
-                    m.districts[district].id
-                );
-                self.checks.fail("ballot.header", Some(index), msg);
-                None
-            }
-            Ok(_) => Some(district),
+            Pre::NoManifest | Pre::UnknownCredential(_) => None,
         }
     }
 
@@ -832,15 +1130,14 @@ impl<'p> Verifier<'p> {
     }
 
     // §R6
-    fn ballot(&mut self, index: u64, offset: u64, payload: &[u8]) {
+    fn ballot(&mut self, index: u64, offset: u64, payload: &[u8], code: &[u8; 32]) {
         self.summary.ballots += 1;
         if !self.in_window(index, "ballot") {
             return;
         }
         self.ballot_entries += 1;
-        let code: [u8; 32] = Sha256::digest(payload).into();
         self.checks.checked("ballot.replay", 1);
-        if self.audited_codes.contains(&code) {
+        if self.audited_codes.contains(code) {
             self.checks.fail(
                 "ballot.replay",
                 Some(index),
@@ -848,7 +1145,7 @@ impl<'p> Verifier<'p> {
             );
             return;
         }
-        if !self.cast_codes.insert(code) {
+        if !self.cast_codes.insert(*code) {
             self.checks.fail(
                 "ballot.replay",
                 Some(index),
@@ -856,102 +1153,155 @@ impl<'p> Verifier<'p> {
             );
             return;
         }
-        self.raw_pending.push((index, offset, payload.to_vec()));
-        if self.raw_pending.len() >= self.batch_size {
-            self.flush_ballots();
+        let pre = self.precheck(payload);
+        let start = self.batch.buf.len();
+        self.batch.buf.extend_from_slice(payload);
+        self.batch.items.push(Item {
+            index,
+            offset,
+            start,
+            len: payload.len(),
+            pre,
+        });
+        if self.batch.items.len() >= self.batch_size {
+            self.submit();
         }
     }
 
-    fn flush_ballots(&mut self) {
-        if self.raw_pending.is_empty() {
+    /// Hands the collected ballots to the thread pool, and applies the
+    /// outcomes of finished batches (in order) while too many are out.
+    fn submit(&mut self) {
+        if self.batch.items.is_empty() {
             return;
         }
-        // Decoding decompresses every element: done in parallel.
-        let raw = std::mem::take(&mut self.raw_pending);
-        let decoded: Vec<Result<Ballot, PeerError>> =
-            raw.par_iter().map(|(_, _, p)| Ballot::decode(p)).collect();
-        let mut pending = Vec::with_capacity(raw.len());
-        for ((index, offset, bytes), ballot) in raw.into_iter().zip(decoded) {
-            self.checks.checked("ballot.decode", 1);
-            let ballot = match ballot {
-                Ok(b) => b,
-                Err(e) => {
-                    self.checks
-                        .fail("ballot.decode", Some(index), e.to_string());
-                    continue;
+        if self.ctx.is_none()
+            && let (Some(m), Some(key), Some(fp)) = (&self.manifest, self.joint_key, self.fp)
+        {
+            self.ctx = Some(Arc::new(Ctx {
+                key,
+                fp,
+                shapes: m.districts.iter().map(|d| d.shapes.clone()).collect(),
+            }));
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let ctx = self.ctx.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rayon::spawn(move || {
+            let done = run_job(ctx.as_deref(), batch);
+            let _ = tx.send(done);
+        });
+        self.inflight.push_back(rx);
+        while self.inflight.len() > MAX_INFLIGHT {
+            self.apply_front();
+        }
+        // Apply what is already done without waiting.
+        while let Some(front) = self.inflight.front() {
+            match front.try_recv() {
+                Ok(done) => {
+                    self.inflight.pop_front();
+                    self.apply(done);
                 }
-            };
-            let Some(district) = self.ballot_prechecks(index, &ballot) else {
-                continue;
-            };
-            pending.push(PendingBallot {
-                index,
-                offset,
-                ballot,
-                district,
-                bytes,
-            });
-        }
-        if pending.is_empty() {
-            return;
-        }
-        let (Some(m), Some(k), Some(fp)) = (self.manifest.as_ref(), self.joint_key, self.fp) else {
-            for p in &pending {
-                self.checks
-                    .fail("ballot.proofs", Some(p.index), "no manifest or joint key");
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => self.apply_front(),
             }
+        }
+    }
+
+    /// Waits for the oldest batch and applies it.
+    fn apply_front(&mut self) {
+        let Some(rx) = self.inflight.pop_front() else {
             return;
         };
-        let shapes: Vec<&[ContestShape]> = m.districts.iter().map(|d| &d.shapes[..]).collect();
-        let items: Vec<_> = pending
-            .iter()
-            .map(|p| {
-                let signed = &p.bytes[..p.bytes.len().saturating_sub(64)];
-                p.ballot
-                    .statement(&k, &fp, shapes[p.district])
-                    .with_signed_bytes(signed)
-            })
-            .collect();
-        let mut rng = rand::rng();
-        let mut bad: HashMap<usize, String> = HashMap::new();
-        if let Err(list) = verify_batch(&items, Some(&k), &mut rng) {
-            for b in list {
-                bad.insert(b.index, b.error.to_string());
-            }
+        match rx.recv() {
+            Ok(done) => self.apply(done),
+            // Only a panic in the job drops its sender; nothing to name.
+            Err(_) => self.checks.fail(
+                "ballot.proofs",
+                None,
+                "a batch of ballots could not be verified (internal fault)",
+            ),
         }
-        drop(items);
-        self.checks.checked("ballot.proofs", pending.len() as u64);
-        let revote = m.revote;
-        for (i, p) in pending.into_iter().enumerate() {
-            if let Some(e) = bad.remove(&i) {
-                self.checks.fail("ballot.proofs", Some(p.index), e);
+    }
+
+    /// Verifies every collected ballot and applies every outcome: before
+    /// any entry whose checks depend on which ballots count.
+    fn flush_ballots(&mut self) {
+        self.submit();
+        while !self.inflight.is_empty() {
+            self.apply_front();
+        }
+    }
+
+    /// Applies one batch's outcomes in board order: reports, re-vote
+    /// policy, sums.
+    fn apply(&mut self, done: Done) {
+        let Done {
+            batch,
+            outcomes,
+            points,
+        } = done;
+        let revote = self.manifest.as_ref().map(|m| m.revote);
+        for (item, outcome) in batch.items.iter().zip(outcomes) {
+            self.checks.checked("ballot.decode", 1);
+            if let Outcome::Decode(e) = &outcome {
+                self.checks
+                    .fail("ballot.decode", Some(item.index), e.clone());
                 continue;
             }
+            let Some(district) = self.apply_pre(item.index, &item.pre) else {
+                continue;
+            };
+            let range = match outcome {
+                Outcome::Decode(_) | Outcome::Skipped => continue,
+                Outcome::NoContext => {
+                    self.checks.fail(
+                        "ballot.proofs",
+                        Some(item.index),
+                        "no manifest or joint key",
+                    );
+                    continue;
+                }
+                Outcome::Proof(e) => {
+                    self.checks.checked("ballot.proofs", 1);
+                    self.checks.fail("ballot.proofs", Some(item.index), e);
+                    continue;
+                }
+                Outcome::Ok(range) => range,
+            };
+            self.checks.checked("ballot.proofs", 1);
             self.checks.checked("revote", 1);
-            let key = *p.ballot.credential.as_bytes();
+            let bytes = &batch.buf[item.start..item.start + item.len];
+            let Some(key) = bytes.get(1..33).and_then(|b| <[u8; 32]>::try_from(b).ok()) else {
+                continue;
+            };
             let Some(cred) = self.creds.get_mut(&key) else {
                 continue;
             };
             cred.ballots += 1;
             let previous = cred.counted;
-            if cred.ballots > 1 && revote == Revote::Forbidden {
+            if cred.ballots > 1 && revote == Some(Revote::Forbidden) {
                 self.checks.fail(
                     "revote",
-                    Some(p.index),
+                    Some(item.index),
                     format!(
                         "revote_forbidden: second ballot of credential {}",
-                        p.ballot.credential.to_hex()
+                        hex::encode(key)
                     ),
                 );
                 continue;
             }
-            cred.counted = Some(p.offset);
+            cred.counted = Some(item.offset);
             if let Some(off) = previous {
-                self.subtract_at(off, p.index);
+                self.subtract_at(off, item.index);
             } else {
-                self.counted[p.district] += 1;
+                self.counted[district] += 1;
             }
-            add_ballot(&mut self.sums[p.district], &p.ballot, 1);
+            if let Some(sums) = self.sums.get_mut(district) {
+                for (s, p) in sums.iter_mut().zip(&points[range]) {
+                    s.0 += p.0;
+                    s.1 += p.1;
+                }
+            }
         }
     }
 
@@ -970,7 +1320,13 @@ impl<'p> Verifier<'p> {
             Ok(b) => {
                 if let Some(c) = self.creds.get(b.credential.as_bytes()) {
                     let d = c.district as usize;
-                    add_ballot(&mut self.sums[d], &b, -1);
+                    if let Some(sums) = self.sums.get_mut(d) {
+                        let cts = b.contests.iter().flat_map(|c| &c.ciphertexts);
+                        for (s, ct) in sums.iter_mut().zip(cts) {
+                            s.0 -= ct.alpha.point();
+                            s.1 -= ct.beta.point();
+                        }
+                    }
                 }
             }
             Err(e) => self.checks.fail(
@@ -1023,8 +1379,9 @@ impl<'p> Verifier<'p> {
                 nonces.push(n);
             }
             r.finish().map_err(|e| ("audited_ballot", pe(e)))?;
+            let pre = self.precheck(bytes);
             let district = self
-                .ballot_prechecks(index, &ballot)
+                .apply_pre(index, &pre)
                 .ok_or(("audited_ballot", "header or credential rejected".to_owned()))?;
             let (Some(m), Some(k), Some(fp)) = (self.manifest.as_ref(), self.joint_key, self.fp)
             else {
@@ -1190,12 +1547,16 @@ impl<'p> Verifier<'p> {
         };
         let mut out = Vec::new();
         for (di, d) in m.districts.iter().enumerate() {
-            for (pos, &ci) in d.style.iter().enumerate() {
+            let mut at = 0usize;
+            for (&ci, shape) in d.style.iter().zip(&d.shapes) {
+                let n = usize::from(shape.options);
+                let sums = self.sums[di].get(at..at + n).unwrap_or(&[]);
+                at += n;
                 out.push(TallyRec {
                     district: d.id.clone(),
                     contest: m.contests[ci].id.clone(),
                     ballots: self.counted[di],
-                    sums: self.sums[di][pos]
+                    sums: sums
                         .iter()
                         .map(|(a, b)| Ciphertext {
                             alpha: Element::from_point(*a),
@@ -1569,20 +1930,5 @@ impl<'p> Verifier<'p> {
         self.check_results();
         self.summary.counted = self.counted.iter().sum();
         self.summary.credentials = self.creds.len() as u64;
-    }
-}
-
-/// Adds (`sign = 1`) or subtracts (`sign = -1`) a ballot's ciphertexts.
-fn add_ballot(sums: &mut [Vec<(RistrettoPoint, RistrettoPoint)>], ballot: &Ballot, sign: i8) {
-    for (slot, c) in sums.iter_mut().zip(&ballot.contests) {
-        for (s, ct) in slot.iter_mut().zip(&c.ciphertexts) {
-            if sign > 0 {
-                s.0 += ct.alpha.point();
-                s.1 += ct.beta.point();
-            } else {
-                s.0 -= ct.alpha.point();
-                s.1 -= ct.beta.point();
-            }
-        }
     }
 }

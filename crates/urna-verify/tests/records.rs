@@ -783,6 +783,7 @@ fn report_json_progress_and_small_batches() {
         Options {
             batch_size: 2,
             progress: Some(&mut cb),
+            on_failure: None,
         },
     );
     assert_eq!(r.exit_code(), 0, "{r}");

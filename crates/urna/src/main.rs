@@ -6,6 +6,9 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod demo;
+mod http;
+mod mirror;
+mod observe;
 mod record;
 mod registry;
 mod serve;
@@ -26,6 +29,8 @@ enum Command {
     Verify(record::VerifyOpts),
     /// Export an election's board as a record folder for `urna verify`.
     Export(record::ExportOpts),
+    /// Mirror a running board live: check every checkpoint and entry, cosign, alarm on forks.
+    Observe(observe::ObserveOpts),
     /// Serve the board's public read API over HTTP.
     Serve(serve::ServeOpts),
     /// A trustee's offline steps: key store, key ceremony, partial decryption.
@@ -51,12 +56,15 @@ enum BenchWhat {
     Registry(bench::registry::RegistryBench),
     /// Casting end to end over HTTP: accepted ballots/s and latency.
     Cast(bench::cast::CastBench),
+    /// Independent verifier: ballots/s and peak memory on a generated record.
+    Verify(bench::verify::VerifyBench),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Verify(opts) => return record::verify(&opts),
+        Command::Observe(opts) => return observe::run(&opts),
         Command::Export(opts) => record::export(&opts),
         Command::Demo(opts) => demo::run(&opts),
         Command::Serve(opts) => serve::run(&opts),
@@ -74,6 +82,9 @@ fn main() -> ExitCode {
         Command::Bench {
             what: BenchWhat::Cast(opts),
         } => bench::cast::run(&opts).and_then(|r| r.print(opts.json)),
+        Command::Bench {
+            what: BenchWhat::Verify(opts),
+        } => bench::verify::run(&opts).and_then(|r| r.print(opts.json)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,11 +11,21 @@ use urna_verify::{Options, RecordWriter, Report};
 /// Options of `urna verify`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct VerifyOpts {
-    /// The exported election record (a folder, spec/export.md).
-    pub record: PathBuf,
+    /// The election record: an exported folder (spec/export.md), or the
+    /// URL of a running `urna serve` (http://host:port), read through its
+    /// public board API while it is verified.
+    pub record: String,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// With a URL: the board's verifier key (text or a file holding it);
+    /// without it the key the server serves is trusted on first use.
+    #[arg(long)]
+    pub board_key: Option<String>,
+    /// With a URL: keep the downloaded record in this folder (default: a
+    /// temporary folder, removed afterwards).
+    #[arg(long)]
+    pub mirror: Option<PathBuf>,
 }
 
 /// Options of `urna export`.
@@ -79,11 +89,96 @@ pub fn verify_record(path: &Path, quiet: bool) -> Report {
 
 /// `urna verify`: exit 0 valid, 1 invalid, 2 unusable input.
 pub fn verify(opts: &VerifyOpts) -> ExitCode {
-    let report = verify_record(&opts.record, opts.json);
+    let report = if opts.record.starts_with("http://") || opts.record.starts_with("https://") {
+        match verify_url(opts) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("urna verify: unusable input: {e:#}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        verify_record(Path::new(&opts.record), opts.json)
+    };
     if opts.json {
         println!("{}", report.to_json());
     } else {
         print!("{report}");
     }
     ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(2))
+}
+
+/// `urna verify URL`: the record is read from the server's public API
+/// (board.md §B6–§B8) into a mirror folder by one thread while the
+/// verifier reads that folder's `entries.bin` behind it, so memory stays
+/// bounded and downloading overlaps checking. The final checkpoint is the
+/// latest one when the run starts; later entries are not covered.
+fn verify_url(opts: &VerifyOpts) -> anyhow::Result<Report> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let remote = crate::mirror::Remote::connect(&opts.record, opts.board_key.as_deref())?;
+    if !remote.pinned && !opts.json {
+        eprintln!(
+            "urna verify: trusting the board key served by {} ({}); pin it with --board-key",
+            remote.base, remote.key
+        );
+    }
+    let latest = remote.checkpoint_text()?;
+    // The size to fetch: from the note if it parses (the verifier reports
+    // a bad signature as a failed check, not as unusable input).
+    let size = urna_board::SignedNote::parse(latest.as_bytes())
+        .ok()
+        .and_then(|n| urna_board::Checkpoint::parse(n.text()).ok())
+        .map(|c| c.size())
+        .ok_or_else(|| anyhow::anyhow!("the latest checkpoint does not parse"))?;
+    let tmp;
+    let dir = match &opts.mirror {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::tempdir().context("creating a temporary folder")?;
+            tmp.path().join("record")
+        }
+    };
+    let mut mirror = crate::mirror::Mirror::create(&dir, &remote.key)?;
+    mirror.keep_checkpoint(size, &latest, true)?;
+    let finished = Arc::new(AtomicBool::new(false));
+    let entries = urna_verify::FollowReader::open(&mirror.entries_path(), Arc::clone(&finished))?;
+    let reread = mirror.entries_path();
+    let fetch_done = Arc::clone(&finished);
+    let fetcher_remote = remote.clone();
+    let fetcher = std::thread::spawn(move || -> anyhow::Result<()> {
+        let r = fetcher_remote
+            .entries(0, size, |e| mirror.append(e))
+            .and_then(|()| mirror.flush());
+        // Whatever happened, let the verifier reach the end of what is there.
+        let _ = mirror.flush();
+        fetch_done.store(true, Ordering::Release);
+        r
+    });
+    let pb = crate::bench::progress(size, "verifying (entries)", opts.json);
+    let mut progress = |p: urna_verify::Progress| pb.set_position(p.entries);
+    let final_text = latest.clone().into_bytes();
+    let source = urna_verify::Source {
+        name: opts.record.clone(),
+        board_key: remote.key.to_string(),
+        checkpoints: Vec::new(),
+        entries: Box::new(entries),
+        total_bytes: None,
+        reread,
+        final_checkpoint: Box::new(move || Ok(final_text)),
+    };
+    let report = urna_verify::verify_source(
+        source,
+        Options {
+            progress: Some(&mut progress),
+            ..Options::default()
+        },
+    );
+    pb.finish_and_clear();
+    match fetcher.join() {
+        Ok(Ok(())) => Ok(report),
+        Ok(Err(e)) => Err(e.context(format!("reading the board from {} stopped", remote.base))),
+        Err(_) => Err(anyhow::anyhow!("the download thread failed")),
+    }
 }

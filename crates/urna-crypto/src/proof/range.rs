@@ -249,6 +249,34 @@ pub(crate) fn accumulate_range(
     context: &[u8],
     st: &RangeStatement<'_>,
 ) -> Result<(), PeerError> {
+    let (ca, cb) = accumulate_range_open(acc, proof, fp, context, st)?;
+    match st.summands {
+        [one] => {
+            acc.raw_term(ca, &one.alpha);
+            acc.raw_term(cb, &one.beta);
+        }
+        many => {
+            let (a, b) = sum_points(many);
+            acc.raw_term_point(ca, a);
+            acc.raw_term_point(cb, b);
+        }
+    }
+    Ok(())
+}
+
+/// Accumulates a range proof's equations except the terms of the summed
+/// ciphertext `(Σα, Σβ)`, whose weighted coefficients `(ca, cb)` it
+/// returns. The caller adds `ca·Σα + cb·Σβ` itself: a ballot adds `ca`
+/// and `cb` to each option ciphertext's own coefficients, which is the
+/// same equation (scalar multiplication distributes over the sum) with
+/// two fewer full-width points in the multiscalar multiplication.
+pub(crate) fn accumulate_range_open(
+    acc: &mut Accumulator,
+    proof: &RangeProof,
+    fp: &Fingerprint,
+    context: &[u8],
+    st: &RangeStatement<'_>,
+) -> Result<(Scalar, Scalar), PeerError> {
     let k = st
         .hi
         .checked_sub(st.lo)
@@ -300,18 +328,7 @@ pub(crate) fn accumulate_range(
         ch += wc * Scalar::from(st.lo + j as u64);
     }
     acc.raw_h(-ch);
-    match st.summands {
-        [one] => {
-            acc.raw_term(ca, &one.alpha);
-            acc.raw_term(cb, &one.beta);
-        }
-        many => {
-            let (a, b) = sum_points(many);
-            acc.raw_term_point(ca, a);
-            acc.raw_term_point(cb, b);
-        }
-    }
-    Ok(())
+    Ok((ca, cb))
 }
 
 /// A range proof together with what it claims.

@@ -1,0 +1,222 @@
+//! A small blocking HTTP/1.1 client for the board's public API: enough
+//! for `urna verify URL` and `urna observe` (GET and a JSON POST over
+//! plain `http://`), without pulling an HTTP client stack into the
+//! verifier's dependencies. TLS is left to a reverse proxy or tunnel.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+
+/// Largest response body accepted (a full entry bundle is at most
+/// 256 × 64 KiB; JSON pages are smaller).
+const MAX_BODY: usize = 32 << 20;
+
+/// A base URL `http://host[:port][/prefix]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    host: String,
+    port: u16,
+    prefix: String,
+}
+
+impl BaseUrl {
+    /// Parses `http://host[:port][/prefix]`.
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        let rest = url.strip_prefix("http://").ok_or_else(|| {
+            anyhow!("{url:?}: only http:// URLs are supported (put TLS in a proxy)")
+        })?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if authority.is_empty() {
+            bail!("{url:?}: no host");
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (
+                h.to_owned(),
+                p.parse()
+                    .with_context(|| format!("{url:?}: bad port {p:?}"))?,
+            ),
+            _ => (authority.to_owned(), 80),
+        };
+        Ok(BaseUrl {
+            host,
+            port,
+            prefix: path.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The URL of `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}:{}{}{}", self.host, self.port, self.prefix, path)
+    }
+}
+
+impl std::fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "http://{}:{}{}", self.host, self.port, self.prefix)
+    }
+}
+
+/// A response: status and body.
+#[derive(Debug)]
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// The body (de-chunked).
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The body if the status is 200, else an error with the server's words.
+    pub fn ok(self, what: &str) -> anyhow::Result<Vec<u8>> {
+        if self.status == 200 {
+            return Ok(self.body);
+        }
+        let text = String::from_utf8_lossy(&self.body);
+        bail!(
+            "{what}: HTTP {}: {}",
+            self.status,
+            text.chars().take(300).collect::<String>()
+        )
+    }
+}
+
+/// GET `path` under `base`.
+pub fn get(base: &BaseUrl, path: &str) -> anyhow::Result<Response> {
+    request(base, "GET", path, None)
+}
+
+/// POST a JSON body to `path` under `base`.
+pub fn post_json(base: &BaseUrl, path: &str, body: &[u8]) -> anyhow::Result<Response> {
+    request(base, "POST", path, Some(body))
+}
+
+fn request(
+    base: &BaseUrl,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+) -> anyhow::Result<Response> {
+    let addr = (base.host.as_str(), base.port)
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {}", base.host))?
+        .next()
+        .ok_or_else(|| anyhow!("{} resolves to no address", base.host))?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+        .with_context(|| format!("connecting to {base}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(60)))?;
+    let mut head = format!(
+        "{method} {}{path} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: urna\r\nAccept: */*\r\nConnection: close\r\n",
+        base.prefix, base.host, base.port
+    );
+    if let Some(b) = body {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    if let Some(b) = body {
+        stream.write_all(b)?;
+    }
+    stream.flush()?;
+    read_response(BufReader::new(stream)).with_context(|| format!("{method} {}", base.url(path)))
+}
+
+fn read_response(mut r: impl BufRead) -> anyhow::Result<Response> {
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("not an HTTP response: {:?}", line.trim_end()))?;
+    let mut length = None;
+    let mut chunked = false;
+    loop {
+        line.clear();
+        if r.read_line(&mut line)? == 0 {
+            bail!("connection closed inside the headers");
+        }
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = l.split_once(':') {
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                length = Some(value.parse::<usize>().context("bad Content-Length")?);
+            } else if name.eq_ignore_ascii_case("transfer-encoding")
+                && value.eq_ignore_ascii_case("chunked")
+            {
+                chunked = true;
+            }
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            line.clear();
+            r.read_line(&mut line)?;
+            let size = usize::from_str_radix(line.trim_end().split(';').next().unwrap_or(""), 16)
+                .context("bad chunk size")?;
+            if size == 0 {
+                break;
+            }
+            if body.len() + size > MAX_BODY {
+                bail!("response body above {MAX_BODY} bytes");
+            }
+            let at = body.len();
+            body.resize(at + size, 0);
+            r.read_exact(&mut body[at..])?;
+            line.clear();
+            r.read_line(&mut line)?;
+        }
+    } else if let Some(n) = length {
+        if n > MAX_BODY {
+            bail!("response body above {MAX_BODY} bytes");
+        }
+        body.resize(n, 0);
+        r.read_exact(&mut body)?;
+    } else {
+        r.take(MAX_BODY as u64 + 1).read_to_end(&mut body)?;
+        if body.len() > MAX_BODY {
+            bail!("response body above {MAX_BODY} bytes");
+        }
+    }
+    Ok(Response { status, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        let b = BaseUrl::parse("http://127.0.0.1:8080/").unwrap();
+        assert_eq!(b.url("/board/key"), "http://127.0.0.1:8080/board/key");
+        let b = BaseUrl::parse("http://example.org/urna").unwrap();
+        assert_eq!(b.url("/x"), "http://example.org:80/urna/x");
+        assert!(BaseUrl::parse("https://example.org").is_err());
+        assert!(BaseUrl::parse("http://").is_err());
+        assert!(BaseUrl::parse("http://h:notaport").is_err());
+    }
+
+    #[test]
+    fn responses_by_length_and_chunks() {
+        let r = read_response(&b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef"[..]).unwrap();
+        assert_eq!((r.status, &r.body[..]), (200, &b"abc"[..]));
+        let r = read_response(
+            &b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n1\r\nc\r\n0\r\n\r\n"[..],
+        )
+        .unwrap();
+        assert_eq!((r.status, &r.body[..]), (404, &b"abc"[..]));
+        assert!(read_response(&b"garbage\r\n\r\n"[..]).is_err());
+    }
+}
