@@ -2,7 +2,7 @@
 //! token), what `urna registry` does on the command line: import a
 //! region's registry CSV, record a precinct's paper votes, export the
 //! signed precinct lists, and the reconciliation report
-//! (spec/registration.md §G9.1).
+//! (spec/registration.md §G9).
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
