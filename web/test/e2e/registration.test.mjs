@@ -67,6 +67,7 @@ test('apply → one-time code from the outbox → the device registers its crede
   await page.getByTestId('apply-result').getByText(/^Approved: you may vote online/).waitFor();
   // The login form was filled in from the application.
   assert.equal(await page.inputValue('#login-doc'), '4508111111');
+  assert.equal(await page.locator('#login-code').isVisible(), false, 'the code field shows once a code was sent');
   await page.getByRole('button', { name: 'Send me a code' }).click();
   await page.getByTestId('login-result').getByText('A code was sent to +7916*****01. Enter it below.').waitFor();
   // A wrong code is refused with its reason.
