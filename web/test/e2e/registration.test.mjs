@@ -6,7 +6,8 @@
 // Russian. Screenshots go to web/screenshots/ (reg-*.png).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { Election } from './election.mjs';
@@ -39,7 +40,16 @@ async function apply(page, { name, birth, doc, phone }) {
   await page.locator('form button[type=submit]').first().click();
 }
 
-const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const a11y = [];
+
+/** A screenshot, and an axe-core scan (WCAG 2.1 A/AA rules) of the page as it is. */
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  if (!(await page.evaluate(() => typeof globalThis.axe !== 'undefined'))) await page.evaluate(AXE);
+  const r = await page.evaluate(() => globalThis.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  for (const v of r.violations) a11y.push(`${name}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+}
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
@@ -134,4 +144,8 @@ test('the registered voter votes; the receipt checks', async () => {
   await page.getByTestId('check-verdict').waitFor();
   assert.equal((await page.getByTestId('check-verdict').textContent()).trim(), 'Your ballot is on the board.');
   assert.deepEqual(page.errors, []);
+});
+
+test('no WCAG 2.1 A/AA violations on the registration pages (axe-core)', () => {
+  assert.deepEqual(a11y, []);
 });
