@@ -146,6 +146,28 @@ test('the registered voter votes; the receipt checks', async () => {
   assert.deepEqual(page.errors, []);
 });
 
+test('complaints: filed without identity, answered by the commission, listed publicly', async () => {
+  const page = alice;
+  const tracking = (await page.evaluate(() => location.hash)).split('/')[2];
+  assert.match(tracking, /^[0-9a-f]{64}$/);
+  await page.goto(election.base + '/#/complaints');
+  await page.getByRole('heading', { level: 1, name: 'Complaints' }).waitFor();
+  await page.getByText('No complaints yet.').waitFor();
+  await page.fill('#c-tracking', 'xyz');
+  await page.fill('#c-text', 'My receipt page was slow.');
+  await page.getByRole('button', { name: 'File the complaint' }).click();
+  await page.getByTestId('complaint-result').getByText('A tracking code is 64 hexadecimal digits (0-9, a-f).').waitFor();
+  await page.fill('#c-tracking', tracking);
+  await page.getByRole('button', { name: 'File the complaint' }).click();
+  await page.getByTestId('complaint-result').getByText('Your complaint was filed as number 1.', { exact: false }).waitFor();
+  await page.getByTestId('complaints').getByText('No. 1, from a voter: awaiting an answer').waitFor();
+  await election.admin('POST', '/registration/complaints/1/answer', { answer: 'Thank you; the board was busy for a minute.' });
+  await page.reload();
+  await page.getByTestId('complaints').getByText('No. 1, from a voter: answered').waitFor();
+  await page.getByTestId('complaints').getByText('Thank you; the board was busy for a minute.').waitFor();
+  await shot(page, 'reg-07-complaints');
+});
+
 test('no WCAG 2.1 A/AA violations on the registration pages (axe-core)', () => {
   assert.deepEqual(a11y, []);
 });
