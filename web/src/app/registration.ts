@@ -8,7 +8,7 @@ import { randomScalar, scalarToBytes, toHex } from '../crypto/index.js';
 import { ApiError, call } from './api.js';
 import { clear, focusHeading, h } from './dom.js';
 import { t } from './i18n.js';
-import { LoginProvider, VoterSession, publicCredential, registerLoginProvider, storeCredential, storedCredential, forgetCredential } from './login.js';
+import { LoginProvider, VoterSession, forgetCredential, importRecoveryCode, publicCredential, registerLoginProvider, storeCredential, storedCredential } from './login.js';
 
 interface Decision {
   decision: string;
@@ -35,6 +35,21 @@ export async function registrationEnabled(): Promise<boolean> {
   } catch (e) {
     return e instanceof ApiError && e.status === 401;
   }
+}
+
+const PENDING = 'urna.pendingCredential';
+
+/** The credential secret being registered: the pending one, or a new one kept as pending. */
+function pendingSecret(): bigint {
+  try {
+    const hex = localStorage.getItem(PENDING);
+    if (hex) return importRecoveryCode(hex);
+  } catch {
+    /* a damaged pending key is replaced */
+  }
+  const x = randomScalar();
+  localStorage.setItem(PENDING, toHex(scalarToBytes(x)));
+  return x;
 }
 
 /** A message of the catalogue, or `fallback` when there is none. */
@@ -157,10 +172,13 @@ export const oneTimeCode: LoginProvider = {
         const s = await registrationApi.login(lDoc.value, lBirth.value, code.value.trim());
         const me = await registrationApi.me(s.token);
         if (!me.district) throw new Error(t('reg.noDistrict'));
-        // The key pair is made here; only the public part is sent.
-        const session: VoterSession = { district: me.district, precinct: me.precinct, credentialSecret: randomScalar() };
+        // The key pair is made here; only the public part is sent. It is
+        // kept as pending first: the registry binds the first credential to
+        // the voter, so a retry after a failure must send the same one.
+        const session: VoterSession = { district: me.district, precinct: me.precinct, credentialSecret: pendingSecret() };
         await registrationApi.register(s.token, me.district, me.precinct, publicCredential(session.credentialSecret));
         storeCredential(session);
+        localStorage.removeItem(PENDING);
         clear(
           root,
           h('h1', {}, t('reg.doneHeading')),

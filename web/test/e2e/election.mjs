@@ -267,8 +267,11 @@ export class Election {
 
 // `node test/e2e/election.mjs` alone: prepare an election and keep serving it.
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop())) {
-  const e = await Election.start({ registrationSeconds: 3600, votingSeconds: 3600 });
+  // `--registration`: voter registration (apply, one-time codes in the outbox, REGISTRY_CSV).
+  const registration = process.argv.includes('--registration');
+  const e = await Election.start({ registrationSeconds: 3600, votingSeconds: 3600, registration });
   console.log(`serving ${e.base} (data in ${e.dir}); registration open, Ctrl-C to stop`);
+  if (registration) console.log(`one-time codes: ${e.outbox}; voters:\n${REGISTRY_CSV}`);
   process.on('SIGINT', () => {
     e.stop();
     process.exit(0);
