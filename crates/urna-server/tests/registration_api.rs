@@ -113,6 +113,35 @@ impl Api {
     }
 }
 
+impl Api {
+    /// A request with a raw text body.
+    async fn raw(
+        &self,
+        method: &str,
+        uri: &str,
+        auth: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {a}"));
+        }
+        let req = req
+            .header(header::CONTENT_TYPE, "text/csv")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
 fn clock_now(c: &TestClock) -> urna_election::Timestamp {
     use urna_server::election::Clock;
     c.now()
@@ -418,4 +447,194 @@ async fn complaints_are_public_and_answered_once() {
         .await;
     assert_eq!(v["complaints"][0]["status"], "answered");
     assert_eq!(v["complaints"][0]["author"], "observer");
+}
+
+const NNOV_HEAD: &str =
+    "voter_id,full_name,birth_date,document_number,phone,email,precinct,account_created\n";
+
+#[tokio::test]
+async fn admin_import_paper_lists_reconciliation() {
+    let api = Api::new();
+    // Admin only.
+    let (st, v) = api
+        .raw(
+            "POST",
+            "/registration/admin/registry?region=nnov",
+            None,
+            NNOV_HEAD,
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
+    let (st, v) = api
+        .raw(
+            "POST",
+            "/registration/admin/registry",
+            Some(TOKEN),
+            NNOV_HEAD,
+        )
+        .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_query")
+    );
+    // A bad line refuses the whole file, naming file and line.
+    let bad = format!(
+        "{NNOV_HEAD}n1,Смирнов Пётр,1990-02-03,2201 111111,+79031112233,,uik-nn-2001,2016-01-01\nn2,Кузнецова Ольга,1991-02-30,2201 222222,+79031112244,,uik-nn-2002,2016-01-01\n"
+    );
+    let (st, v) = api
+        .raw(
+            "POST",
+            "/registration/admin/registry?region=nnov&file=nnov.csv",
+            Some(TOKEN),
+            &bad,
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nnov.csv:3:"),
+        "{v}"
+    );
+    assert_eq!(api.service.registry().voter_count().unwrap(), 2);
+    let good = bad.replace("1991-02-30", "1991-02-28");
+    let (st, v) = api
+        .raw(
+            "POST",
+            "/registration/admin/registry?region=nnov&file=nnov.csv",
+            Some(TOKEN),
+            &good,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        (v["rows"].as_u64(), v["region"].as_str()),
+        (Some(2), Some("nnov"))
+    );
+    assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(api.service.registry().voter_count().unwrap(), 4);
+    let (st, v) = api
+        .raw(
+            "POST",
+            "/registration/admin/registry?region=nnov",
+            Some(TOKEN),
+            &good,
+        )
+        .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::CONFLICT, "region_already_imported")
+    );
+
+    // Paper votes: all or nothing, per precinct.
+    let (st, v) = api
+        .raw(
+            "POST",
+            "/registration/admin/paper?precinct=uik-nn-2001",
+            Some(TOKEN),
+            "voter_id\nn1\nn2\n",
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains(":3:"),
+        "{v}"
+    );
+    let (st, v) = api
+        .raw(
+            "POST",
+            "/registration/admin/paper?precinct=nowhere",
+            Some(TOKEN),
+            "voter_id\nn1\n",
+        )
+        .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::BAD_REQUEST, "unknown_precinct"),
+        "{v}"
+    );
+    let (st, v) = api
+        .raw(
+            "POST",
+            "/registration/admin/paper?precinct=uik-nn-2001",
+            Some(TOKEN),
+            "voter_id\nn1\n",
+        )
+        .await;
+    assert_eq!(
+        (st, v["recorded"].as_u64()),
+        (StatusCode::CREATED, Some(1)),
+        "{v}"
+    );
+
+    // Precinct lists need the commission key.
+    let (st, v) = api
+        .call(
+            "GET",
+            "/registration/admin/lists?kind=approved-online",
+            Some(TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::SERVICE_UNAVAILABLE, "no_commission_key")
+    );
+    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    api.service.set_list_key(key.clone());
+    let (st, v) = api
+        .call(
+            "GET",
+            "/registration/admin/lists?kind=bogus",
+            Some(TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_query")
+    );
+    let (st, v) = api
+        .call(
+            "GET",
+            "/registration/admin/lists?kind=approved-online",
+            Some(TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["kind"], "approved-online");
+    assert_eq!(
+        v["commission_key"],
+        hex::encode(key.verifying_key().as_bytes())
+    );
+    let m = Manifest::from_bytes(EXAMPLE).unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), m.precincts().len());
+    let precincts: Vec<String> = m.precincts().iter().map(|p| p.id.clone()).collect();
+    let set = urna_registry::lists::ListSet::build(
+        m.id(),
+        ListKind::ApprovedOnline,
+        &precincts,
+        api.service
+            .registry()
+            .list_rows(ListKind::ApprovedOnline)
+            .unwrap(),
+        &key,
+    )
+    .unwrap();
+    assert_eq!(v["hash"], hex::encode(set.hash()));
+    assert_eq!(v["signature"], hex::encode(set.signature));
+
+    let (st, v) = api
+        .call(
+            "GET",
+            "/registration/admin/reconciliation",
+            Some(TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["policy"], "evote-stands");
+    assert_eq!(v["double_votes"], json!([]));
 }

@@ -1,13 +1,21 @@
 //! `urna serve`: the board's public read API and the election API
-//! (spec/api.md) over HTTP, from a data directory.
+//! (spec/api.md) over HTTP, from a data directory; with `--registration`
+//! also voter registration (spec/registration.md §G9).
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use urna_board::BoardSigningKey;
+use urna_election::Manifest;
+use urna_registry::notify::{Notifier, Outbox, Webhook};
+use urna_registry::screening::Rules;
+use urna_registry::store::PostgresOptions;
+use urna_registry::{CommissionSecret, RegistrationConfig, Registry};
+use urna_server::registration::RegistrationService;
 use urna_store::BoardStore;
 
 /// Options of `urna serve`.
@@ -33,6 +41,47 @@ pub struct ServeOpts {
     /// Not served when the directory has no `index.html`.
     #[arg(long, default_value = "web/dist")]
     pub web: PathBuf,
+    #[command(flatten)]
+    pub registration: RegistrationOpts,
+}
+
+/// Voter registration options of `urna serve` (spec/registration.md §G9).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistrationOpts {
+    /// The `registration.toml` (screening rules, login policy): serve the
+    /// `/registration/` endpoints, and let logged-in approved voters
+    /// register their device credential (instead of the admin).
+    #[arg(long, requires = "manifest")]
+    pub registration: Option<PathBuf>,
+    /// The election manifest (TOML) the registry screens against; the
+    /// same file that is published with `POST /election/manifest`.
+    #[arg(long, requires = "registration")]
+    pub manifest: Option<PathBuf>,
+    /// The SQLite registry database [default: DATA/registry.db].
+    #[arg(long, requires = "registration")]
+    pub registry_db: Option<PathBuf>,
+    /// A PostgreSQL URL for the registry instead of `--registry-db`.
+    #[arg(long, requires = "registration", conflicts_with = "registry_db")]
+    pub registry_postgres_url: Option<String>,
+    /// The commission secret keying document hashes, 64 hex digits
+    /// [default: DATA/registry.secret, created on first use]. The same file
+    /// as `urna registry import --secret-file`.
+    #[arg(long, requires = "registration")]
+    pub registry_secret: Option<PathBuf>,
+    /// Development notifier: append one-time-code messages as JSON lines
+    /// to this file.
+    #[arg(long, requires = "registration", conflicts_with = "notify_webhook")]
+    pub outbox: Option<PathBuf>,
+    /// SMS gateway webhook (`http://host:port/path`) for one-time codes.
+    #[arg(long, requires = "registration")]
+    pub notify_webhook: Option<String>,
+    /// File holding the webhook's bearer token (first line).
+    #[arg(long, requires = "notify_webhook")]
+    pub notify_token_file: Option<PathBuf>,
+    /// File holding the commission's Ed25519 seed (64 hex digits) that
+    /// signs the precinct lists of `GET /registration/admin/lists`.
+    #[arg(long, requires = "registration")]
+    pub commission_key: Option<PathBuf>,
 }
 
 /// Reads the admin token: the first line of the file, which must not be empty.
@@ -47,6 +96,109 @@ fn admin_token(path: Option<&Path>) -> anyhow::Result<urna_server::election::Adm
         bail!("{} holds no admin token", path.display());
     }
     Ok(urna_server::election::AdminToken::new(token))
+}
+
+/// Reads a 32-byte secret in hex from `path`, or creates a random one there
+/// (owner-only) on first use.
+fn secret_file(path: &Path) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(zeroize::Zeroizing::new(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+            rand::Rng::fill_bytes(&mut rand::rng(), &mut bytes[..]);
+            let text = zeroize::Zeroizing::new(format!("{}\n", hex::encode(*bytes)));
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            Ok(text)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Opens the registry and builds the registration service.
+fn registration(
+    opts: &ServeOpts,
+    admin: &urna_server::election::AdminToken,
+) -> anyhow::Result<Option<RegistrationService>> {
+    let r = &opts.registration;
+    let (Some(config), Some(manifest)) = (&r.registration, &r.manifest) else {
+        return Ok(None);
+    };
+    let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let m = Manifest::from_bytes(&read(manifest)?)
+        .map_err(|e| anyhow!("{}: {e}", manifest.display()))?;
+    let config = RegistrationConfig::from_bytes(&read(config)?)
+        .map_err(|e| anyhow!("{}: {e}", config.display()))?;
+    let rules = Rules::new(config, &m).map_err(|e| anyhow!("{e}"))?;
+    let secret_path = r
+        .registry_secret
+        .clone()
+        .unwrap_or_else(|| opts.data.join("registry.secret"));
+    let secret = CommissionSecret::from_hex(&secret_file(&secret_path)?)
+        .map_err(|e| anyhow!("{}: {e}", secret_path.display()))?;
+    let registry = match &r.registry_postgres_url {
+        Some(url) => Registry::open_postgres(url, &PostgresOptions::default()),
+        None => Registry::open_sqlite(
+            &r.registry_db
+                .clone()
+                .unwrap_or_else(|| opts.data.join("registry.db")),
+        ),
+    }
+    .map_err(|e| anyhow!("opening the registry: {e}"))?;
+    let notifier: Arc<dyn Notifier> = match (&r.outbox, &r.notify_webhook) {
+        (Some(path), _) => {
+            eprintln!("urna: one-time codes go to the outbox {}", path.display());
+            Arc::new(Outbox::new(path))
+        }
+        (None, Some(url)) => {
+            let token = match &r.notify_token_file {
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string(),
+                ),
+                None => None,
+            };
+            Arc::new(Webhook::new(url, token).map_err(|e| anyhow!("--notify-webhook: {e}"))?)
+        }
+        (None, None) => {
+            bail!("--registration needs a notifier: --outbox FILE or --notify-webhook URL")
+        }
+    };
+    let service = RegistrationService::new(
+        registry,
+        rules,
+        secret,
+        notifier,
+        &m,
+        admin.clone(),
+        Arc::new(urna_server::election::SystemClock),
+    );
+    if let Some(p) = &r.commission_key {
+        let key = urna_registry::secret::signing_key_from_hex(&secret_file(p)?)
+            .map_err(|e| anyhow!("{}: {e}", p.display()))?;
+        service.set_list_key(key);
+    }
+    eprintln!(
+        "urna: voter registration for {} on {} ({} voters in the registry)",
+        m.id(),
+        service.registry().backend_name(),
+        service
+            .registry()
+            .voter_count()
+            .map_err(|e| anyhow!("{e}"))?
+    );
+    Ok(Some(service))
 }
 
 /// Reads the board key, or creates it on first use. The file holds the
@@ -101,9 +253,13 @@ pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", opts.data.display()))?;
     let key = board_key(&opts.data.join("board.key"), opts.origin.as_deref())?;
     let admin = admin_token(opts.admin_token_file.as_deref())?;
+    let registration = registration(opts, &admin)?;
     let store = BoardStore::open_sqlite(opts.data.join("board.db"), key)
         .with_context(|| format!("opening the board in {}", opts.data.display()))?;
-    let config = urna_server::ElectionConfig::new(admin);
+    let mut config = urna_server::ElectionConfig::new(admin);
+    if let Some(r) = &registration {
+        config.registrar = r.registrar();
+    }
     // Continue whatever election the board holds (spec/api.md §A6); a
     // board that does not replay exactly is a refusal to start.
     let (mut state, report) =
@@ -142,7 +298,10 @@ pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        urna_server::serve(listener, state, shutdown).await?;
+        match &registration {
+            Some(r) => urna_server::registration::serve(listener, state, r, shutdown).await?,
+            None => urna_server::serve(listener, state, shutdown).await?,
+        }
         Ok(())
     })
 }

@@ -1,9 +1,10 @@
-// The voter login seam. Today a voter is authorised by a credential on the
-// sealed list (registered through the server's `Registrar`, spec/api.md
-// §A1.1: the admin for now). Registration with one-time codes (issue 5)
-// plugs in as another LoginProvider: it applies, reads the code, and
-// registers the public credential made here; the ballot pages only need a
-// VoterSession.
+// The voter login seam. A voter is authorised by a credential on the
+// sealed list, registered through the server's `Registrar` (spec/api.md
+// §A1.1). Two providers: `device` (the credential is made here and the
+// commission registers it, when the server has no voter registration) and
+// `otp` (registration.ts: apply, log in with a one-time code, register the
+// public credential made here through the voter's session). The ballot
+// pages only need a VoterSession.
 import { G, decodeScalar, fromHex, mul, randomScalar, scalarToBytes, toHex } from '../crypto/index.js';
 import { api } from './api.js';
 import { clear, focusHeading, h } from './dom.js';
@@ -45,11 +46,15 @@ export function storedCredential(): VoterSession | null {
     return null;
   }
 }
-function store(s: VoterSession): void {
+export function storeCredential(s: VoterSession): void {
   localStorage.setItem(KEY, JSON.stringify({ secret: toHex(scalarToBytes(s.credentialSecret)), district: s.district, precinct: s.precinct }));
 }
 
 /** crypto.md §6.5: a recovery code is the 32-byte scalar; non-canonical and zero are refused. */
+export function forgetCredential(): void {
+  localStorage.removeItem(KEY);
+}
+
 export function importRecoveryCode(code: string): bigint {
   const x = decodeScalar(fromHex(code.trim().toLowerCase(), 32));
   if (x === 0n) throw new Error('zero');
@@ -115,7 +120,7 @@ export const deviceCredential: LoginProvider = {
       return { district: district.value, precinct: precinct.value || undefined, credentialSecret: 0n };
     };
     const made = (s: VoterSession, showRecovery: boolean) => {
-      store(s);
+      storeCredential(s);
       clear(
         result,
         h('p', {}, t('login.made')),

@@ -5,6 +5,7 @@ import { LANGUAGES, Lang, currentLang, setLang, t } from './i18n.js';
 import { checkPage, homePage, resultsPage, turnoutPage } from './pages.js';
 import { votePage } from './vote.js';
 import { boardPage } from './board.js';
+import { complaintsPage } from './complaints.js';
 
 const ROUTES: [string, string][] = [
   ['#/', 'nav.home'],
@@ -13,6 +14,7 @@ const ROUTES: [string, string][] = [
   ['#/turnout', 'nav.turnout'],
   ['#/results', 'nav.results'],
   ['#/board', 'nav.board'],
+  ['#/complaints', 'nav.complaints'],
 ];
 
 function chrome(): HTMLElement {
@@ -53,6 +55,9 @@ function route(): void {
       break;
     case 'results':
       void resultsPage(main);
+      break;
+    case 'complaints':
+      void complaintsPage(main);
       break;
     case 'board':
       void boardPage(main, arg ? Number(arg) : undefined);

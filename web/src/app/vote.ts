@@ -6,6 +6,7 @@ import { clear, focusHeading, h } from './dom.js';
 import { t } from './i18n.js';
 import { VoterSession, loginProvider } from './login.js';
 import { errorText, qrImage, saveReceipt } from './receipts.js';
+import { registrationEnabled } from './registration.js';
 
 interface Ctx {
   root: HTMLElement;
@@ -18,7 +19,9 @@ interface Ctx {
 }
 
 export async function votePage(root: HTMLElement): Promise<void> {
-  await loginProvider().render(root, (session) => void startBallot(root, session));
+  // With voter registration on the server, voters apply and log in with a one-time code.
+  const provider = loginProvider((await registrationEnabled()) ? 'otp' : 'device');
+  await provider.render(root, (session) => void startBallot(root, session));
 }
 
 async function startBallot(root: HTMLElement, session: VoterSession): Promise<void> {

@@ -123,8 +123,26 @@ export function payloadFile(path) {
   return out;
 }
 
+/** registration.toml of the e2e election (spec/registration.md §G1). */
+export const REGISTRATION_TOML = `participating_regions = ["r1"]
+account_cutoff = "2020-06-01"
+max_applicants_per_phone = 2
+`;
+
+/** The voter registry of region r1 (spec/registration.md §G2). */
+export const REGISTRY_CSV = `voter_id,full_name,birth_date,document_number,phone,email,precinct,account_created
+v1,Alice Smith,1980-01-02,4508 111111,+79160000001,,p1,2015-01-01
+v2,Борис Иванов,1975-03-04,4508 222222,+79160000002,,p2,2016-02-03
+v3,Carol Late,1990-05-06,4508 333333,+79160000003,,p3,2021-01-01
+`;
+
 export class Election {
-  static async start({ registrationSeconds = 20, votingSeconds = 60, webDir = join(ROOT, 'web/dist') } = {}) {
+  /**
+   * `registration: true` serves voter registration (`urna serve
+   * --registration`, one-time codes in the outbox file `this.outbox`) and
+   * imports REGISTRY_CSV through the admin endpoint.
+   */
+  static async start({ registrationSeconds = 20, votingSeconds = 60, webDir = join(ROOT, 'web/dist'), registration = false } = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'urna-e2e-'));
     const e = new Election(dir);
     e.port = await freePort();
@@ -133,7 +151,13 @@ export class Election {
     const m = manifest({ registrationSeconds, votingSeconds });
     e.times = m.times;
     writeFileSync(join(dir, 'manifest.toml'), m.text);
-    e.proc = spawn(URNA, ['serve', '--data', join(dir, 'data'), '--listen', `127.0.0.1:${e.port}`, '--origin', 'e2e.urna.test/e2e-2026', '--admin-token-file', join(dir, 'token'), '--web', webDir], {
+    const args = ['serve', '--data', join(dir, 'data'), '--listen', `127.0.0.1:${e.port}`, '--origin', 'e2e.urna.test/e2e-2026', '--admin-token-file', join(dir, 'token'), '--web', webDir];
+    if (registration) {
+      writeFileSync(join(dir, 'registration.toml'), REGISTRATION_TOML);
+      e.outbox = join(dir, 'outbox.jsonl');
+      args.push('--registration', join(dir, 'registration.toml'), '--manifest', join(dir, 'manifest.toml'), '--outbox', e.outbox);
+    }
+    e.proc = spawn(URNA, args, {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     e.log = '';
@@ -147,6 +171,7 @@ export class Election {
       }
     }
     await e.admin('POST', '/election/manifest', m.text, 'application/toml');
+    if (registration) await e.admin('POST', '/registration/admin/registry?region=r1&file=r1.csv', REGISTRY_CSV, 'text/csv');
     await e.ceremony();
     return e;
   }
@@ -178,6 +203,14 @@ export class Election {
     for (const i of [1, 2]) for (const p of payloadFile(d(`c/${i}.msg`))) await this.admin('POST', '/election/ceremony', { message: p });
     for (const i of [1, 2]) urna(['trustee', 'finish', '--store', d(`t${i}.key`), '--complaints', d('c')]);
     await this.admin('POST', '/election/ceremony/finish');
+  }
+
+  /** The latest one-time code sent to `phone`, read from the development outbox. */
+  codeFor(phone) {
+    const lines = readFileSync(this.outbox, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const m = lines.filter((l) => l.to === phone).pop();
+    if (!m) throw new Error(`no message to ${phone} in ${this.outbox}`);
+    return m.text.split(' ')[0];
   }
 
   register(district, precinct, credential) {
@@ -234,8 +267,11 @@ export class Election {
 
 // `node test/e2e/election.mjs` alone: prepare an election and keep serving it.
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop())) {
-  const e = await Election.start({ registrationSeconds: 3600, votingSeconds: 3600 });
+  // `--registration`: voter registration (apply, one-time codes in the outbox, REGISTRY_CSV).
+  const registration = process.argv.includes('--registration');
+  const e = await Election.start({ registrationSeconds: 3600, votingSeconds: 3600, registration });
   console.log(`serving ${e.base} (data in ${e.dir}); registration open, Ctrl-C to stop`);
+  if (registration) console.log(`one-time codes: ${e.outbox}; voters:\n${REGISTRY_CSV}`);
   process.on('SIGINT', () => {
     e.stop();
     process.exit(0);

@@ -6,12 +6,17 @@
 //! /election/credentials` with `Authorization: Bearer <session token>`),
 //! bound to that voter and their precinct.
 //!
+//! [`admin`] holds the commission's endpoints (registry import, paper
+//! votes, precinct lists, reconciliation) behind the admin token.
+//!
 //! The registry's calls block (SQLite fsync, the blocking PostgreSQL
 //! client): handlers run them on the blocking pool.
 
+mod admin;
+
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, Path, State};
@@ -22,7 +27,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use urna_election::Manifest;
+use urna_election::{Manifest, PaperPolicy};
 use urna_registry::notify::{Channel, Message, Notifier};
 use urna_registry::otp::SessionToken;
 use urna_registry::screening::{Application, Decision, Rules};
@@ -45,6 +50,12 @@ struct Inner {
     election: String,
     admin: AdminToken,
     clock: Arc<dyn Clock>,
+    /// Precinct ids in manifest order (the precinct lists).
+    precincts: Vec<String>,
+    /// The manifest's rule for voters who voted online and on paper.
+    paper_policy: &'static str,
+    /// The commission's key signing precinct lists, when given.
+    list_key: OnceLock<ed25519_dalek::SigningKey>,
 }
 
 impl fmt::Debug for RegistrationService {
@@ -76,7 +87,20 @@ impl RegistrationService {
             election: manifest.id().to_string(),
             admin,
             clock,
+            precincts: manifest.precincts().iter().map(|p| p.id.clone()).collect(),
+            paper_policy: match manifest.paper_policy() {
+                PaperPolicy::EvoteStands => "evote-stands",
+                PaperPolicy::EvoteAnnulled => "evote-annulled",
+            },
+            list_key: OnceLock::new(),
         }))
+    }
+
+    /// Sets the commission's key that signs the precinct lists served by
+    /// `GET /registration/admin/lists` (once; later calls are ignored).
+    /// Without it that endpoint answers 503 `no_commission_key`.
+    pub fn set_list_key(&self, key: ed25519_dalek::SigningKey) {
+        let _ = self.0.list_key.set(key);
     }
 
     /// The registrar to put in the election config.
@@ -106,6 +130,7 @@ impl RegistrationService {
                 "/registration/complaints/{id}/answer",
                 post(answer_complaint),
             )
+            .merge(admin::routes())
             .with_state(self.clone())
     }
 
@@ -131,6 +156,24 @@ pub fn app_with_registration(state: crate::AppState, registration: &Registration
     crate::app(state).merge(registration.routes())
 }
 
+/// Serves [`app_with_registration`] on `listener` until `shutdown`
+/// resolves, with each request's peer address (the one-time-code rate
+/// limit per address).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: crate::AppState,
+    registration: &RegistrationService,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app_with_registration(state, registration)
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
@@ -145,6 +188,8 @@ fn api(e: RegistryError) -> ApiError {
         return ApiError::internal();
     }
     let status = match e.code() {
+        // A refused file is a bad request, whatever its line's code.
+        _ if matches!(e, RegistryError::Import(_)) => StatusCode::BAD_REQUEST,
         "session_invalid"
         | "otp_not_requested"
         | "otp_wrong_code"
@@ -156,12 +201,16 @@ fn api(e: RegistryError) -> ApiError {
         | "ballot_already_cast"
         | "credential_already_registered"
         | "duplicate_credential"
-        | "already_answered" => StatusCode::CONFLICT,
+        | "already_answered"
+        | "registry_amended"
+        | "region_already_imported" => StatusCode::CONFLICT,
         "otp_rate_limited" => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::BAD_REQUEST,
     };
     let message = match &e {
         RegistryError::Refused { message, .. } => sentence(message),
+        // `file:line: …` keeps the file name as given.
+        RegistryError::Import(i) => format!("{i}."),
         other => sentence(other),
     };
     ApiError::new(status, e.code(), message)

@@ -1,0 +1,206 @@
+// Voter registration (spec/registration.md §G9) as a LoginProvider: apply
+// for online voting with the registry data (a refusal shows its stable
+// reason code as a sentence), request a one-time code, log in with it,
+// then make the credential on this device and register its public part
+// through the voter's session (`POST /election/credentials`). The secret
+// part never leaves the device.
+import { randomScalar, scalarToBytes, toHex } from '../crypto/index.js';
+import { ApiError, call } from './api.js';
+import { clear, focusHeading, h } from './dom.js';
+import { t } from './i18n.js';
+import { LoginProvider, VoterSession, forgetCredential, importRecoveryCode, publicCredential, registerLoginProvider, storeCredential, storedCredential } from './login.js';
+
+interface Decision {
+  decision: string;
+  message: string;
+}
+
+export const registrationApi = {
+  apply: (b: { full_name: string; birth_date: string; document_number: string; phone: string; email?: string }) =>
+    call<Decision>('/registration/applications', { method: 'POST', body: JSON.stringify(b) }),
+  code: (document_number: string, birth_date: string) =>
+    call<{ sent_to: string }>('/registration/codes', { method: 'POST', body: JSON.stringify({ document_number, birth_date }) }),
+  login: (document_number: string, birth_date: string, code: string) =>
+    call<{ token: string; expires_in: number }>('/registration/sessions', { method: 'POST', body: JSON.stringify({ document_number, birth_date, code }) }),
+  me: (token: string) => call<{ region: string; district: string | null; precinct: string }>('/registration/me', { headers: { authorization: `Bearer ${token}` } }),
+  register: (token: string, district: string, precinct: string, credential: string) =>
+    call<unknown>('/election/credentials', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ district, precinct, credential }) }),
+};
+
+/** Whether this server takes registrations (the endpoints answer 401, not 404, without a session). */
+export async function registrationEnabled(): Promise<boolean> {
+  try {
+    await call('/registration/me');
+    return true;
+  } catch (e) {
+    return e instanceof ApiError && e.status === 401;
+  }
+}
+
+const PENDING = 'urna.pendingCredential';
+
+/** The credential secret being registered: the pending one, or a new one kept as pending. */
+function pendingSecret(): bigint {
+  try {
+    const hex = localStorage.getItem(PENDING);
+    if (hex) return importRecoveryCode(hex);
+  } catch {
+    /* a damaged pending key is replaced */
+  }
+  const x = randomScalar();
+  localStorage.setItem(PENDING, toHex(scalarToBytes(x)));
+  return x;
+}
+
+/** A message of the catalogue, or `fallback` when there is none. */
+function known(key: string, fallback: string): string {
+  const m = t(key);
+  return m === key ? fallback : m;
+}
+
+/** A refusal in the voter's language, with its stable code. */
+function refusal(code: string, serverMessage: string): string {
+  return t('reg.refused', { message: known(`reg.reason.${code}`, serverMessage), code });
+}
+
+function errorOf(e: unknown): string {
+  if (e instanceof ApiError && e.status !== 0) return refusal(e.code, e.message);
+  if (e instanceof ApiError) return e.display();
+  return String(e);
+}
+
+function field(id: string, label: string, attrs: Record<string, string | boolean> = {}): [HTMLElement, HTMLInputElement] {
+  const input = h('input', { id, name: id, ...attrs }) as HTMLInputElement;
+  return [h('div', { class: 'field' }, h('label', { for: id }, label), input), input];
+}
+
+export const oneTimeCode: LoginProvider = {
+  id: 'otp',
+  render(root, done) {
+    const existing = storedCredential();
+    if (existing) {
+      clear(
+        root,
+        h('h1', {}, t('login.heading')),
+        h('p', {}, t('login.have', { district: existing.district })),
+        h('code', { class: 'hex', 'data-testid': 'public-credential' }, publicCredential(existing.credentialSecret)),
+        h('div', { class: 'actions' },
+          h('button', { type: 'button', class: 'primary', onclick: () => done(existing) }, t('login.continue')),
+          h('button', { type: 'button', onclick: () => { forgetCredential(); oneTimeCode.render(root, done); } }, t('login.forget')),
+        ),
+      );
+      focusHeading(root);
+      return;
+    }
+
+    // Step 1: apply.
+    const [fName, name] = field('reg-name', t('reg.fullName'), { autocomplete: 'name', required: true });
+    const [fBirth, birth] = field('reg-birth', t('reg.birthDate'), { type: 'date', autocomplete: 'bday', required: true });
+    const [fDoc, doc] = field('reg-doc', t('reg.document'), { autocomplete: 'off', required: true });
+    const [fPhone, phone] = field('reg-phone', t('reg.phone'), { type: 'tel', autocomplete: 'tel', required: true });
+    const [fEmail, email] = field('reg-email', t('reg.email'), { type: 'email', autocomplete: 'email' });
+    const applyMsg = h('div', { role: 'status', 'aria-live': 'polite', 'data-testid': 'apply-result' });
+    const applyForm = h('form', { 'aria-labelledby': 'reg-apply-h', onsubmit: (e: Event) => { e.preventDefault(); void apply(); } },
+      h('h2', { id: 'reg-apply-h' }, t('reg.applyHeading')),
+      h('p', {}, t('reg.applyText')),
+      fName, fBirth, fDoc, fPhone, fEmail,
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, t('reg.apply'))),
+      applyMsg,
+    );
+
+    // Step 2: one-time code.
+    const [fLDoc, lDoc] = field('login-doc', t('reg.document'), { autocomplete: 'off', required: true });
+    const [fLBirth, lBirth] = field('login-birth', t('reg.birthDate'), { type: 'date', required: true });
+    const [fCode, code] = field('login-code', t('reg.code'), { autocomplete: 'one-time-code', inputmode: 'numeric', required: true });
+    fCode.hidden = true;
+    const loginMsg = h('div', { role: 'status', 'aria-live': 'polite', 'data-testid': 'login-result' });
+    const sendBtn = h('button', { type: 'button', onclick: () => void send() }, t('reg.sendCode'));
+    const loginBtn = h('button', { type: 'submit', class: 'primary', hidden: true }, t('reg.login'));
+    const loginForm = h('form', { 'aria-labelledby': 'reg-login-h', onsubmit: (e: Event) => { e.preventDefault(); void login(); } },
+      h('h2', { id: 'reg-login-h' }, t('reg.loginHeading')),
+      h('p', {}, t('reg.loginText')),
+      fLDoc, fLBirth,
+      h('div', { class: 'actions' }, sendBtn),
+      fCode,
+      h('div', { class: 'actions' }, loginBtn),
+      loginMsg,
+    );
+
+    async function apply(): Promise<void> {
+      clear(applyMsg, h('p', {}, t('common.loading')));
+      try {
+        const d = await registrationApi.apply({
+          full_name: name.value,
+          birth_date: birth.value,
+          document_number: doc.value,
+          phone: phone.value,
+          email: email.value.trim() || undefined,
+        });
+        if (d.decision === 'approved') {
+          clear(applyMsg, h('p', { class: 'ok' }, t('reg.approved')));
+          lDoc.value = doc.value;
+          lBirth.value = birth.value;
+          sendBtn.focus();
+        } else {
+          clear(applyMsg, h('p', { class: 'error', role: 'alert' }, refusal(d.decision, d.message)));
+        }
+      } catch (e) {
+        clear(applyMsg, h('p', { class: 'error', role: 'alert' }, errorOf(e)));
+      }
+    }
+
+    async function send(): Promise<void> {
+      if (!lDoc.value || !lBirth.value) {
+        clear(loginMsg, h('p', { class: 'error', role: 'alert' }, t('reg.needIdentity')));
+        return;
+      }
+      clear(loginMsg, h('p', {}, t('common.loading')));
+      try {
+        const r = await registrationApi.code(lDoc.value, lBirth.value);
+        clear(loginMsg, h('p', {}, t('reg.codeSent', { to: r.sent_to })));
+        fCode.hidden = false;
+        loginBtn.hidden = false;
+        code.focus();
+      } catch (e) {
+        clear(loginMsg, h('p', { class: 'error', role: 'alert' }, errorOf(e)));
+      }
+    }
+
+    async function login(): Promise<void> {
+      clear(loginMsg, h('p', {}, t('common.loading')));
+      try {
+        const s = await registrationApi.login(lDoc.value, lBirth.value, code.value.trim());
+        const me = await registrationApi.me(s.token);
+        if (!me.district) throw new Error(t('reg.noDistrict'));
+        // The key pair is made here; only the public part is sent. It is
+        // kept as pending first: the registry binds the first credential to
+        // the voter, so a retry after a failure must send the same one.
+        const session: VoterSession = { district: me.district, precinct: me.precinct, credentialSecret: pendingSecret() };
+        await registrationApi.register(s.token, me.district, me.precinct, publicCredential(session.credentialSecret));
+        storeCredential(session);
+        localStorage.removeItem(PENDING);
+        clear(
+          root,
+          h('h1', {}, t('reg.doneHeading')),
+          h('p', {}, t('reg.done', { district: me.district, precinct: me.precinct })),
+          h('p', {}, t('reg.public')),
+          h('code', { class: 'hex', 'data-testid': 'public-credential' }, publicCredential(session.credentialSecret)),
+          h('details', {},
+            h('summary', {}, t('login.showRecovery')),
+            h('p', {}, t('login.recovery')),
+            h('code', { class: 'hex secret', 'data-testid': 'recovery-code' }, toHex(scalarToBytes(session.credentialSecret))),
+          ),
+          h('p', {}, t('reg.whenOpen')),
+          h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', onclick: () => done(session) }, t('login.continue'))),
+        );
+        focusHeading(root);
+      } catch (e) {
+        clear(loginMsg, h('p', { class: 'error', role: 'alert' }, errorOf(e)));
+      }
+    }
+
+    clear(root, h('h1', {}, t('reg.heading')), applyForm, loginForm);
+    focusHeading(root);
+  },
+};
+registerLoginProvider(oneTimeCode);

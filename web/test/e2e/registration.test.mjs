@@ -1,0 +1,173 @@
+// Voter registration in headless Chromium against a real `urna serve
+// --registration` (spec/registration.md §G9): apply → log in with the
+// one-time code read from the development outbox → the device makes the
+// credential and registers its public part → vote → receipt → check the
+// receipt; voters who are not approved are told why, in English and in
+// Russian. Screenshots go to web/screenshots/ (reg-*.png).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { Election } from './election.mjs';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = new URL('../../screenshots/', import.meta.url).pathname;
+mkdirSync(SHOTS, { recursive: true });
+
+let election;
+let browser;
+
+async function newPage({ lang = 'en', width = 1000 } = {}) {
+  const context = await browser.newContext({ viewport: { width, height: 800 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(election.base + '/');
+  await page.evaluate((l) => localStorage.setItem('urna.lang', l), lang);
+  await page.goto(election.base + '/#/vote');
+  await page.reload(); // the language is read at load
+  page.errors = errors;
+  return page;
+}
+
+async function apply(page, { name, birth, doc, phone }) {
+  await page.fill('#reg-name', name);
+  await page.fill('#reg-birth', birth);
+  await page.fill('#reg-doc', doc);
+  await page.fill('#reg-phone', phone);
+  await page.locator('form button[type=submit]').first().click();
+}
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const a11y = [];
+
+/** A screenshot, and an axe-core scan (WCAG 2.1 A/AA rules) of the page as it is. */
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  if (!(await page.evaluate(() => typeof globalThis.axe !== 'undefined'))) await page.evaluate(AXE);
+  const r = await page.evaluate(() => globalThis.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  for (const v of r.violations) a11y.push(`${name}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+}
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+  election = await Election.start({ registration: true, registrationSeconds: Number(process.env.E2E_REGISTRATION_S ?? 25), votingSeconds: Number(process.env.E2E_VOTING_S ?? 40) });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  election?.stop();
+});
+
+let alice;
+
+test('apply → one-time code from the outbox → the device registers its credential', async () => {
+  const page = await newPage();
+  alice = page;
+  await page.getByRole('heading', { level: 1, name: 'Online voting: apply and log in' }).waitFor();
+  await shot(page, 'reg-01-apply');
+  await apply(page, { name: 'Alice Smith', birth: '1980-01-02', doc: '4508111111', phone: '+7 916 000-00-01' });
+  await page.getByTestId('apply-result').getByText(/^Approved: you may vote online/).waitFor();
+  // The login form was filled in from the application.
+  assert.equal(await page.inputValue('#login-doc'), '4508111111');
+  assert.equal(await page.locator('#login-code').isVisible(), false, 'the code field shows once a code was sent');
+  await page.getByRole('button', { name: 'Send me a code' }).click();
+  await page.getByTestId('login-result').getByText('A code was sent to +7916*****01. Enter it below.').waitFor();
+  // A wrong code is refused with its reason.
+  const code = election.codeFor('+79160000001');
+  assert.match(code, /^\d{6}$/);
+  await page.fill('#login-code', code === '000000' ? '000001' : '000000');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByTestId('login-result').getByText('Refused: the code is wrong. (code otp_wrong_code)').waitFor();
+  await page.fill('#login-code', code);
+  await shot(page, 'reg-02-code');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'This device is registered' }).waitFor();
+  await page.getByText('You vote in district d1, precinct p1.', { exact: false }).waitFor();
+  const credential = (await page.getByTestId('public-credential').textContent()).trim();
+  assert.match(credential, /^[0-9a-f]{64}$/);
+  await shot(page, 'reg-03-registered');
+  assert.deepEqual(page.errors, []);
+});
+
+test('voters who are not approved are told why (en and ru)', async () => {
+  const page = await newPage();
+  await apply(page, { name: 'Nobody Known', birth: '1980-01-02', doc: '9999999999', phone: '+79160000009' });
+  await page.getByTestId('apply-result').getByText('Refused: no voter with this identity document is in the registry. (code not_in_registry)').waitFor();
+  await apply(page, { name: 'Alice Smyth', birth: '1980-01-02', doc: '4508111111', phone: '+79160000001' });
+  await page.getByTestId('apply-result').getByText(/code (personal_data_mismatch|duplicate_application)\)$/).waitFor();
+  await apply(page, { name: 'Carol Late', birth: '1990-05-06', doc: '4508 333333', phone: '+79160000003' });
+  await page.getByTestId('apply-result').getByText('Refused: your portal account was created after the cutoff date for this vote. (code account_created_after_cutoff)').waitFor();
+  await shot(page, 'reg-04-refused');
+  // Not approved: no code is sent.
+  await page.fill('#login-doc', '4508333333');
+  await page.fill('#login-birth', '1990-05-06');
+  await page.getByRole('button', { name: 'Send me a code' }).click();
+  await page.getByTestId('login-result').getByText('Refused: there is no approved application for this document and date of birth. (code not_approved)').waitFor();
+
+  const ru = await newPage({ lang: 'ru', width: 360 });
+  await ru.getByRole('heading', { level: 1, name: 'Электронное голосование: заявление и вход' }).waitFor();
+  await apply(ru, { name: 'Борис Иванович', birth: '1975-03-04', doc: '4508222222', phone: '+79160000002' });
+  await ru.getByTestId('apply-result').getByText('Отказ: ФИО или дата рождения не совпадают с реестром избирателей. (код personal_data_mismatch)').waitFor();
+  const width = await ru.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 360, `no horizontal scrolling at 360 px (scrollWidth ${width})`);
+  await shot(ru, 'reg-05-refused-ru-360');
+});
+
+test('the registered voter votes; the receipt checks', async () => {
+  await election.open();
+  const page = alice;
+  await page.goto(election.base + '/#/');
+  await page.goto(election.base + '/#/vote');
+  await page.getByRole('button', { name: 'Continue to the ballot' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Ballot' }).waitFor();
+  await page.getByLabel('Yes / Да').check();
+  await page.getByLabel('Candidate 2 / Кандидат 2').check();
+  await page.getByLabel('Party B').check();
+  await page.getByRole('button', { name: 'Review my choices' }).click();
+  await page.getByRole('button', { name: 'Encrypt the ballot' }).click();
+  await page.getByTestId('pre-tracking').waitFor();
+  const pre = (await page.getByTestId('pre-tracking').textContent()).trim();
+  await page.getByTestId('cast').click();
+  await page.getByTestId('tracking').waitFor();
+  assert.equal((await page.getByTestId('tracking').textContent()).trim(), pre);
+  await page.getByTestId('receipt-verified').waitFor();
+  await shot(page, 'reg-06-receipt');
+  await page.getByRole('link', { name: 'Check this receipt' }).click();
+  await page.getByTestId('check-verdict').waitFor();
+  assert.equal((await page.getByTestId('check-verdict').textContent()).trim(), 'Your ballot is on the board.');
+  assert.deepEqual(page.errors, []);
+});
+
+test('complaints: filed without identity, answered by the commission, listed publicly', async () => {
+  const page = alice;
+  const tracking = (await page.evaluate(() => location.hash)).split('/')[2];
+  assert.match(tracking, /^[0-9a-f]{64}$/);
+  await page.goto(election.base + '/#/complaints');
+  await page.getByRole('heading', { level: 1, name: 'Complaints' }).waitFor();
+  await page.getByText('No complaints yet.').waitFor();
+  await page.fill('#c-tracking', 'xyz');
+  await page.fill('#c-text', 'My receipt page was slow.');
+  await page.getByRole('button', { name: 'File the complaint' }).click();
+  await page.getByTestId('complaint-result').getByText('A tracking code is 64 hexadecimal digits (0-9, a-f).').waitFor();
+  await page.fill('#c-tracking', tracking);
+  await page.getByRole('button', { name: 'File the complaint' }).click();
+  await page.getByTestId('complaint-result').getByText('Your complaint was filed as number 1.', { exact: false }).waitFor();
+  await page.getByTestId('complaints').getByText('No. 1, from a voter: awaiting an answer').waitFor();
+  await election.admin('POST', '/registration/complaints/1/answer', { answer: 'Thank you; the board was busy for a minute.' });
+  await page.reload();
+  await page.getByTestId('complaints').getByText('No. 1, from a voter: answered').waitFor();
+  await page.getByTestId('complaints').getByText('Thank you; the board was busy for a minute.').waitFor();
+  await shot(page, 'reg-07-complaints');
+});
+
+test('no WCAG 2.1 A/AA violations on the registration pages (axe-core)', () => {
+  assert.deepEqual(a11y, []);
+});
