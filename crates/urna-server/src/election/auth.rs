@@ -50,23 +50,28 @@ impl AdminToken {
                 "This server was started without an admin token; admin endpoints are disabled.",
             ));
         };
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        match given {
-            Some(g) if constant_time_eq(g.as_bytes(), expected.as_bytes()) => Ok(()),
-            _ => Err(ApiError::new(
+        if bearer_is(headers, expected) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "This endpoint needs the admin's bearer token (Authorization: Bearer ...).",
-            )),
+            ))
         }
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Whether the request carries `Authorization: Bearer <expected>`. The
+/// comparison is constant-time in the token's bytes, so response timing
+/// says nothing about how much of a guessed token was right.
+pub(crate) fn bearer_is(headers: &HeaderMap, expected: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|g| bool::from(g.as_bytes().ct_eq(expected.as_bytes())))
 }
 
 /// Decides whether a request may register a voter's public credential.

@@ -15,7 +15,7 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -112,22 +112,15 @@ fn authorize(state: &AppState, headers: &HeaderMap, j: u16) -> Result<(), ApiErr
     };
     let m = election_of(state, j)?;
     let expected = token(secret, &m, j);
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(g) if constant_time_eq(g.as_bytes(), expected.as_bytes()) => Ok(()),
-        _ => Err(ApiError::new(
+    if super::auth::bearer_is(headers, &expected) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             format!("This endpoint needs trustee {j}'s bearer token (Authorization: Bearer ...)."),
-        )),
+        ))
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn not_yours(what: &str, sender: u16, j: u16) -> ApiError {

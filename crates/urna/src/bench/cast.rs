@@ -14,7 +14,6 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 use urna_board::EntryKind;
-use urna_crypto::credential::CredentialKey;
 use urna_crypto::dkg::CeremonyParams;
 use urna_election::Manifest;
 
@@ -90,24 +89,7 @@ pub fn run(opts: &CastBench) -> anyhow::Result<Report> {
     rt.block_on(commission::publish_manifest(&api, &text))?;
     let params = CeremonyParams::new(3, 2)?;
     commission::ceremony(&rt, &api, params, m.hash())?;
-    let creds: Vec<CredentialKey> = (0..n)
-        .into_par_iter()
-        .map(|_| CredentialKey::generate(&mut rand::rng()))
-        .collect();
-    let places: Vec<(String, String)> = m
-        .districts()
-        .iter()
-        .map(|d| {
-            let p = d
-                .precincts
-                .first()
-                .map_or("", |&p| m.precincts()[p].id.as_str());
-            (d.id.clone(), p.to_owned())
-        })
-        .collect();
-    let pb = progress(n as u64, "registering", quiet);
-    rt.block_on(commission::register(&api, &creds, places, 64, pb.clone()))?;
-    pb.finish_and_clear();
+    let creds = commission::register_new_voters(&rt, &api, &m, n, 64, quiet)?;
     server.clock.set(schedule.voting_opens.plus_seconds(600));
     rt.block_on(commission::admin(&api, "/election/open", None))?;
     let ids: Vec<String> = m.districts().iter().map(|d| d.id.clone()).collect();

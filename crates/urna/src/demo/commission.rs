@@ -84,6 +84,38 @@ pub fn ceremony(
     Ok((fingerprint, shares))
 }
 
+/// Makes `n` voters' credentials, as their devices would, and registers
+/// the public parts, every voter in their district's first precinct.
+pub fn register_new_voters(
+    rt: &tokio::runtime::Runtime,
+    api: &Api,
+    m: &urna_election::Manifest,
+    n: usize,
+    concurrency: usize,
+    quiet: bool,
+) -> anyhow::Result<Vec<CredentialKey>> {
+    use rayon::prelude::*;
+    let creds: Vec<CredentialKey> = (0..n)
+        .into_par_iter()
+        .map(|_| CredentialKey::generate(&mut rand::rng()))
+        .collect();
+    let places: Vec<(String, String)> = m
+        .districts()
+        .iter()
+        .map(|d| {
+            let p = d
+                .precincts
+                .first()
+                .map_or("", |&p| m.precincts()[p].id.as_str());
+            (d.id.clone(), p.to_owned())
+        })
+        .collect();
+    let pb = crate::bench::progress(n as u64, "registering", quiet);
+    rt.block_on(register(api, &creds, places, concurrency, pb.clone()))?;
+    pb.finish_and_clear();
+    Ok(creds)
+}
+
 /// Registers every voter's public credential in its district's first precinct.
 pub async fn register(
     api: &Api,

@@ -26,10 +26,8 @@ use std::time::Instant;
 use anyhow::{Context, bail, ensure};
 use hyper::http::StatusCode;
 use rand::RngExt;
-use rayon::prelude::*;
 use serde_json::json;
 use urna_crypto::Fingerprint;
-use urna_crypto::credential::CredentialKey;
 use urna_crypto::dkg::{CeremonyParams, Qualified, Trustee};
 use urna_crypto::elgamal::{KeyPair, PublicKey};
 use urna_crypto::threshold::KeyShare;
@@ -179,24 +177,7 @@ pub fn run(opts: &DemoOpts) -> anyhow::Result<()> {
 
     // Registration: credentials are made on the devices; only public parts are sent.
     let n = opts.voters;
-    let creds: Vec<CredentialKey> = (0..n)
-        .into_par_iter()
-        .map(|_| CredentialKey::generate(&mut rand::rng()))
-        .collect();
-    let places: Vec<(String, String)> = m
-        .districts()
-        .iter()
-        .map(|d| {
-            let p = d
-                .precincts
-                .first()
-                .map_or("", |&p| m.precincts()[p].id.as_str());
-            (d.id.clone(), p.to_owned())
-        })
-        .collect();
-    let pb = progress(n as u64, "registering", false);
-    rt.block_on(commission::register(&api, &creds, places, c, pb.clone()))?;
-    pb.finish_and_clear();
+    let creds = commission::register_new_voters(&rt, &api, &m, n, c, false)?;
     server.clock.set(schedule.voting_opens.plus_seconds(600));
     rt.block_on(commission::admin(&api, "/election/open", None))?;
     timer.lap("registration + sealed lists");
