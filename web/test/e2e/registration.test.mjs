@@ -97,6 +97,36 @@ test('apply → one-time code from the outbox → the device registers its crede
   assert.deepEqual(page.errors, []);
 });
 
+test('a second device logs in with a one-time code and imports the recovery code', async () => {
+  const recovery = (await alice.getByTestId('recovery-code').textContent()).trim();
+  const credential = (await alice.getByTestId('public-credential').textContent()).trim();
+  assert.match(recovery, /^[0-9a-f]{64}$/);
+  const page = await newPage();
+  await page.fill('#login-doc', '4508111111');
+  await page.fill('#login-birth', '1980-01-02');
+  await page.getByRole('button', { name: 'Send me a code' }).click();
+  await page.locator('#login-code').waitFor();
+  await page.fill('#login-code', election.codeFor('+79160000001'));
+  await page.getByRole('button', { name: 'Log in' }).click();
+  // The registry holds Alice's credential: no new one is made here.
+  await page.getByRole('heading', { level: 2, name: 'Use your recovery code' }).waitFor();
+  await page.fill('#reg-recovery', 'not a code');
+  await page.getByRole('button', { name: 'Use this code' }).click();
+  await page.getByTestId('import-result').getByText('This is not a valid recovery code.').waitFor();
+  // A valid scalar (1), but not Alice's credential: the registry refuses it.
+  await page.fill('#reg-recovery', '01' + '00'.repeat(31));
+  await page.getByRole('button', { name: 'Use this code' }).click();
+  await page.getByTestId('import-result').getByText('This recovery code is not the credential registered for you. Check the code on your other device.').waitFor();
+  await shot(page, 'reg-03b-import-refused');
+  await page.fill('#reg-recovery', recovery.toUpperCase());
+  await page.getByRole('button', { name: 'Use this code' }).click();
+  await page.getByRole('heading', { level: 1, name: 'This device is registered' }).waitFor();
+  assert.equal((await page.getByTestId('public-credential').textContent()).trim(), credential);
+  assert.equal(await page.evaluate(() => localStorage.getItem('urna.pendingCredential')), null);
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
 test('voters who are not approved are told why (en and ru)', async () => {
   const page = await newPage();
   await apply(page, { name: 'Nobody Known', birth: '1980-01-02', doc: '9999999999', phone: '+79160000009' });
