@@ -158,6 +158,23 @@ test('the registered voter votes; the receipt checks', async () => {
   await page.goto(election.base + '/#/vote');
   await page.getByRole('button', { name: 'Continue to the ballot' }).click();
   await page.getByRole('heading', { level: 1, name: 'Ballot' }).waitFor();
+  // The council contest says order = "random": each load shows a permutation
+  // of its options (record.md §R2.4); the other contests keep the manifest's order.
+  const council = () => page.locator('fieldset[data-contest=council] .option label').allTextContents();
+  const manifestOrder = [1, 2, 3, 4].map((i) => `Candidate ${i} / Кандидат ${i}`);
+  const orders = new Set();
+  for (let load = 0; load < 6; load++) {
+    if (load > 0) {
+      await page.reload();
+      await page.getByRole('button', { name: 'Continue to the ballot' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Ballot' }).waitFor();
+    }
+    const shown = await council();
+    assert.deepEqual([...shown].sort(), manifestOrder);
+    orders.add(shown.join('|'));
+    assert.deepEqual(await page.locator('fieldset[data-contest=list] .option label').allTextContents(), ['Party A', 'Party B', 'Party C']);
+  }
+  assert.ok(orders.size > 1, `the council options were shown in one order on 6 loads: ${[...orders]}`);
   await page.getByLabel('Yes / Да').check();
   await page.getByLabel('Candidate 2 / Кандидат 2').check();
   await page.getByLabel('Party B').check();
