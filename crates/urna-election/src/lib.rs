@@ -36,7 +36,7 @@ pub use lifecycle::{
     Admitted, Cast, Closed, Decrypted, DistrictTurnout, Election, ElectionKeys, KeyCeremony,
     Registration, Setup, Step, Stuck, Tallied, Verified, Voting, verify_admitted,
 };
-pub use manifest::{Manifest, ManifestError, PaperPolicy, RevotePolicy};
+pub use manifest::{Manifest, ManifestError, OptionOrder, PaperPolicy, RevotePolicy};
 pub use record::tracking_code;
 pub use time::Timestamp;
 

@@ -48,6 +48,7 @@
 //! max = 1
 //! # option_max = 1                          # > 1 for cumulative voting
 //! # regions = ["msk"] or districts = ["msk-1"]; neither means every district
+//! # order = "random"                       # on screen only; default "manifest"
 //! options = [{ id = "yes", name = "Да" }, { id = "no", name = "Нет" }]
 //! ```
 
@@ -133,6 +134,27 @@ pub enum ContestKind {
     Candidates,
     /// Party lists.
     PartyList,
+}
+
+/// The order a voter's device shows a contest's options in (spec/record.md
+/// §R2). Display only: the ballot's ciphertexts are always in manifest order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OptionOrder {
+    /// The manifest's order (the default).
+    #[default]
+    Manifest,
+    /// A random order, drawn anew by the device each time it shows the ballot.
+    Random,
+}
+
+impl OptionOrder {
+    /// The manifest's spelling: `manifest` or `random`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptionOrder::Manifest => "manifest",
+            OptionOrder::Random => "random",
+        }
+    }
 }
 
 /// Which ballot counts when a credential votes more than once, applied by
@@ -278,6 +300,8 @@ pub struct Contest {
     pub title: String,
     /// Options, in ballot order.
     pub options: Vec<ContestOption>,
+    /// The order the options are shown in (`order`, default `manifest`).
+    pub order: OptionOrder,
     /// The shape the ballot proves (spec/crypto.md §7.1).
     pub shape: ContestShape,
     /// Where it appears.
@@ -494,6 +518,7 @@ struct RawContest {
     option_max: Option<u32>,
     regions: Option<Vec<String>>,
     districts: Option<Vec<String>>,
+    order: Option<String>,
     #[serde(default)]
     options: Vec<ContestOption>,
 }
@@ -790,6 +815,17 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
             p.name(&format!("{op}.name"), &o.name);
         }
         let shape = contest_shape(&mut p, &cp, c);
+        let order = match c.order.as_deref() {
+            None | Some("manifest") => OptionOrder::Manifest,
+            Some("random") => OptionOrder::Random,
+            Some(other) => {
+                p.add(
+                    format!("{cp}.order"),
+                    format!("`{other}` is not an order: `manifest` (the default) or `random`"),
+                );
+                OptionOrder::Manifest
+            }
+        };
         let scope = match (&c.regions, &c.districts) {
             (Some(_), Some(_)) => {
                 p.add(
@@ -819,6 +855,7 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
             kind: c.kind,
             title: c.title.clone(),
             options: c.options.clone(),
+            order,
             shape,
             scope,
         });

@@ -4,7 +4,9 @@
 use sha2::{Digest, Sha256};
 use urna_crypto::ballot::ContestShape;
 use urna_election::Timestamp;
-use urna_election::manifest::{ElectionKind, Manifest, ManifestError, PaperPolicy, RevotePolicy};
+use urna_election::manifest::{
+    ElectionKind, Manifest, ManifestError, OptionOrder, PaperPolicy, RevotePolicy,
+};
 
 const BASE: &str = r#"
 id = "test-election"
@@ -491,6 +493,38 @@ fn contest_shapes() {
             min: 0,
             max: 3
         }
+    );
+}
+
+#[test]
+fn option_order() {
+    // Absent: the manifest's order.
+    let m = parse(BASE).unwrap();
+    assert!(
+        m.contests()
+            .iter()
+            .all(|c| c.order == OptionOrder::Manifest)
+    );
+    let m = parse(&BASE.replacen(
+        "title = \"District one seat\"\n",
+        "title = \"District one seat\"\norder = \"random\"\n",
+        1,
+    ))
+    .unwrap();
+    assert_eq!(m.contests()[1].order, OptionOrder::Random);
+    assert_eq!(m.contests()[0].order, OptionOrder::Manifest);
+    let m = parse(&BASE.replacen(
+        "title = \"Parties\"\n",
+        "title = \"Parties\"\norder = \"manifest\"\n",
+        1,
+    ))
+    .unwrap();
+    assert_eq!(m.contests()[0].order, OptionOrder::Manifest);
+    expect_problem(
+        "title = \"Parties\"\n",
+        "title = \"Parties\"\norder = \"shuffled\"\n",
+        "contests[0].order",
+        "`shuffled` is not an order",
     );
 }
 

@@ -360,6 +360,8 @@ async fn whole_election_over_http() {
             .ok("GET", &format!("/election/style/{}", d.id), false, None)
             .await;
         assert_eq!(v["contests"][0]["options"][0]["id"], "yes");
+        // No `order` in the manifest: the options are shown in its order.
+        assert_eq!(v["contests"][0]["order"], "manifest");
         styles.insert(d.id.clone(), style_from(&v));
     }
     api.refused(

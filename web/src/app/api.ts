@@ -41,7 +41,7 @@ export interface StyleJson {
   district: string;
   manifest_hash: string;
   header: string;
-  contests: { id: string; title: string; options: { id: string; name: string }[]; shape: { options: number; option_max: number; min: number; max: number } }[];
+  contests: { id: string; title: string; options: { id: string; name: string }[]; order?: 'manifest' | 'random'; shape: { options: number; option_max: number; min: number; max: number } }[];
   joint_key: string;
   fingerprint: string;
 }

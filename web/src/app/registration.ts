@@ -176,27 +176,81 @@ export const oneTimeCode: LoginProvider = {
         // kept as pending first: the registry binds the first credential to
         // the voter, so a retry after a failure must send the same one.
         const session: VoterSession = { district: me.district, precinct: me.precinct, credentialSecret: pendingSecret() };
-        await registrationApi.register(s.token, me.district, me.precinct, publicCredential(session.credentialSecret));
+        try {
+          await registrationApi.register(s.token, me.district, me.precinct, publicCredential(session.credentialSecret));
+        } catch (e) {
+          if (!(e instanceof ApiError && e.code === 'credential_already_registered')) throw e;
+          // Registered from another device: this one takes its recovery code.
+          localStorage.removeItem(PENDING);
+          importStep(s.token, me.district, me.precinct);
+          return;
+        }
         storeCredential(session);
         localStorage.removeItem(PENDING);
-        clear(
-          root,
-          h('h1', {}, t('reg.doneHeading')),
-          h('p', {}, t('reg.done', { district: me.district, precinct: me.precinct })),
-          h('p', {}, t('reg.public')),
-          h('code', { class: 'hex', 'data-testid': 'public-credential' }, publicCredential(session.credentialSecret)),
-          h('details', {},
-            h('summary', {}, t('login.showRecovery')),
-            h('p', {}, t('login.recovery')),
-            h('code', { class: 'hex secret', 'data-testid': 'recovery-code' }, toHex(scalarToBytes(session.credentialSecret))),
-          ),
-          h('p', {}, t('reg.whenOpen')),
-          h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', onclick: () => done(session) }, t('login.continue'))),
-        );
-        focusHeading(root);
+        registered(session);
       } catch (e) {
         clear(loginMsg, h('p', { class: 'error', role: 'alert' }, errorOf(e)));
       }
+    }
+
+    /** The registry holds another credential of this voter: import its recovery code. */
+    function importStep(token: string, district: string, precinct: string): void {
+      const [fRec, rec] = field('reg-recovery', t('login.importCode'), { autocomplete: 'off', spellcheck: 'false', required: true });
+      const msg = h('div', { role: 'status', 'aria-live': 'polite', 'data-testid': 'import-result' });
+      const form = h('form', { 'aria-labelledby': 'reg-import-h', onsubmit: (e: Event) => { e.preventDefault(); void useCode(); } },
+        h('h2', { id: 'reg-import-h' }, t('reg.importHeading')),
+        h('p', {}, t('reg.importText')),
+        fRec,
+        h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, t('login.importDo'))),
+        msg,
+      );
+      async function useCode(): Promise<void> {
+        let x: bigint;
+        try {
+          x = importRecoveryCode(rec.value);
+        } catch {
+          clear(msg, h('p', { class: 'error', role: 'alert' }, t('login.badCode')));
+          rec.focus();
+          return;
+        }
+        clear(msg, h('p', {}, t('common.loading')));
+        try {
+          // The registry answers a retry of the voter's own credential as
+          // the first time; the election already holds it (or is open).
+          await registrationApi.register(token, district, precinct, publicCredential(x));
+        } catch (e) {
+          const ok = e instanceof ApiError && (e.code === 'duplicate_credential' || e.code === 'wrong_phase');
+          if (!ok) {
+            const wrong = e instanceof ApiError && e.code === 'credential_already_registered';
+            clear(msg, h('p', { class: 'error', role: 'alert' }, wrong ? t('reg.importWrong') : errorOf(e)));
+            rec.focus();
+            return;
+          }
+        }
+        const session: VoterSession = { district, precinct, credentialSecret: x };
+        storeCredential(session);
+        registered(session);
+      }
+      clear(root, h('h1', {}, t('reg.heading')), form);
+      rec.focus();
+    }
+
+    function registered(session: VoterSession): void {
+      clear(
+        root,
+        h('h1', {}, t('reg.doneHeading')),
+        h('p', {}, t('reg.done', { district: session.district, precinct: session.precinct ?? '' })),
+        h('p', {}, t('reg.public')),
+        h('code', { class: 'hex', 'data-testid': 'public-credential' }, publicCredential(session.credentialSecret)),
+        h('details', {},
+          h('summary', {}, t('login.showRecovery')),
+          h('p', {}, t('login.recovery')),
+          h('code', { class: 'hex secret', 'data-testid': 'recovery-code' }, toHex(scalarToBytes(session.credentialSecret))),
+        ),
+        h('p', {}, t('reg.whenOpen')),
+        h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', onclick: () => done(session) }, t('login.continue'))),
+      );
+      focusHeading(root);
     }
 
     clear(root, h('h1', {}, t('reg.heading')), applyForm, loginForm);

@@ -16,6 +16,28 @@ interface Ctx {
   header: Uint8Array;
   shapes: U.ContestShape[];
   selections: number[][];
+  /** Per contest, the manifest indices of its options in screen order (record.md §R2.4). */
+  screen: number[][];
+}
+
+/** A uniform random integer in [0, n) from crypto.getRandomValues (rejection sampling, no modulo bias). */
+function randomBelow(n: number): number {
+  const limit = Math.floor(0x1_0000_0000 / n) * n;
+  const buf = new Uint32Array(1);
+  for (;;) {
+    crypto.getRandomValues(buf);
+    if (buf[0] < limit) return buf[0] % n;
+  }
+}
+
+/** 0..n-1 in a uniformly random order (Fisher–Yates). */
+export function randomOrder(n: number): number[] {
+  const a = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = randomBelow(i + 1);
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
 }
 
 export async function votePage(root: HTMLElement): Promise<void> {
@@ -36,7 +58,9 @@ async function startBallot(root: HTMLElement, session: VoterSession): Promise<vo
     if (U.toHex(U.ballotHeader(style.election, style.district)) !== style.header) U.fail('header', 'unexpected ballot header');
     const shapes = style.contests.map((c) => c.shape);
     shapes.forEach(U.checkShape);
-    const ctx: Ctx = { root, session, style, election: { key, fingerprint: fp }, header, shapes, selections: shapes.map((s) => new Array(s.options).fill(0)) };
+    // Display only: selections and ciphertexts stay in manifest order.
+    const screen = style.contests.map((c) => (c.order === 'random' ? randomOrder(c.options.length) : c.options.map((_o, i) => i)));
+    const ctx: Ctx = { root, session, style, election: { key, fingerprint: fp }, header, shapes, selections: shapes.map((s) => new Array(s.options).fill(0)), screen };
     renderBallot(ctx);
   } catch (e) {
     clear(root, h('h1', {}, t('ballot.heading')), h('p', { class: 'error', role: 'alert' }, errorText(e)));
@@ -70,7 +94,8 @@ function renderBallot(ctx: Ctx): void {
     };
     update();
     const single = s.option_max === 1 && s.max === 1 && s.min === 1;
-    const inputs = c.options.map((o, oi) => {
+    const inputs = ctx.screen[ci].map((oi) => {
+      const o = c.options[oi];
       const id = `c${ci}-o${oi}`;
       let input: HTMLInputElement;
       if (s.option_max > 1) {
@@ -91,7 +116,7 @@ function renderBallot(ctx: Ctx): void {
       }
       return h('div', { class: 'option' }, input, h('label', { for: id }, o.name));
     });
-    return h('fieldset', { 'aria-describedby': `rule-${ci} count-${ci}` },
+    return h('fieldset', { 'aria-describedby': `rule-${ci} count-${ci}`, 'data-contest': c.id },
       h('legend', {}, c.title),
       h('p', { class: 'rule', id: `rule-${ci}` }, rule(s)),
       inputs,
@@ -124,7 +149,7 @@ function renderBallot(ctx: Ctx): void {
 function choicesList(ctx: Ctx, selections: number[][]): HTMLElement {
   return h('dl', { class: 'review' },
     ctx.style.contests.map((c, ci) => {
-      const chosen = c.options.map((o, oi) => ({ o, v: selections[ci][oi] })).filter((x) => x.v > 0);
+      const chosen = ctx.screen[ci].map((oi) => ({ o: c.options[oi], v: selections[ci][oi] })).filter((x) => x.v > 0);
       return [
         h('dt', {}, c.title),
         h('dd', {}, chosen.length ? h('ul', {}, chosen.map(({ o, v }) => h('li', {}, ctx.shapes[ci].option_max > 1 ? `${o.name}: ${v}` : o.name))) : t('ballot.none')),

@@ -176,6 +176,9 @@ test('audit then cast (Benaloh), in Russian at 360 px', async () => {
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 360, `no horizontal scrolling at 360 px (scrollWidth ${width})`);
   await shot(page, '09-ballot-ru-360');
+  // order = "random": the council's options are a permutation of the manifest's.
+  const council = await page.locator('fieldset[data-contest=council] .option label').allTextContents();
+  assert.deepEqual([...council].sort(), [1, 2, 3, 4].map((i) => `Candidate ${i} / Кандидат ${i}`));
   await page.getByLabel('No / Нет').check();
   await page.getByLabel('Party A').check();
   await page.getByLabel('Candidate 3 / Кандидат 3').check();
@@ -299,6 +302,12 @@ test('a ballot after the close shows the server’s error; results are published
   await page.getByRole('heading', { level: 2 }).first().waitFor();
   const text = await page.locator('main').textContent();
   assert.ok(text.includes('party-b') && text.includes('party-a'), text);
+  // The council contest is shown in a random order (order = "random"), but the
+  // ballots stay in manifest order: alice chose candidates 2 and 4, boris 3.
+  const { results } = await election.admin('GET', '/election/results');
+  const council = results.find((r) => r.scope === 'total' && r.contest === 'council');
+  assert.deepEqual(council.options, ['cand-1', 'cand-2', 'cand-3', 'cand-4']);
+  assert.deepEqual(council.counts, [0, 1, 1, 1]);
   await shot(page, '15-results');
   // The whole board, with the browser-made ballots and audits, passes the independent verifier.
   const v = election.verifyRecord();

@@ -69,6 +69,7 @@ title = "City council: up to two candidates / Городской совет: н�
 min = 0
 max = 2
 districts = ["d1"]
+order = "random"
 options = [
   ${candidates},
 ]

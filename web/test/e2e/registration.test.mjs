@@ -97,6 +97,36 @@ test('apply → one-time code from the outbox → the device registers its crede
   assert.deepEqual(page.errors, []);
 });
 
+test('a second device logs in with a one-time code and imports the recovery code', async () => {
+  const recovery = (await alice.getByTestId('recovery-code').textContent()).trim();
+  const credential = (await alice.getByTestId('public-credential').textContent()).trim();
+  assert.match(recovery, /^[0-9a-f]{64}$/);
+  const page = await newPage();
+  await page.fill('#login-doc', '4508111111');
+  await page.fill('#login-birth', '1980-01-02');
+  await page.getByRole('button', { name: 'Send me a code' }).click();
+  await page.locator('#login-code').waitFor();
+  await page.fill('#login-code', election.codeFor('+79160000001'));
+  await page.getByRole('button', { name: 'Log in' }).click();
+  // The registry holds Alice's credential: no new one is made here.
+  await page.getByRole('heading', { level: 2, name: 'Use your recovery code' }).waitFor();
+  await page.fill('#reg-recovery', 'not a code');
+  await page.getByRole('button', { name: 'Use this code' }).click();
+  await page.getByTestId('import-result').getByText('This is not a valid recovery code.').waitFor();
+  // A valid scalar (1), but not Alice's credential: the registry refuses it.
+  await page.fill('#reg-recovery', '01' + '00'.repeat(31));
+  await page.getByRole('button', { name: 'Use this code' }).click();
+  await page.getByTestId('import-result').getByText('This recovery code is not the credential registered for you. Check the code on your other device.').waitFor();
+  await shot(page, 'reg-03b-import-refused');
+  await page.fill('#reg-recovery', recovery.toUpperCase());
+  await page.getByRole('button', { name: 'Use this code' }).click();
+  await page.getByRole('heading', { level: 1, name: 'This device is registered' }).waitFor();
+  assert.equal((await page.getByTestId('public-credential').textContent()).trim(), credential);
+  assert.equal(await page.evaluate(() => localStorage.getItem('urna.pendingCredential')), null);
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
 test('voters who are not approved are told why (en and ru)', async () => {
   const page = await newPage();
   await apply(page, { name: 'Nobody Known', birth: '1980-01-02', doc: '9999999999', phone: '+79160000009' });
@@ -128,6 +158,23 @@ test('the registered voter votes; the receipt checks', async () => {
   await page.goto(election.base + '/#/vote');
   await page.getByRole('button', { name: 'Continue to the ballot' }).click();
   await page.getByRole('heading', { level: 1, name: 'Ballot' }).waitFor();
+  // The council contest says order = "random": each load shows a permutation
+  // of its options (record.md §R2.4); the other contests keep the manifest's order.
+  const council = () => page.locator('fieldset[data-contest=council] .option label').allTextContents();
+  const manifestOrder = [1, 2, 3, 4].map((i) => `Candidate ${i} / Кандидат ${i}`);
+  const orders = new Set();
+  for (let load = 0; load < 6; load++) {
+    if (load > 0) {
+      await page.reload();
+      await page.getByRole('button', { name: 'Continue to the ballot' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Ballot' }).waitFor();
+    }
+    const shown = await council();
+    assert.deepEqual([...shown].sort(), manifestOrder);
+    orders.add(shown.join('|'));
+    assert.deepEqual(await page.locator('fieldset[data-contest=list] .option label').allTextContents(), ['Party A', 'Party B', 'Party C']);
+  }
+  assert.ok(orders.size > 1, `the council options were shown in one order on 6 loads: ${[...orders]}`);
   await page.getByLabel('Yes / Да').check();
   await page.getByLabel('Candidate 2 / Кандидат 2').check();
   await page.getByLabel('Party B').check();

@@ -95,6 +95,7 @@ pub(crate) async fn style(
                 "id": c.id,
                 "title": c.title,
                 "options": c.options.iter().map(|o| json!({ "id": o.id, "name": o.name })).collect::<Vec<_>>(),
+                "order": c.order.as_str(),
                 "shape": {
                     "options": shape.options,
                     "option_max": shape.option_max,
