@@ -18,7 +18,7 @@ use urna_crypto::Fingerprint;
 use urna_crypto::ballot::{Ballot, BallotSecrets, ContestShape};
 use urna_crypto::credential::CredentialKey;
 use urna_crypto::dkg::{CeremonyParams, Trustee};
-use urna_crypto::elgamal::{KeyPair, PublicKey};
+use urna_crypto::elgamal::{Ciphertext, KeyPair, PublicKey};
 use urna_crypto::encoding::Element;
 use urna_crypto::threshold::KeyShare;
 use urna_election::Manifest;
@@ -258,6 +258,23 @@ async fn ceremony(api: &Api, m: &Manifest) -> BTreeMap<u16, KeyShare> {
         shares.insert(q.key_share().index(), q.key_share().clone());
     }
     shares
+}
+
+/// Asks the server to tally, then decodes the published tally's items.
+async fn tally_and_fetch(api: &Api) -> Vec<(Vec<u8>, Ciphertext)> {
+    api.ok("POST", "/election/tally", true, None).await;
+    let tv = api.ok("GET", "/election/tally", false, None).await;
+    let records: Vec<_> = tv["payloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            TallyChunk::decode(&hex::decode(p.as_str().unwrap()).unwrap())
+                .unwrap()
+                .records
+        })
+        .collect();
+    tally_items(&records)
 }
 
 fn hexed(b: &[u8]) -> Value {
@@ -705,19 +722,7 @@ async fn whole_election_over_http() {
     .await;
 
     // Tally; trustees 1 and 3 decrypt what the server published.
-    api.ok("POST", "/election/tally", true, None).await;
-    let tv = api.ok("GET", "/election/tally", false, None).await;
-    let records: Vec<_> = tv["payloads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| {
-            TallyChunk::decode(&hex::decode(p.as_str().unwrap()).unwrap())
-                .unwrap()
-                .records
-        })
-        .collect();
-    let items = tally_items(&records);
+    let items = tally_and_fetch(&api).await;
     let fp = styles["msk-cao"].fingerprint;
     let partial_body = |j: u16| {
         let p = shares[&j].partial_decrypt_batch(&fp, &items, &mut rand::rng());
@@ -1254,19 +1259,7 @@ async fn reconciliation_annuls_paper_voters() {
     .await;
 
     // The tally counts the four e-votes that stand.
-    api.ok("POST", "/election/tally", true, None).await;
-    let tv = api.ok("GET", "/election/tally", false, None).await;
-    let records: Vec<_> = tv["payloads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| {
-            TallyChunk::decode(&hex::decode(p.as_str().unwrap()).unwrap())
-                .unwrap()
-                .records
-        })
-        .collect();
-    let items = tally_items(&records);
+    let items = tally_and_fetch(&api).await;
     let fp = style_from(&api.ok("GET", "/election/style/msk-cao", false, None).await).fingerprint;
     for j in [2u16, 3] {
         let p = shares[&j].partial_decrypt_batch(&fp, &items, &mut rand::rng());
