@@ -5,3 +5,4 @@ export * from './proofs.js';
 export * from './ballot.js';
 export * from './board.js';
 export * from './threshold.js';
+export * from './dkg.js';
