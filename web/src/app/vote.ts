@@ -116,8 +116,12 @@ function renderBallot(ctx: Ctx): void {
       }
       return h('div', { class: 'option' }, input, h('label', { for: id }, o.name));
     });
-    return h('fieldset', { 'aria-describedby': `rule-${ci} count-${ci}`, 'data-contest': c.id },
+    // A shuffled contest says so above its options, and the fieldset points
+    // screen readers at the notice (record.md §R2.4: display order only).
+    const shuffled = c.order === 'random';
+    return h('fieldset', { 'aria-describedby': `${shuffled ? `order-${ci} ` : ''}rule-${ci} count-${ci}`, 'data-contest': c.id },
       h('legend', {}, c.title),
+      shuffled && h('p', { class: 'notice', id: `order-${ci}`, 'data-testid': 'order-notice' }, t('ballot.shuffled')),
       h('p', { class: 'rule', id: `rule-${ci}` }, rule(s)),
       inputs,
       counter,
@@ -150,9 +154,10 @@ function choicesList(ctx: Ctx, selections: number[][]): HTMLElement {
   return h('dl', { class: 'review' },
     ctx.style.contests.map((c, ci) => {
       const chosen = ctx.screen[ci].map((oi) => ({ o: c.options[oi], v: selections[ci][oi] })).filter((x) => x.v > 0);
+      // In the order the voter saw them, which for a shuffled contest is this load's permutation.
       return [
         h('dt', {}, c.title),
-        h('dd', {}, chosen.length ? h('ul', {}, chosen.map(({ o, v }) => h('li', {}, ctx.shapes[ci].option_max > 1 ? `${o.name}: ${v}` : o.name))) : t('ballot.none')),
+        h('dd', { 'data-contest': c.id }, chosen.length ? h('ul', {}, chosen.map(({ o, v }) => h('li', {}, ctx.shapes[ci].option_max > 1 ? `${o.name}: ${v}` : o.name))) : t('ballot.none')),
       ];
     }).flat(),
   );

@@ -179,6 +179,7 @@ test('audit then cast (Benaloh), in Russian at 360 px', async () => {
   // order = "random": the council's options are a permutation of the manifest's.
   const council = await page.locator('fieldset[data-contest=council] .option label').allTextContents();
   assert.deepEqual([...council].sort(), [1, 2, 3, 4].map((i) => `Candidate ${i} / Кандидат ${i}`));
+  assert.match(await page.locator('fieldset[data-contest=council] [data-testid=order-notice]').textContent(), /случайном порядке/);
   await page.getByLabel('No / Нет').check();
   await page.getByLabel('Party A').check();
   await page.getByLabel('Candidate 3 / Кандидат 3').check();

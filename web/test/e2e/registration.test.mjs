@@ -175,10 +175,22 @@ test('the registered voter votes; the receipt checks', async () => {
     assert.deepEqual(await page.locator('fieldset[data-contest=list] .option label').allTextContents(), ['Party A', 'Party B', 'Party C']);
   }
   assert.ok(orders.size > 1, `the council options were shown in one order on 6 loads: ${[...orders]}`);
+  // The shuffled contest says so above its options, and its fieldset points
+  // screen readers at the notice; contests in manifest order say nothing.
+  const notice = page.locator('fieldset[data-contest=council] [data-testid=order-notice]');
+  assert.match(await notice.textContent(), /random order/);
+  const noticeId = await notice.getAttribute('id');
+  assert.ok((await page.locator('fieldset[data-contest=council]').getAttribute('aria-describedby')).split(' ').includes(noticeId));
+  assert.equal(await page.locator('[data-testid=order-notice]').count(), 1);
+  const shownNow = await council();
   await page.getByLabel('Yes / Да').check();
   await page.getByLabel('Candidate 2 / Кандидат 2').check();
+  await page.getByLabel('Candidate 4 / Кандидат 4').check();
   await page.getByLabel('Party B').check();
   await page.getByRole('button', { name: 'Review my choices' }).click();
+  // The review lists the council choices in the order they were shown.
+  const reviewed = await page.locator('dl.review dd[data-contest=council] li').allTextContents();
+  assert.deepEqual(reviewed, shownNow.filter((n) => /Candidate [24] /.test(n)));
   await page.getByRole('button', { name: 'Encrypt the ballot' }).click();
   await page.getByTestId('pre-tracking').waitFor();
   const pre = (await page.getByTestId('pre-tracking').textContent()).trim();
