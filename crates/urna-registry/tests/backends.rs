@@ -566,8 +566,18 @@ fn withdrawal_until_ballot(reg: &Registry) {
     );
     assert_eq!(reg.apply(&r, &m2, now()).unwrap().0, Decision::Approved);
     reg.register_credential("m2", &[6; 32]).unwrap();
+    assert!(reg.may_cast(&[6; 32]).is_ok());
     reg.withdraw(&r, "m2", now()).unwrap();
+    // A withdrawn application's credential may not cast a ballot ...
+    assert_eq!(
+        reg.may_cast(&[6; 32]).unwrap_err().code(),
+        "application_withdrawn"
+    );
+    // ... a credential no application holds is left to the election.
+    assert!(reg.may_cast(&[7; 32]).is_ok());
     assert_eq!(reg.apply(&r, &m2, now()).unwrap().0, Decision::Approved);
+    // Applying again restores the credential's right to vote.
+    assert!(reg.may_cast(&[6; 32]).is_ok());
     assert_eq!(
         reg.register_credential("m2", &[8; 32]).unwrap_err().code(),
         "credential_already_registered"

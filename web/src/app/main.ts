@@ -6,6 +6,7 @@ import { checkPage, homePage, resultsPage, turnoutPage } from './pages.js';
 import { votePage } from './vote.js';
 import { boardPage } from './board.js';
 import { complaintsPage } from './complaints.js';
+import { withdrawPage } from './registration.js';
 
 const ROUTES: [string, string][] = [
   ['#/', 'nav.home'],
@@ -58,6 +59,9 @@ function route(): void {
       break;
     case 'complaints':
       void complaintsPage(main);
+      break;
+    case 'withdraw':
+      void withdrawPage(main);
       break;
     case 'board':
       void boardPage(main, arg ? Number(arg) : undefined);

@@ -23,6 +23,7 @@ export const registrationApi = {
   login: (document_number: string, birth_date: string, code: string) =>
     call<{ token: string; expires_in: number }>('/registration/sessions', { method: 'POST', body: JSON.stringify({ document_number, birth_date, code }) }),
   me: (token: string) => call<{ region: string; district: string | null; precinct: string }>('/registration/me', { headers: { authorization: `Bearer ${token}` } }),
+  withdraw: (token: string) => call<{ withdrawn: boolean }>('/registration/withdrawal', { method: 'POST', headers: { authorization: `Bearer ${token}` } }),
   register: (token: string, district: string, precinct: string, credential: string) =>
     call<unknown>('/election/credentials', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ district, precinct, credential }) }),
 };
@@ -38,6 +39,9 @@ export async function registrationEnabled(): Promise<boolean> {
 }
 
 const PENDING = 'urna.pendingCredential';
+/** The one-time-code session of this tab (withdrawal needs it); gone when the tab closes. */
+const SESSION = 'urna.session';
+export const sessionToken = (): string | null => sessionStorage.getItem(SESSION);
 
 /** The credential secret being registered: the pending one, or a new one kept as pending. */
 function pendingSecret(): bigint {
@@ -59,11 +63,11 @@ function known(key: string, fallback: string): string {
 }
 
 /** A refusal in the voter's language, with its stable code. */
-function refusal(code: string, serverMessage: string): string {
+export function refusal(code: string, serverMessage: string): string {
   return t('reg.refused', { message: known(`reg.reason.${code}`, serverMessage), code });
 }
 
-function errorOf(e: unknown): string {
+export function errorOf(e: unknown): string {
   if (e instanceof ApiError && e.status !== 0) return refusal(e.code, e.message);
   if (e instanceof ApiError) return e.display();
   return String(e);
@@ -88,6 +92,7 @@ export const oneTimeCode: LoginProvider = {
           h('button', { type: 'button', class: 'primary', onclick: () => done(existing) }, t('login.continue')),
           h('button', { type: 'button', onclick: () => { forgetCredential(); oneTimeCode.render(root, done); } }, t('login.forget')),
         ),
+        h('p', {}, h('a', { href: '#/withdraw' }, t('wd.link'))),
       );
       focusHeading(root);
       return;
@@ -170,6 +175,7 @@ export const oneTimeCode: LoginProvider = {
       clear(loginMsg, h('p', {}, t('common.loading')));
       try {
         const s = await registrationApi.login(lDoc.value, lBirth.value, code.value.trim());
+        sessionStorage.setItem(SESSION, s.token);
         const me = await registrationApi.me(s.token);
         if (!me.district) throw new Error(t('reg.noDistrict'));
         // The key pair is made here; only the public part is sent. It is
@@ -249,6 +255,7 @@ export const oneTimeCode: LoginProvider = {
         ),
         h('p', {}, t('reg.whenOpen')),
         h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', onclick: () => done(session) }, t('login.continue'))),
+        h('p', {}, h('a', { href: '#/withdraw' }, t('wd.link'))),
       );
       focusHeading(root);
     }
@@ -258,3 +265,129 @@ export const oneTimeCode: LoginProvider = {
   },
 };
 registerLoginProvider(oneTimeCode);
+
+// ---- Withdrawal (spec/registration.md §G4, §G9): until a ballot is cast ----
+
+/**
+ * The withdrawal page: a voter logged in with a one-time code withdraws the
+ * application (a confirm step, then the server's answer). The server then
+ * refuses ballots of the voter's credential (`application_withdrawn`), and
+ * once a ballot is on the board it refuses the withdrawal
+ * (`ballot_already_cast`).
+ */
+export async function withdrawPage(root: HTMLElement): Promise<void> {
+  const heading = h('h1', {}, t('wd.heading'));
+  const token = sessionToken();
+  if (!token) {
+    loginForWithdrawal(root, heading);
+    return;
+  }
+  clear(root, heading, h('p', {}, t('common.loading')));
+  let me: { district: string | null; precinct: string };
+  try {
+    me = await registrationApi.me(token);
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 'session_invalid') {
+      sessionStorage.removeItem(SESSION);
+      loginForWithdrawal(root, heading);
+      return;
+    }
+    // No approved application: withdrawn already, or never approved.
+    clear(root, heading, h('p', { class: 'error', role: 'alert', 'data-testid': 'withdraw-state' }, errorOf(e)));
+    focusHeading(root);
+    return;
+  }
+  const msg = h('div', { role: 'status', 'aria-live': 'polite', 'data-testid': 'withdraw-result' });
+  const start = h('button', { type: 'button', 'data-testid': 'withdraw' }, t('wd.start'));
+  const section = h('section', { 'aria-labelledby': 'wd-confirm-h' });
+  start.addEventListener('click', () => {
+    start.hidden = true;
+    const yes = h('button', { type: 'button', class: 'primary', 'data-testid': 'withdraw-confirm' }, t('wd.confirm'));
+    const no = h('button', { type: 'button' }, t('wd.cancel'));
+    no.addEventListener('click', () => {
+      clear(section);
+      start.hidden = false;
+      start.focus();
+    });
+    yes.addEventListener('click', () => void confirm(yes, no));
+    clear(section, h('h2', { id: 'wd-confirm-h' }, t('wd.confirmHeading')), h('p', {}, t('wd.confirmText')), h('div', { class: 'actions' }, yes, no));
+    (section.querySelector('h2') as HTMLElement).tabIndex = -1;
+    (section.querySelector('h2') as HTMLElement).focus();
+  });
+  async function confirm(yes: HTMLElement, no: HTMLElement): Promise<void> {
+    (yes as HTMLButtonElement).disabled = true;
+    (no as HTMLButtonElement).disabled = true;
+    clear(msg, h('p', {}, t('common.loading')));
+    try {
+      await registrationApi.withdraw(token!);
+      clear(
+        root,
+        h('h1', {}, t('wd.doneHeading')),
+        h('p', { class: 'ok', 'data-testid': 'withdraw-state', 'data-state': 'withdrawn' }, t('wd.done')),
+        h('p', {}, t('wd.after')),
+      );
+      focusHeading(root);
+    } catch (e) {
+      clear(section);
+      clear(msg, h('p', { class: 'error', role: 'alert', 'data-testid': 'withdraw-refused' }, errorOf(e)));
+      msg.tabIndex = -1;
+      msg.focus();
+    }
+  }
+  clear(
+    root,
+    heading,
+    h('p', { 'data-testid': 'withdraw-state', 'data-state': 'approved' }, t('wd.approved', { district: me.district ?? '?', precinct: me.precinct })),
+    h('p', {}, t('wd.text')),
+    h('div', { class: 'actions' }, start),
+    section,
+    msg,
+  );
+  focusHeading(root);
+}
+
+/** Withdrawal needs a session: log in with a one-time code here. */
+function loginForWithdrawal(root: HTMLElement, heading: HTMLElement): void {
+  const [fDoc, doc] = field('wd-doc', t('reg.document'), { autocomplete: 'off', required: true });
+  const [fBirth, birth] = field('wd-birth', t('reg.birthDate'), { type: 'date', required: true });
+  const [fCode, code] = field('wd-code', t('reg.code'), { autocomplete: 'one-time-code', inputmode: 'numeric', required: true });
+  fCode.hidden = true;
+  const msg = h('div', { role: 'status', 'aria-live': 'polite', 'data-testid': 'wd-login-result' });
+  const send = h('button', { type: 'button' }, t('reg.sendCode'));
+  const login = h('button', { type: 'submit', class: 'primary', hidden: true }, t('reg.login'));
+  send.addEventListener('click', () => void (async () => {
+    if (!doc.value || !birth.value) {
+      clear(msg, h('p', { class: 'error', role: 'alert' }, t('reg.needIdentity')));
+      return;
+    }
+    try {
+      const r = await registrationApi.code(doc.value, birth.value);
+      clear(msg, h('p', {}, t('reg.codeSent', { to: r.sent_to })));
+      fCode.hidden = false;
+      login.hidden = false;
+      code.focus();
+    } catch (e) {
+      clear(msg, h('p', { class: 'error', role: 'alert' }, errorOf(e)));
+    }
+  })());
+  const form = h('form', { 'aria-labelledby': 'wd-login-h', onsubmit: (e: Event) => { e.preventDefault(); void submit(); } },
+    h('h2', { id: 'wd-login-h' }, t('reg.loginHeading')),
+    h('p', {}, t('wd.loginText')),
+    fDoc, fBirth,
+    h('div', { class: 'actions' }, send),
+    fCode,
+    h('div', { class: 'actions' }, login),
+    msg,
+  );
+  async function submit(): Promise<void> {
+    try {
+      const s = await registrationApi.login(doc.value, birth.value, code.value.trim());
+      sessionStorage.setItem(SESSION, s.token);
+      await withdrawPage(root);
+    } catch (e) {
+      clear(msg, h('p', { class: 'error', role: 'alert' }, errorOf(e)));
+    }
+  }
+  clear(root, heading, form);
+  focusHeading(root);
+}

@@ -1,12 +1,12 @@
 // The voter's path: login seam → ballot → review → encrypt → cast or
 // audit (Benaloh) → receipt, or the opened ballot and start again.
 import * as U from '../crypto/index.js';
-import { StyleJson, api } from './api.js';
+import { ApiError, StyleJson, api } from './api.js';
 import { clear, focusHeading, h } from './dom.js';
 import { t } from './i18n.js';
 import { VoterSession, loginProvider } from './login.js';
 import { errorText, qrImage, saveReceipt } from './receipts.js';
-import { registrationEnabled } from './registration.js';
+import { refusal, registrationEnabled } from './registration.js';
 
 interface Ctx {
   root: HTMLElement;
@@ -230,7 +230,9 @@ async function send(ctx: Ctx, enc: U.EncryptedBallot, what: 'cast' | 'audit', ms
       renderAudit(ctx, enc, payload, check);
     }
   } catch (e) {
-    msg.textContent = errorText(e);
+    // A refusal the registry explains (a withdrawn application) reads as a sentence in the voter's language.
+    const explained = e instanceof ApiError && e.status !== 0 && t(`reg.reason.${e.code}`) !== `reg.reason.${e.code}`;
+    msg.textContent = explained ? refusal((e as ApiError).code, (e as ApiError).message) : errorText(e);
     buttons.querySelectorAll('button').forEach((b) => ((b as HTMLButtonElement).disabled = false));
     msg.focus();
   }

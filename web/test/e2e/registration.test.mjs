@@ -53,7 +53,7 @@ async function shot(page, name) {
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
-  election = await Election.start({ registration: true, registrationSeconds: Number(process.env.E2E_REGISTRATION_S ?? 25), votingSeconds: Number(process.env.E2E_VOTING_S ?? 40) });
+  election = await Election.start({ registration: true, registrationSeconds: Number(process.env.E2E_REGISTRATION_S ?? 35), votingSeconds: Number(process.env.E2E_VOTING_S ?? 40) });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -151,6 +151,45 @@ test('voters who are not approved are told why (en and ru)', async () => {
   await shot(ru, 'reg-05-refused-ru-360');
 });
 
+let boris;
+
+test('withdrawal in Russian at 360 px: a confirm step, then the server\'s answer', async () => {
+  const page = await newPage({ lang: 'ru', width: 360 });
+  boris = page;
+  await apply(page, { name: 'Борис Иванов', birth: '1975-03-04', doc: '4508222222', phone: '+79160000002' });
+  await page.getByTestId('apply-result').getByText(/^Заявление одобрено/).waitFor();
+  await page.getByRole('button', { name: 'Прислать код' }).click();
+  await page.locator('#login-code').waitFor();
+  await page.fill('#login-code', election.codeFor('+79160000002'));
+  await page.getByRole('button', { name: 'Войти' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Устройство зарегистрировано' }).waitFor();
+  await page.getByRole('link', { name: 'Отозвать заявление на электронное голосование' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Отзыв заявления на электронное голосование' }).waitFor();
+  assert.equal(await page.getByTestId('withdraw-state').getAttribute('data-state'), 'approved');
+  await page.getByText('Ваше заявление одобрено: округ d1, участок p2.').waitFor();
+  await shot(page, 'reg-08-withdraw-ru-360');
+  // Keyboard only: the button, then the confirm step takes the focus.
+  await page.getByTestId('withdraw').focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { level: 2, name: 'Отозвать заявление?' }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Отозвать заявление?');
+  // Cancel keeps the application.
+  await page.getByRole('button', { name: 'Нет, оставить' }).click();
+  assert.equal(await page.getByTestId('withdraw-confirm').count(), 0);
+  await page.getByTestId('withdraw').click();
+  await shot(page, 'reg-09-withdraw-confirm-ru-360');
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 360, `no horizontal scrolling at 360 px (scrollWidth ${width})`);
+  await page.getByTestId('withdraw-confirm').click();
+  await page.getByRole('heading', { level: 1, name: 'Заявление отозвано' }).waitFor();
+  assert.equal(await page.getByTestId('withdraw-state').getAttribute('data-state'), 'withdrawn');
+  await shot(page, 'reg-10-withdrawn-ru-360');
+  // The session now has no application: the page says so with the server's code.
+  await page.reload();
+  await page.getByTestId('withdraw-state').getByText('(код not_approved)', { exact: false }).waitFor();
+  assert.deepEqual(page.errors, []);
+});
+
 test('the registered voter votes; the receipt checks', async () => {
   await election.open();
   const page = alice;
@@ -225,6 +264,39 @@ test('complaints: filed without identity, answered by the commission, listed pub
   await page.getByTestId('complaints').getByText('No. 1, from a voter: answered').waitFor();
   await page.getByTestId('complaints').getByText('Thank you; the board was busy for a minute.').waitFor();
   await shot(page, 'reg-07-complaints');
+});
+
+test('the withdrawn voter tries to vote: the server refuses the ballot with the reason', async () => {
+  const page = boris;
+  await page.evaluate(() => localStorage.setItem('urna.lang', 'en'));
+  await page.goto(election.base + '/#/vote');
+  await page.reload();
+  await page.getByRole('button', { name: 'Continue to the ballot' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Ballot' }).waitFor();
+  await page.getByLabel('Yes / Да').check();
+  await page.getByLabel('Party A').check();
+  await page.getByRole('button', { name: 'Review my choices' }).click();
+  await page.getByRole('button', { name: 'Encrypt the ballot' }).click();
+  await page.getByTestId('cast').click();
+  await page.getByTestId('cast-error').getByText('Refused: your application for online voting was withdrawn; vote at your polling station. (code application_withdrawn)').waitFor();
+  await shot(page, 'reg-11-withdrawn-cast-refused');
+  assert.equal(await page.getByTestId('tracking').count(), 0);
+  assert.deepEqual(page.errors, []);
+});
+
+test('after a cast ballot the withdrawal is refused with the reason', async () => {
+  const page = alice;
+  await page.goto(election.base + '/#/withdraw');
+  await page.getByRole('heading', { level: 1, name: 'Withdraw the application for online voting' }).waitFor();
+  assert.equal(await page.getByTestId('withdraw-state').getAttribute('data-state'), 'approved');
+  await page.getByTestId('withdraw').click();
+  await page.getByTestId('withdraw-confirm').click();
+  await page.getByTestId('withdraw-refused').getByText('Refused: a ballot from your credential is on the board, so the application can no longer be withdrawn. (code ballot_already_cast)').waitFor();
+  await shot(page, 'reg-12-withdraw-refused');
+  // Still approved: nothing changed.
+  await page.reload();
+  assert.equal(await page.getByTestId('withdraw-state').getAttribute('data-state'), 'approved');
+  assert.deepEqual(page.errors, []);
 });
 
 test('no WCAG 2.1 A/AA violations on the registration pages (axe-core)', () => {

@@ -607,6 +607,31 @@ impl Registry {
         })
     }
 
+    /// Whether a ballot of this credential may be cast (spec/registration.md
+    /// §G4): refused while the application that registered it is withdrawn
+    /// (`application_withdrawn`) or revoked (`application_revoked`); a
+    /// renewed application that kept the credential may vote again. A
+    /// credential no application holds is not the registry's to judge.
+    pub fn may_cast(&self, credential: &[u8; 32]) -> Result<(), RegistryError> {
+        let rows = self.tx(|tx| {
+            tx.query(
+                "SELECT state FROM applications WHERE credential = ?1",
+                &[Val::Blob(credential.to_vec())],
+            )
+        })?;
+        match rows.first().map(|r| get_text(r, 0)).transpose()?.as_deref() {
+            Some("withdrawn") => Err(refused(
+                "application_withdrawn",
+                "the application for online voting was withdrawn; vote at your polling station",
+            )),
+            Some("revoked") => Err(refused(
+                "application_revoked",
+                "the application for online voting was revoked; vote at your polling station",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Notes that a credential's ballot is on the board (withdrawal is then
     /// refused). `false` if no application has this credential.
     pub fn mark_voted(&self, credential: &[u8; 32]) -> Result<bool, RegistryError> {

@@ -94,6 +94,15 @@ pub trait Registrar: Send + Sync + fmt::Debug + 'static {
         self.authorize(headers)
     }
 
+    /// `Ok` if a ballot signed by this credential may be cast; called before
+    /// the ballot is verified. A voter registrar refuses the credential of
+    /// a withdrawn or revoked application here (spec/registration.md §G4):
+    /// that voter votes on paper. The default accepts every credential.
+    fn authorize_ballot(&self, credential: &[u8; 32]) -> Result<(), ApiError> {
+        let _ = credential;
+        Ok(())
+    }
+
     /// Told, once they are durable on the board, the credentials whose
     /// ballots were just recorded (first votes and re-votes), so a
     /// registrar can mark those voters as having voted online: their

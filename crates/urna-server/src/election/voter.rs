@@ -35,6 +35,11 @@ pub(crate) async fn cast(
     let shared = &state.election.shared;
     shared.check_running()?;
     let bytes = from_hex("ballot", &json_body(body)?.ballot)?;
+    // The credential follows the version byte (spec/crypto.md §7.3); a
+    // ballot too short to hold one is refused by the verifier below.
+    if let Some(credential) = bytes.get(1..33).and_then(|c| <&[u8; 32]>::try_from(c).ok()) {
+        shared.config.registrar.authorize_ballot(credential)?;
+    }
     let (reply, answer) = oneshot::channel();
     state
         .election

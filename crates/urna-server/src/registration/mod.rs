@@ -195,7 +195,9 @@ fn api(e: RegistryError) -> ApiError {
         | "otp_wrong_code"
         | "otp_expired"
         | "otp_attempts_exhausted" => StatusCode::UNAUTHORIZED,
-        "not_approved" | "wrong_precinct" => StatusCode::FORBIDDEN,
+        "not_approved" | "wrong_precinct" | "application_withdrawn" | "application_revoked" => {
+            StatusCode::FORBIDDEN
+        }
         "unknown_complaint" => StatusCode::NOT_FOUND,
         "no_application"
         | "ballot_already_cast"
@@ -593,6 +595,10 @@ impl Registrar for VoterRegistrar {
                 .map_err(api)?;
             Ok(())
         })
+    }
+
+    fn authorize_ballot(&self, credential: &[u8; 32]) -> Result<(), ApiError> {
+        in_place(|| self.0.0.registry.may_cast(credential).map_err(api))
     }
 
     fn ballots_recorded(&self, credentials: &[[u8; 32]]) {
