@@ -39,6 +39,15 @@ pub enum RecordError {
         /// Its value.
         value: u8,
     },
+    /// A text field is empty, too long, not UTF-8 or holds a control
+    /// character (spec/record.md §R13).
+    #[error("{field}: not a valid text (1 to {max} bytes of UTF-8, no control characters)")]
+    BadText {
+        /// Which field.
+        field: &'static str,
+        /// Its byte limit.
+        max: usize,
+    },
 }
 
 impl RecordError {
@@ -50,6 +59,7 @@ impl RecordError {
             RecordError::NotCanonicalOrder { .. } => "not_canonical_order",
             RecordError::Chunks(_) => "inconsistent_chunks",
             RecordError::UnknownTag { .. } => "unknown_tag",
+            RecordError::BadText { .. } => "bad_text",
         }
     }
 }

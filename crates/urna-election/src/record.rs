@@ -7,6 +7,8 @@
 //! all rejected, so each value has exactly one encoding and a verifier can
 //! recompute a payload and compare bytes.
 
+pub mod commission;
+
 use sha2::{Digest, Sha256};
 use urna_board::MAX_PAYLOAD_LEN;
 use urna_crypto::ballot::{Ballot, BallotSecrets};

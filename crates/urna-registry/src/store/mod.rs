@@ -35,7 +35,7 @@ use crate::otp::{self, CodeCheck, Limit, OtpPolicy, SessionToken, StoredCode};
 use crate::screening::{self, Application, Decision, Facts, Rules};
 use crate::secret::{CommissionSecret, DocHash, ct_eq32};
 
-pub use self::after::{Author, Complaint, DoubleVote, SealedLists};
+pub use self::after::{Author, Complaint, DoubleVote, PublishedList, SealedLists};
 pub use self::postgres::{PostgresOptions, drop_postgres_schema};
 
 /// A value passed to or read from SQL.
