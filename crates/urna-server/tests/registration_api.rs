@@ -13,6 +13,11 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use urna_board::BoardSigningKey;
 use urna_election::Manifest;
+use urna_election::record::commission::{
+    AnswerEntry, AnswerStatus, ComplaintEntry, PrecinctListEntry, PrecinctListKind, Role,
+};
+use base64::Engine;
+use sha2::Digest;
 use urna_registry::lists::ListKind;
 use urna_registry::notify::Outbox;
 use urna_registry::screening::Rules;
@@ -35,6 +40,7 @@ const CRED: &str = "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d
 
 struct Api {
     app: Router,
+    store: BoardStore,
     service: RegistrationService,
     outbox: Outbox,
     _dir: tempfile::TempDir,
@@ -72,9 +78,10 @@ impl Api {
         );
         let mut config = ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock));
         config.registrar = service.registrar();
-        let app = app_with_registration(AppState::with_election(store, config), &service);
+        let app = app_with_registration(AppState::with_election(store.clone(), config), &service);
         Api {
             app,
+            store,
             service,
             outbox: Outbox::new(outbox_path),
             _dir: dir,
@@ -139,6 +146,26 @@ impl Api {
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
+    }
+}
+
+impl Api {
+    /// Publishes the example manifest (the board's first entry).
+    async fn publish_manifest(&self) {
+        let (st, v) = self
+            .raw(
+                "POST",
+                "/election/manifest",
+                Some(TOKEN),
+                std::str::from_utf8(EXAMPLE).unwrap(),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+    }
+
+    /// The board entry at `index`.
+    fn service_entry(&self, index: u64) -> urna_board::Entry {
+        self.store.entry(index).unwrap().entry
     }
 }
 
@@ -366,6 +393,17 @@ async fn apply_login_register_withdraw() {
 #[tokio::test]
 async fn complaints_are_public_and_answered_once() {
     let api = Api::new();
+    // Nothing to put a complaint on before the manifest.
+    let (st, v) = api
+        .call(
+            "POST",
+            "/registration/complaints",
+            None,
+            Some(json!({ "author": "voter", "text": "early" })),
+        )
+        .await;
+    assert_eq!((st, code_of(&v)), (StatusCode::CONFLICT, "no_manifest"));
+    api.publish_manifest().await;
     let (st, v) = api
         .call(
             "POST",
@@ -374,7 +412,15 @@ async fn complaints_are_public_and_answered_once() {
             Some(json!({ "author": "observer", "text": "List for uik-0001 was late." })),
         )
         .await;
-    assert_eq!((st, v["id"].as_u64()), (StatusCode::CREATED, Some(1)));
+    assert_eq!((st, v["id"].as_u64()), (StatusCode::CREATED, Some(1)), "{v}");
+    let filed_at = v["board_index"].as_u64().unwrap();
+    let entry = api.service_entry(filed_at);
+    assert_eq!(entry.kind(), urna_board::EntryKind::Complaint);
+    let c = ComplaintEntry::decode(entry.payload()).unwrap();
+    assert_eq!(
+        (c.number, c.role, c.tracking, c.text.as_str()),
+        (1, Role::Observer, None, "List for uik-0001 was late.")
+    );
     let (st, v) = api
         .call(
             "POST",
@@ -399,7 +445,31 @@ async fn complaints_are_public_and_answered_once() {
         (st, code_of(&v)),
         (StatusCode::BAD_REQUEST, "invalid_complaint")
     );
-    let answer = json!({ "answer": "It was delivered at 21:05 in front of observers." });
+    let size = api.store.size();
+    let (st, v) = api
+        .call(
+            "POST",
+            "/registration/complaints",
+            None,
+            Some(json!({ "author": "voter", "text": "x\u{7}" })),
+        )
+        .await;
+    assert_eq!(
+        (st, code_of(&v), api.store.size()),
+        (StatusCode::BAD_REQUEST, "invalid_complaint", size),
+        "a refused complaint changes nothing"
+    );
+    let bad_status = json!({ "status": "maybe", "answer": "?" });
+    let (st, v) = api
+        .call(
+            "POST",
+            "/registration/complaints/1/answer",
+            Some(TOKEN),
+            Some(bad_status),
+        )
+        .await;
+    assert_eq!((st, code_of(&v)), (StatusCode::BAD_REQUEST, "invalid_answer"));
+    let answer = json!({ "status": "rejected", "answer": "It was delivered at 21:05 in front of observers." });
     let (st, _) = api
         .call(
             "POST",
@@ -445,8 +515,29 @@ async fn complaints_are_public_and_answered_once() {
     let (_, v) = api
         .call("GET", "/registration/complaints", None, None)
         .await;
-    assert_eq!(v["complaints"][0]["status"], "answered");
+    assert_eq!(v["complaints"][0]["status"], "rejected");
     assert_eq!(v["complaints"][0]["author"], "observer");
+    assert_eq!(v["complaints"][0]["board_index"], filed_at);
+    let answered_at = v["complaints"][0]["answer_index"].as_u64().unwrap();
+    assert!(answered_at > filed_at);
+    let a = AnswerEntry::decode(api.service_entry(answered_at).payload()).unwrap();
+    assert_eq!((a.number, a.status), (1, AnswerStatus::Rejected));
+    assert_eq!(v["complaints"].as_array().unwrap().len(), 1);
+    // A voter's complaint with a tracking code: the code, the role and
+    // the text are all that reach the board.
+    let t = "ab".repeat(32);
+    let (st, v) = api
+        .call(
+            "POST",
+            "/registration/complaints",
+            None,
+            Some(json!({ "author": "voter", "text": "My receipt is missing.", "tracking": t })),
+        )
+        .await;
+    assert_eq!((st, v["id"].as_u64()), (StatusCode::CREATED, Some(2)));
+    let e = api.service_entry(v["board_index"].as_u64().unwrap());
+    let c = ComplaintEntry::decode(e.payload()).unwrap();
+    assert_eq!((c.role, c.tracking), (Role::Voter, Some([0xab; 32])));
 }
 
 const NNOV_HEAD: &str =
@@ -569,9 +660,10 @@ async fn admin_import_paper_lists_reconciliation() {
     );
 
     // Precinct lists need the commission key.
+    api.publish_manifest().await;
     let (st, v) = api
         .call(
-            "GET",
+            "POST",
             "/registration/admin/lists?kind=approved-online",
             Some(TOKEN),
             None,
@@ -585,7 +677,7 @@ async fn admin_import_paper_lists_reconciliation() {
     api.service.set_list_key(key.clone());
     let (st, v) = api
         .call(
-            "GET",
+            "POST",
             "/registration/admin/lists?kind=bogus",
             Some(TOKEN),
             None,
@@ -595,15 +687,65 @@ async fn admin_import_paper_lists_reconciliation() {
         (st, code_of(&v)),
         (StatusCode::BAD_REQUEST, "invalid_query")
     );
+    let size = api.store.size();
     let (st, v) = api
         .call(
-            "GET",
+            "POST",
             "/registration/admin/lists?kind=approved-online",
             Some(TOKEN),
             None,
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
+    // One admin_action per precinct, before the answer (§R15).
+    let n = Manifest::from_bytes(EXAMPLE).unwrap().precincts().len() as u64;
+    assert_eq!(api.store.size(), size + n);
+    assert_eq!(v["newly_published"], true);
+    let first = v["board_entries"].as_array().unwrap()[0].as_u64().unwrap();
+    let e = PrecinctListEntry::decode(api.service_entry(first).payload()).unwrap();
+    assert_eq!(e.kind, PrecinctListKind::ApprovedOnline);
+    assert_eq!(hex::encode(e.sums_sha256), v["hash"].as_str().unwrap());
+    assert_eq!(hex::encode(e.signature), v["signature"].as_str().unwrap());
+    assert_eq!(e.rows, v["counts"][0]["voters"].as_u64().unwrap());
+    let csv = base64::engine::general_purpose::STANDARD
+        .decode(v["files"][0]["content_base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(e.csv_sha256, <[u8; 32]>::from(sha2::Sha256::digest(&csv)));
+    // Exporting the same lists again appends nothing.
+    let (st, again) = api
+        .call(
+            "POST",
+            "/registration/admin/lists?kind=approved-online",
+            Some(TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        (&again["board_entries"], &again["newly_published"], api.store.size()),
+        (&v["board_entries"], &json!(false), size + n)
+    );
+    // The voted-online lists wait for the close.
+    let (st, e) = api
+        .call(
+            "POST",
+            "/registration/admin/lists?kind=voted-online",
+            Some(TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!((st, code_of(&e)), (StatusCode::CONFLICT, "voting_not_closed"));
+    assert_eq!(api.store.size(), size + n);
+    // Before the close there is nothing to reconcile.
+    let (st, e) = api
+        .call(
+            "POST",
+            "/registration/admin/reconciliation/apply",
+            Some(TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!((st, code_of(&e)), (StatusCode::CONFLICT, "wrong_phase"));
     assert_eq!(v["kind"], "approved-online");
     assert_eq!(
         v["commission_key"],

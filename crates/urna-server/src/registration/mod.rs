@@ -13,13 +13,14 @@
 //! client): handlers run them on the blocking pool.
 
 mod admin;
+mod complaints;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -31,7 +32,6 @@ use urna_election::{Manifest, PaperPolicy};
 use urna_registry::notify::{Channel, Message, Notifier};
 use urna_registry::otp::SessionToken;
 use urna_registry::screening::{Application, Decision, Rules};
-use urna_registry::store::Author;
 use urna_registry::{CommissionSecret, Geography, Registry, RegistryError};
 
 use crate::election::{AdminToken, Clock, CredentialRequest, Registrar};
@@ -56,6 +56,11 @@ struct Inner {
     paper_policy: &'static str,
     /// The commission's key signing precinct lists, when given.
     list_key: OnceLock<ed25519_dalek::SigningKey>,
+    /// The election whose board gets complaints, answers and list hashes
+    /// (set by [`app_with_registration`]).
+    board: OnceLock<crate::ElectionService>,
+    /// Serialises precinct list publications (§G9).
+    publishing: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for RegistrationService {
@@ -93,11 +98,13 @@ impl RegistrationService {
                 PaperPolicy::EvoteAnnulled => "evote-annulled",
             },
             list_key: OnceLock::new(),
+            board: OnceLock::new(),
+            publishing: tokio::sync::Mutex::new(()),
         }))
     }
 
     /// Sets the commission's key that signs the precinct lists served by
-    /// `GET /registration/admin/lists` (once; later calls are ignored).
+    /// `POST /registration/admin/lists` (once; later calls are ignored).
     /// Without it that endpoint answers 503 `no_commission_key`.
     pub fn set_list_key(&self, key: ed25519_dalek::SigningKey) {
         let _ = self.0.list_key.set(key);
@@ -122,16 +129,24 @@ impl RegistrationService {
             .route("/registration/sessions", post(login).delete(logout))
             .route("/registration/me", get(me))
             .route("/registration/report", get(report))
-            .route(
-                "/registration/complaints",
-                get(complaints).post(file_complaint),
-            )
-            .route(
-                "/registration/complaints/{id}/answer",
-                post(answer_complaint),
-            )
+            .merge(complaints::routes())
             .merge(admin::routes())
             .with_state(self.clone())
+    }
+
+    /// The election's shared state, for appending to its board.
+    fn board(&self) -> Result<std::sync::Arc<crate::election::service::Shared>, ApiError> {
+        self.0
+            .board
+            .get()
+            .map(|e| std::sync::Arc::clone(&e.shared))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no_board",
+                    "Registration is not attached to an election board.",
+                )
+            })
     }
 
     fn session(&self, headers: &HeaderMap) -> Result<String, ApiError> {
@@ -153,6 +168,8 @@ impl RegistrationService {
 /// `/registration/` routes. The election config's registrar should be
 /// [`RegistrationService::registrar`].
 pub fn app_with_registration(state: crate::AppState, registration: &RegistrationService) -> Router {
+    // One registration service serves one election board.
+    let _ = registration.0.board.set(state.election.clone());
     crate::app(state).merge(registration.routes())
 }
 
@@ -469,91 +486,6 @@ async fn report(
     blocking(move || {
         let rows = s.0.registry.report().map_err(api)?;
         Ok(Json(json!({ "rows": rows })).into_response())
-    })
-    .await
-}
-
-/// `GET /registration/complaints`: the public list.
-async fn complaints(State(s): State<RegistrationService>) -> Result<Response, ApiError> {
-    blocking(move || {
-        let list = s.0.registry.complaints().map_err(api)?;
-        Ok(Json(json!({ "complaints": list })).into_response())
-    })
-    .await
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ComplaintBody {
-    /// `voter` or `observer`.
-    author: String,
-    text: String,
-    /// A ballot tracking code (64 lower-case hex digits).
-    tracking: Option<String>,
-}
-
-/// `POST /registration/complaints`: files a complaint (no identity kept).
-async fn file_complaint(
-    State(s): State<RegistrationService>,
-    b: Result<Json<ComplaintBody>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    let b = body(b)?;
-    let author = match b.author.as_str() {
-        "voter" => Author::Voter,
-        "observer" => Author::Observer,
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_complaint",
-                "`author` must be `voter` or `observer`.",
-            ));
-        }
-    };
-    let tracking = match &b.tracking {
-        None => None,
-        Some(t) => {
-            let mut out = [0u8; 32];
-            if t.len() != 64
-                || t.bytes().any(|c| c.is_ascii_uppercase())
-                || hex::decode_to_slice(t, &mut out).is_err()
-            {
-                return Err(ApiError::bad_request(
-                    "invalid_tracking_code",
-                    "A tracking code is 64 lower-case hex digits.",
-                ));
-            }
-            Some(out)
-        }
-    };
-    blocking(move || {
-        let id =
-            s.0.registry
-                .file_complaint(author, &b.text, tracking, s.0.clock.now())
-                .map_err(api)?;
-        Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
-    })
-    .await
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AnswerBody {
-    answer: String,
-}
-
-/// `POST /registration/complaints/{id}/answer` (admin).
-async fn answer_complaint(
-    State(s): State<RegistrationService>,
-    headers: HeaderMap,
-    Path(id): Path<u64>,
-    b: Result<Json<AnswerBody>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    s.0.admin.check(&headers)?;
-    let b = body(b)?;
-    blocking(move || {
-        s.0.registry
-            .answer_complaint(id, &b.answer, s.0.clock.now())
-            .map_err(api)?;
-        Ok(Json(json!({ "id": id, "status": "answered" })).into_response())
     })
     .await
 }
