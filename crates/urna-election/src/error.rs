@@ -216,7 +216,9 @@ pub enum Misuse {
     #[error("credential {0} has no ballot to annul")]
     NothingToAnnul(String),
     /// An annulment reason that the manifest's paper-vote policy does not allow.
-    #[error("the paper-vote reason contradicts the manifest's policy (reason 1 needs `evote-annulled`, reason 3 `evote-stands`)")]
+    #[error(
+        "the paper-vote reason contradicts the manifest's policy (reason 1 needs `evote-annulled`, reason 3 `evote-stands`)"
+    )]
     AgainstPolicy,
     /// The same credential is listed twice in one reconciliation.
     #[error("credential {0} is listed twice")]

@@ -14,8 +14,8 @@ use urna_registry::amendment::{Amendment, Change};
 use urna_registry::lists::{ListKind, ListSet};
 use urna_registry::otp::{OtpPolicy, SessionToken};
 use urna_registry::screening::{Application, Decision, Reason, Rules};
-use urna_registry::store::{Author, PublishedList};
 use urna_registry::store::PostgresOptions;
+use urna_registry::store::{Author, PublishedList};
 use urna_registry::{CommissionSecret, Date, Geography, RegistrationConfig, Registry, VoterRecord};
 
 const MANIFEST: &[u8] = include_bytes!("../../../examples/moscow-2020-constitution.toml");
@@ -1189,11 +1189,15 @@ fn complaints(reg: &Registry) {
     )
     .unwrap();
     assert_eq!(
-        reg.answer_complaint(1, AnswerStatus::Answered, "again", now()).unwrap_err().code(),
+        reg.answer_complaint(1, AnswerStatus::Answered, "again", now())
+            .unwrap_err()
+            .code(),
         "already_answered"
     );
     assert_eq!(
-        reg.answer_complaint(9, AnswerStatus::Answered, "x", now()).unwrap_err().code(),
+        reg.answer_complaint(9, AnswerStatus::Answered, "x", now())
+            .unwrap_err()
+            .code(),
         "unknown_complaint"
     );
     let list = reg.complaints().unwrap();
@@ -1212,7 +1216,11 @@ fn complaints(reg: &Registry) {
     );
     // Published precinct lists: recorded per kind and precinct, replaced
     // by a later publication of the same precinct.
-    assert!(reg.published_lists(ListKind::VotedOnline).unwrap().is_empty());
+    assert!(
+        reg.published_lists(ListKind::VotedOnline)
+            .unwrap()
+            .is_empty()
+    );
     let pl = |p: &str, h: u8, index: u64| PublishedList {
         precinct: p.into(),
         csv_sha256: [h; 32],
@@ -1228,7 +1236,11 @@ fn complaints(reg: &Registry) {
         reg.published_lists(ListKind::VotedOnline).unwrap(),
         vec![pl("p1", 5, 60), pl("p2", 2, 51)]
     );
-    assert!(reg.published_lists(ListKind::ApprovedOnline).unwrap().is_empty());
+    assert!(
+        reg.published_lists(ListKind::ApprovedOnline)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         list[0].tracking.as_deref(),
         Some(hex::encode([7u8; 32]).as_str())

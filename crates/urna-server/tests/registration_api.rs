@@ -9,15 +9,15 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use base64::Engine;
 use serde_json::{Value, json};
+use sha2::Digest;
 use tower::ServiceExt;
 use urna_board::BoardSigningKey;
 use urna_election::Manifest;
 use urna_election::record::commission::{
     AnswerEntry, AnswerStatus, ComplaintEntry, PrecinctListEntry, PrecinctListKind, Role,
 };
-use base64::Engine;
-use sha2::Digest;
 use urna_registry::lists::ListKind;
 use urna_registry::notify::Outbox;
 use urna_registry::screening::Rules;
@@ -412,7 +412,11 @@ async fn complaints_are_public_and_answered_once() {
             Some(json!({ "author": "observer", "text": "List for uik-0001 was late." })),
         )
         .await;
-    assert_eq!((st, v["id"].as_u64()), (StatusCode::CREATED, Some(1)), "{v}");
+    assert_eq!(
+        (st, v["id"].as_u64()),
+        (StatusCode::CREATED, Some(1)),
+        "{v}"
+    );
     let filed_at = v["board_index"].as_u64().unwrap();
     let entry = api.service_entry(filed_at);
     assert_eq!(entry.kind(), urna_board::EntryKind::Complaint);
@@ -468,7 +472,10 @@ async fn complaints_are_public_and_answered_once() {
             Some(bad_status),
         )
         .await;
-    assert_eq!((st, code_of(&v)), (StatusCode::BAD_REQUEST, "invalid_answer"));
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_answer")
+    );
     let answer = json!({ "status": "rejected", "answer": "It was delivered at 21:05 in front of observers." });
     let (st, _) = api
         .call(
@@ -538,6 +545,66 @@ async fn complaints_are_public_and_answered_once() {
     let e = api.service_entry(v["board_index"].as_u64().unwrap());
     let c = ComplaintEntry::decode(e.payload()).unwrap();
     assert_eq!((c.role, c.tracking), (Role::Voter, Some([0xab; 32])));
+
+    // A restart replays the board: the complaints and the answer stand
+    // beside the election's entries.
+    let store = api.store.clone();
+    let journal = api._dir.path().join("server.journal");
+    let (_, report) = tokio::task::spawn_blocking(move || {
+        AppState::resume(store, ElectionConfig::new(AdminToken::new(TOKEN)), &journal)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!((report.phase, report.other), ("key_ceremony", 3));
+}
+
+/// The replay refuses a complaint before the manifest (spec/record.md
+/// §R13) and a malformed one, naming the entry.
+#[tokio::test]
+async fn resume_refuses_misplaced_or_malformed_complaints() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = BoardSigningKey::from_secret_bytes("urna.example/reg", &[7; 32]).unwrap();
+    let store = BoardStore::open_sqlite(dir.path().join("board.db"), key).unwrap();
+    let c = ComplaintEntry {
+        number: 1,
+        role: Role::Voter,
+        tracking: None,
+        text: "early".into(),
+    };
+    let entry = |p: &[u8]| urna_board::Entry::new(urna_board::EntryKind::Complaint, p).unwrap();
+    store.append(entry(&c.encode().unwrap())).unwrap();
+    let resume = |store: BoardStore, journal: std::path::PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            AppState::resume(store, ElectionConfig::new(AdminToken::new(TOKEN)), &journal)
+                .map(|_| ())
+        })
+    };
+    let err = resume(store.clone(), dir.path().join("j1"))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.index, Some(0), "{err}");
+    assert!(err.to_string().contains("complaint"), "{err}");
+
+    let store2 = BoardStore::open_sqlite(
+        dir.path().join("board2.db"),
+        BoardSigningKey::from_secret_bytes("urna.example/reg", &[7; 32]).unwrap(),
+    )
+    .unwrap();
+    for p in urna_election::record::ManifestChunk::payloads(EXAMPLE).unwrap() {
+        store2
+            .append(urna_board::Entry::new(urna_board::EntryKind::ElectionManifest, &p).unwrap())
+            .unwrap();
+    }
+    let mut bad = c.encode().unwrap();
+    bad.push(0);
+    store2.append(entry(&bad)).unwrap();
+    let err = resume(store2, dir.path().join("j2"))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(err.to_string().contains("trailing"), "{err}");
 }
 
 const NNOV_HEAD: &str =
@@ -722,7 +789,11 @@ async fn admin_import_paper_lists_reconciliation() {
         .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(
-        (&again["board_entries"], &again["newly_published"], api.store.size()),
+        (
+            &again["board_entries"],
+            &again["newly_published"],
+            api.store.size()
+        ),
         (&v["board_entries"], &json!(false), size + n)
     );
     // The voted-online lists wait for the close.
@@ -734,7 +805,10 @@ async fn admin_import_paper_lists_reconciliation() {
             None,
         )
         .await;
-    assert_eq!((st, code_of(&e)), (StatusCode::CONFLICT, "voting_not_closed"));
+    assert_eq!(
+        (st, code_of(&e)),
+        (StatusCode::CONFLICT, "voting_not_closed")
+    );
     assert_eq!(api.store.size(), size + n);
     // Before the close there is nothing to reconcile.
     let (st, e) = api

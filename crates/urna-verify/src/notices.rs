@@ -20,9 +20,7 @@ fn text(r: &mut Reader<'_>, field: &str) -> Result<(), String> {
     let n = r.u16().map_err(pe)?;
     let b = r.take(n.into()).map_err(pe)?;
     match std::str::from_utf8(b) {
-        Ok(s) if !s.is_empty() && s.len() <= MAX_TEXT && !s.chars().any(char::is_control) => {
-            Ok(())
-        }
+        Ok(s) if !s.is_empty() && s.len() <= MAX_TEXT && !s.chars().any(char::is_control) => Ok(()),
         _ => Err(format!("bad_text: {field}")),
     }
 }

@@ -21,15 +21,15 @@ use urna_crypto::proof::range::RangeProof;
 use urna_crypto::threshold::KeyShare;
 use urna_crypto::transcript::{Transcript, domain};
 use urna_crypto::{Element, Scalar};
-use urna_election::record::{
-    AnnulReason, AuditedBallot, CeremonyMessage, PartialChunk, ResultsChunk, TallyChunk,
-};
+use urna_election::PaperPolicy;
 use urna_election::record::ReconciliationChunk;
 use urna_election::record::commission::{
     AnswerEntry, AnswerStatus, ComplaintEntry, PrecinctListEntry, PrecinctListKind, Role,
 };
+use urna_election::record::{
+    AnnulReason, AuditedBallot, CeremonyMessage, PartialChunk, ResultsChunk, TallyChunk,
+};
 use urna_election::rules::{decrypt_tally, results, tally, tally_items};
-use urna_election::PaperPolicy;
 use urna_election::{Election, ElectionKeys, Manifest, Timestamp, ballot_header};
 use urna_verify::{Options, RecordWriter, verify};
 
@@ -687,7 +687,10 @@ fn complaint(number: u64, text: &str) -> Vec<u8> {
     }
     .encode()
     .unwrap();
-    Entry::new(EntryKind::Complaint, &p).unwrap().bytes().to_vec()
+    Entry::new(EntryKind::Complaint, &p)
+        .unwrap()
+        .bytes()
+        .to_vec()
 }
 
 fn answer(number: u64) -> Vec<u8> {
@@ -750,7 +753,11 @@ fn notice_records(
             &[("p1", 2), ("p2", 3), ("p3", 2)],
             1,
         );
-        let at = if approved_after_close { opened + 1 } else { opened };
+        let at = if approved_after_close {
+            opened + 1
+        } else {
+            opened
+        };
         for (k, a) in approved.into_iter().enumerate() {
             e.insert(at + k, a);
         }
@@ -788,10 +795,18 @@ fn notice_records(
     e.insert(2, answer(3));
     out.push(("answer-before-complaint", rec(e), vec!["complaints"]));
     let mut e = with(&voted, false);
-    let mut bad = Entry::from_bytes(complaint(4, "x")).unwrap().payload().to_vec();
+    let mut bad = Entry::from_bytes(complaint(4, "x"))
+        .unwrap()
+        .payload()
+        .to_vec();
     let n = bad.len();
     bad[n - 1] = b'\n';
-    e.push(Entry::new(EntryKind::Complaint, &bad).unwrap().bytes().to_vec());
+    e.push(
+        Entry::new(EntryKind::Complaint, &bad)
+            .unwrap()
+            .bytes()
+            .to_vec(),
+    );
     out.push(("malformed-complaint", rec(e), vec!["complaints"]));
     // A paper-vote annulment of a credential that never cast a ballot (voter 4).
     let mut e = good.to_vec();

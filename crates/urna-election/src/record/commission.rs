@@ -205,9 +205,7 @@ impl AnswerEntry {
             return Err(Misuse::Unencodable("complaint numbers start at 1".into()));
         }
         let mut w = Writer::new();
-        w.u8(PAYLOAD_VERSION)
-            .u64(self.number)
-            .u8(self.status.tag());
+        w.u8(PAYLOAD_VERSION).u64(self.number).u8(self.status.tag());
         put_text(&mut w, "answer text", &self.text)?;
         Ok(w.finish())
     }

@@ -403,10 +403,19 @@ impl Registry {
                 Ok(Complaint {
                     id: u64::try_from(get_i64(r, 0)?).unwrap_or(0),
                     time: get_i64(r, 1)?,
-                    author: if get_text(r, 2)? == "observer" { Author::Observer } else { Author::Voter },
+                    author: if get_text(r, 2)? == "observer" {
+                        Author::Observer
+                    } else {
+                        Author::Voter
+                    },
                     text: get_text(r, 3)?,
                     tracking: get_opt_text(r, 4)?,
-                    status: match (get_opt_text(r, 8)?.as_deref().and_then(AnswerStatus::from_name), &answer) {
+                    status: match (
+                        get_opt_text(r, 8)?
+                            .as_deref()
+                            .and_then(AnswerStatus::from_name),
+                        &answer,
+                    ) {
                         (Some(st), Some(_)) => st.name(),
                         (None, Some(_)) => "answered",
                         (_, None) => "open",

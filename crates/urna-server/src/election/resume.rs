@@ -19,14 +19,14 @@ use std::sync::Arc;
 
 use urna_board::{Entry, EntryKind};
 use urna_crypto::encoding::Element;
+use urna_election::record::commission::{
+    ADMIN_PRECINCT_LIST, AnswerEntry, ComplaintEntry, PrecinctListEntry,
+};
 use urna_election::record::{
     CeremonyMessage, CredentialChunk, ManifestChunk, PartialChunk, ReconciliationChunk,
     ResultsChunk, TallyChunk, VotingClosed, VotingOpened,
 };
 use urna_election::{ElectionError, Timestamp, verify_admitted};
-use urna_election::record::commission::{
-    ADMIN_PRECINCT_LIST, AnswerEntry, ComplaintEntry, PrecinctListEntry,
-};
 use urna_store::StoredEntry;
 
 use super::journal::Record;

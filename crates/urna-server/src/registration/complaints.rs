@@ -122,7 +122,10 @@ async fn file_complaint(
             Ok((vec![entry], id))
         })
         .await?;
-    let index = appended.first().map(|a| a.index).ok_or_else(ApiError::internal)?;
+    let index = appended
+        .first()
+        .map(|a| a.index)
+        .ok_or_else(ApiError::internal)?;
     blocking(move || {
         s.0.registry.complaint_on_board(id, index).map_err(api)?;
         Ok((
@@ -168,7 +171,10 @@ async fn answer_complaint(
             in_place(|| {
                 let r = &reg.0.registry;
                 // Only a complaint on the board can be answered on it.
-                let filed = r.complaints()?.iter().any(|c| c.id == id && c.board_index.is_some());
+                let filed = r
+                    .complaints()?
+                    .iter()
+                    .any(|c| c.id == id && c.board_index.is_some());
                 if !filed {
                     return Err(RegistryError::refused(
                         "unknown_complaint",
@@ -189,10 +195,16 @@ async fn answer_complaint(
             Ok((vec![entry], ()))
         })
         .await?;
-    let index = appended.first().map(|a| a.index).ok_or_else(ApiError::internal)?;
+    let index = appended
+        .first()
+        .map(|a| a.index)
+        .ok_or_else(ApiError::internal)?;
     blocking(move || {
         s.0.registry.answer_on_board(id, index).map_err(api)?;
-        Ok(Json(json!({ "id": id, "status": status.name(), "board_index": index })).into_response())
+        Ok(
+            Json(json!({ "id": id, "status": status.name(), "board_index": index }))
+                .into_response(),
+        )
     })
     .await
 }
