@@ -854,3 +854,178 @@ async fn admin_import_paper_lists_reconciliation() {
     assert_eq!(v["policy"], "evote-stands");
     assert_eq!(v["double_votes"], json!([]));
 }
+
+/// Amendments over HTTP (spec/registration.md §G3, §G9): a broken
+/// signature, chain or order is refused precisely and changes nothing;
+/// the list of versions; decisions record the version in force; a
+/// different precinct list is published only after an amendment.
+#[tokio::test]
+async fn amendments_over_http_and_lists_after_an_amendment() {
+    use urna_registry::amendment::{Amendment, Change};
+    let api = Api::new();
+    api.publish_manifest().await;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    let upload = |file: Vec<u8>| {
+        let api = &api;
+        async move {
+            let req = Request::builder()
+                .method("POST")
+                .uri("/registration/admin/amendments")
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .body(Body::from(file))
+                .unwrap();
+            let resp = api.app.clone().oneshot(req).await.unwrap();
+            let st = resp.status();
+            let b = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (st, serde_json::from_slice::<Value>(&b).unwrap())
+        }
+    };
+    let (_, base) = api.service.registry().head().unwrap();
+    let amendment = |version: u64, previous: [u8; 32]| Amendment {
+        version,
+        previous,
+        time: urna_election::Timestamp::from_unix(1_590_000_000),
+        changes: vec![Change::Remove {
+            voter_id: "m2".into(),
+            reason: "moved to another region".into(),
+        }],
+    };
+    let good = amendment(1, base).sign(&key).unwrap();
+    // Without the commission key nothing can be checked.
+    let (st, v) = upload(good.to_file()).await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::SERVICE_UNAVAILABLE, "no_commission_key")
+    );
+    api.service.set_list_key(key.clone());
+
+    // The approved-online lists, before anyone registered a device.
+    let lists = || {
+        api.call(
+            "POST",
+            "/registration/admin/lists?kind=approved-online",
+            Some(TOKEN),
+            None,
+        )
+    };
+    let (st, first) = lists().await;
+    assert_eq!(st, StatusCode::OK, "{first}");
+    // m1 is approved and registers a credential: the list differs, and
+    // with no amendment since, it is refused.
+    let m1 = json!({ "full_name": "Иванов Иван Иванович", "birth_date": "1980-01-02",
+                     "document_number": "4508123456", "phone": "+7 916 123 45 67" });
+    let (_, v) = api
+        .call("POST", "/registration/applications", None, Some(m1))
+        .await;
+    assert_eq!(
+        (v["decision"].as_str(), v["registry_version"].as_u64()),
+        (Some("approved"), Some(0))
+    );
+    let cred: [u8; 32] = hex::decode(CRED).unwrap().try_into().unwrap();
+    api.service
+        .registry()
+        .register_credential("m1", &cred)
+        .unwrap();
+    let size = api.store.size();
+    let (st, v) = lists().await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::CONFLICT, "list_already_published"),
+        "{v}"
+    );
+    assert_eq!(api.store.size(), size);
+
+    // Refusals, each changing nothing.
+    let mut broken = good.to_file();
+    let n = broken.len();
+    broken[n - 1] ^= 1;
+    let wrong_chain = amendment(1, [0; 32]).sign(&key).unwrap();
+    let out_of_order = amendment(2, base).sign(&key).unwrap();
+    let other_key = amendment(1, base)
+        .sign(&ed25519_dalek::SigningKey::from_bytes(&[4; 32]))
+        .unwrap();
+    for (file, status, code) in [
+        (broken, StatusCode::BAD_REQUEST, "invalid_signature"),
+        (
+            other_key.to_file(),
+            StatusCode::BAD_REQUEST,
+            "invalid_signature",
+        ),
+        (
+            wrong_chain.to_file(),
+            StatusCode::CONFLICT,
+            "amendment_chain_broken",
+        ),
+        (
+            out_of_order.to_file(),
+            StatusCode::CONFLICT,
+            "amendment_out_of_order",
+        ),
+        (vec![1, 2, 3], StatusCode::BAD_REQUEST, "invalid_amendment"),
+    ] {
+        let (st, v) = upload(file).await;
+        assert_eq!((st, code_of(&v)), (status, code), "{v}");
+        assert_eq!(api.service.registry().head().unwrap(), (0, base));
+    }
+    let (st, v) = api
+        .call("GET", "/registration/amendments", None, None)
+        .await;
+    assert_eq!(
+        (st, v["amendments"].as_array().unwrap().len()),
+        (StatusCode::OK, 0)
+    );
+
+    let (st, v) = upload(good.to_file()).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        (v["version"].as_u64(), v["hash"].as_str()),
+        (Some(1), Some(hex::encode(good.hash()).as_str()))
+    );
+    let (_, v) = api
+        .call("GET", "/registration/amendments", None, None)
+        .await;
+    assert_eq!(
+        v["amendments"],
+        json!([{ "version": 1, "hash": hex::encode(good.hash()), "previous": hex::encode(base),
+                 "time": 1_590_000_000, "adds": 0, "removals": 1 }])
+    );
+    assert_eq!(v["current_version"], 1);
+
+    // Decisions record the version in force; the report is reachable.
+    let m2 = json!({ "full_name": "Петрова Анна Сергеевна", "birth_date": "1975-05-06",
+                     "document_number": "4509654321", "phone": "+79161112233" });
+    let (_, v) = api
+        .call("POST", "/registration/applications", None, Some(m2))
+        .await;
+    assert_eq!(
+        (v["decision"].as_str(), v["registry_version"].as_u64()),
+        (Some("not_in_registry"), Some(1))
+    );
+    let (st, v) = api
+        .call("GET", "/registration/report", Some(TOKEN), None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let outcomes: Vec<&str> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert!(
+        outcomes.contains(&"approved") && outcomes.contains(&"not_in_registry"),
+        "{v}"
+    );
+
+    // After the amendment the different list is published, superseding.
+    let (st, v) = lists().await;
+    assert_eq!(
+        (st, &v["newly_published"]),
+        (StatusCode::OK, &json!(true)),
+        "{v}"
+    );
+    assert_ne!(v["hash"], first["hash"]);
+    assert!(api.store.size() > size);
+}

@@ -13,6 +13,7 @@
 //! client): handlers run them on the blocking pool.
 
 mod admin;
+mod amendments;
 mod complaints;
 
 use std::fmt;
@@ -130,6 +131,7 @@ impl RegistrationService {
             .route("/registration/me", get(me))
             .route("/registration/report", get(report))
             .merge(complaints::routes())
+            .merge(amendments::routes())
             .merge(admin::routes())
             .with_state(self.clone())
     }
@@ -219,6 +221,10 @@ fn api(e: RegistryError) -> ApiError {
         | "credential_already_registered"
         | "duplicate_credential"
         | "already_answered"
+        | "amendment_out_of_order"
+        | "amendment_chain_broken"
+        | "voter_exists"
+        | "duplicate_document"
         | "registry_amended"
         | "region_already_imported" => StatusCode::CONFLICT,
         "otp_rate_limited" => StatusCode::TOO_MANY_REQUESTS,
