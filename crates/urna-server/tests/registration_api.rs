@@ -48,6 +48,11 @@ struct Api {
 
 impl Api {
     fn new() -> Api {
+        Api::with(None, CONFIG)
+    }
+
+    /// With another notifier than the outbox, and another config.
+    fn with(notifier: Option<Arc<dyn urna_registry::notify::Notifier>>, config: &[u8]) -> Api {
         let dir = tempfile::tempdir().unwrap();
         let key = BoardSigningKey::from_secret_bytes("urna.example/reg", &[7; 32]).unwrap();
         let store = BoardStore::open_sqlite(dir.path().join("board.db"), key).unwrap();
@@ -65,13 +70,13 @@ impl Api {
                 clock_now(&clock),
             )
             .unwrap();
-        let rules = Rules::new(RegistrationConfig::from_bytes(CONFIG).unwrap(), &m).unwrap();
+        let rules = Rules::new(RegistrationConfig::from_bytes(config).unwrap(), &m).unwrap();
         let outbox_path = dir.path().join("outbox.jsonl");
         let service = RegistrationService::new(
             registry,
             rules,
             secret,
-            Arc::new(Outbox::new(&outbox_path)),
+            notifier.unwrap_or_else(|| Arc::new(Outbox::new(&outbox_path))),
             &m,
             AdminToken::new(TOKEN),
             Arc::new(clock.clone()),
@@ -1028,4 +1033,142 @@ async fn amendments_over_http_and_lists_after_an_amendment() {
     );
     assert_ne!(v["hash"], first["hash"]);
     assert!(api.store.size() > size);
+}
+
+/// A local e-mail gateway: answers 200 to each POST and hands over the
+/// JSON bodies.
+fn mail_gateway() -> (String, std::sync::mpsc::Receiver<Value>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/mail", l.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let mut s = s.unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = s.read(&mut buf).unwrap();
+                got.extend_from_slice(&buf[..n]);
+                let t = String::from_utf8_lossy(&got).to_string();
+                if let Some(i) = t.find("\r\n\r\n") {
+                    let len: usize = t
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Content-Length: "))
+                        .unwrap()
+                        .trim()
+                        .parse()
+                        .unwrap();
+                    if got.len() >= i + 4 + len {
+                        let body: Value = serde_json::from_slice(&got[i + 4..i + 4 + len]).unwrap();
+                        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
+                        if tx.send(body).is_err() {
+                            return;
+                        }
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// One-time codes by e-mail (spec/registration.md §G6): the voter picks
+/// the channel when the application has an address; the e-mail webhook
+/// gets its own payload; the limit per delivery address counts each
+/// channel's address.
+#[tokio::test]
+async fn codes_by_email_through_a_webhook() {
+    use axum::extract::ConnectInfo;
+    use urna_registry::notify::{Channels, Webhook};
+    let (url, mails) = mail_gateway();
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::new(dir.path().join("sms.jsonl"));
+    let notifier = Channels {
+        sms: Arc::new(Outbox::new(dir.path().join("sms.jsonl"))),
+        email: Some(Arc::new(Webhook::email(&url, None, "Login code").unwrap())),
+    };
+    let config = [CONFIG, b"[otp]\nper_address_per_hour = 2\n"].concat();
+    let api = Api::with(Some(Arc::new(notifier)), &config);
+    let m1 = json!({ "full_name": "Иванов Иван Иванович", "birth_date": "1980-01-02",
+                     "document_number": "4508123456", "phone": "+7 916 123 45 67",
+                     "email": "ivan@example.org" });
+    let (_, v) = api.call("POST", "/registration/applications", None, Some(m1)).await;
+    assert_eq!(v["decision"], "approved", "{v}");
+    let m2 = json!({ "full_name": "Петрова Анна Сергеевна", "birth_date": "1975-05-06",
+                     "document_number": "4509654321", "phone": "+79161112233" });
+    let (_, v) = api.call("POST", "/registration/applications", None, Some(m2)).await;
+    assert_eq!(v["decision"], "approved", "{v}");
+    let code_req = |body: Value, ip: u8| {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("/registration/codes")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        req.extensions_mut().insert(ConnectInfo(std::net::SocketAddr::from(([10, 0, 0, ip], 4000))));
+        let app = api.app.clone();
+        async move {
+            let resp = app.oneshot(req).await.unwrap();
+            let st = resp.status();
+            let b = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            (st, serde_json::from_slice::<Value>(&b).unwrap())
+        }
+    };
+    let who = |channel: &str| json!({ "document_number": "4508123456", "birth_date": "1980-01-02", "channel": channel });
+
+    let (st, v) = code_req(who("email"), 1).await;
+    assert_eq!((st, v["sent_to"].as_str(), v["channel"].as_str()), (StatusCode::ACCEPTED, Some("i***@example.org"), Some("email")), "{v}");
+    let mail = mails.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!((mail["to"].as_str(), mail["subject"].as_str()), (Some("ivan@example.org"), Some("Login code")));
+    let code: String = mail["text"].as_str().unwrap().chars().take_while(char::is_ascii_digit).collect();
+    assert_eq!(code.len(), 6);
+    assert!(outbox.read_all().unwrap().is_empty(), "no SMS was sent");
+    let (st, v) = api
+        .call(
+            "POST",
+            "/registration/sessions",
+            None,
+            Some(json!({ "document_number": "4508123456", "birth_date": "1980-01-02", "code": code })),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+
+    // Two codes per address and hour: the third e-mail is refused, an
+    // SMS to the phone (another address) still goes.
+    let (st, _) = code_req(who("email"), 2).await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    mails.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let (st, v) = code_req(who("email"), 3).await;
+    assert_eq!((st, code_of(&v)), (StatusCode::TOO_MANY_REQUESTS, "otp_rate_limited"), "{v}");
+    let (st, v) = code_req(who("sms"), 4).await;
+    assert_eq!((st, v["sent_to"].as_str()), (StatusCode::ACCEPTED, Some("+7916*****67")), "{v}");
+    assert_eq!(outbox.read_all().unwrap().len(), 1);
+
+    // No address on the application, or an unknown channel.
+    let m2who = json!({ "document_number": "4509654321", "birth_date": "1975-05-06", "channel": "email" });
+    let (st, v) = code_req(m2who, 5).await;
+    assert_eq!((st, code_of(&v)), (StatusCode::BAD_REQUEST, "no_email"), "{v}");
+    let (st, v) = code_req(who("fax"), 6).await;
+    assert_eq!((st, code_of(&v)), (StatusCode::BAD_REQUEST, "invalid_channel"));
+
+    // A server without an e-mail gateway says so before anything else.
+    let sms_only = Channels {
+        sms: Arc::new(Outbox::new(dir.path().join("sms2.jsonl"))),
+        email: None,
+    };
+    let api2 = Api::with(Some(Arc::new(sms_only)), CONFIG);
+    let (st, v) = api2
+        .call(
+            "POST",
+            "/registration/codes",
+            None,
+            Some(json!({ "document_number": "4508123456", "birth_date": "1980-01-02", "channel": "email" })),
+        )
+        .await;
+    assert_eq!((st, code_of(&v)), (StatusCode::BAD_REQUEST, "channel_unavailable"));
 }

@@ -313,12 +313,6 @@ async fn apply(
     .await
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WhoBody {
-    document_number: String,
-    birth_date: String,
-}
 
 /// The approved voter with this document and birth date. Unknown and
 /// unapproved answer alike (`not_approved`), so the endpoint does not tell
@@ -354,13 +348,50 @@ fn mask(phone: &str) -> String {
         .collect()
 }
 
-/// `POST /registration/codes`: sends a one-time code to the application's phone.
+fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((user, domain)) => {
+            let first: String = user.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_string(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeBody {
+    document_number: String,
+    birth_date: String,
+    /// `sms` (the default) or `email`.
+    channel: Option<String>,
+}
+
+/// `POST /registration/codes`: sends a one-time code to the application's
+/// phone, or to its e-mail address when the voter asks and both the
+/// application and the server have one.
 async fn request_code(
     State(s): State<RegistrationService>,
     parts: Parts,
-    b: Result<Json<WhoBody>, JsonRejection>,
+    b: Result<Json<CodeBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let b = body(b)?;
+    let channel = match b.channel.as_deref() {
+        None | Some("sms") => Channel::Sms,
+        Some("email") => Channel::Email,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_channel",
+                "`channel` must be `sms` or `email`.",
+            ));
+        }
+    };
+    if !s.0.notifier.supports(channel) {
+        return Err(ApiError::bad_request(
+            "channel_unavailable",
+            "This server does not send codes by e-mail; ask for an SMS.",
+        ));
+    }
     let client = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -370,17 +401,23 @@ async fn request_code(
         let voter = approved_voter(&s, &b.document_number, &b.birth_date)?;
         let d = i
             .registry
-            .request_code(
+            .request_code_via(
                 &i.secret,
                 &i.rules.config.otp,
                 &voter,
+                channel,
                 &client,
                 i.clock.now(),
             )
             .map_err(api)?;
+        // `request_code_via` refuses e-mail without an address.
+        let (to, shown) = match (channel, &d.email) {
+            (Channel::Email, Some(e)) => (e.as_str(), mask_email(e)),
+            _ => (d.phone.as_str(), mask(&d.phone)),
+        };
         let msg = Message::login_code(
-            Channel::Sms,
-            &d.phone,
+            channel,
+            to,
             &i.election,
             &d.code,
             i.rules.config.otp.ttl_seconds,
@@ -395,7 +432,7 @@ async fn request_code(
         })?;
         Ok((
             StatusCode::ACCEPTED,
-            Json(json!({ "sent_to": mask(&d.phone) })),
+            Json(json!({ "sent_to": shown, "channel": channel })),
         )
             .into_response())
     })
