@@ -184,15 +184,22 @@ mod tests {
     fn notify_gateways() {
         let base = "participating_regions = [\"msk\"]\naccount_cutoff = \"2020-06-01\"\nmax_applicants_per_phone = 3\n";
         let c = RegistrationConfig::from_bytes(
-            format!("{base}[notify.email]\nurl = \"http://127.0.0.1:9/mail\"\nsubject = \"Код\"\n").as_bytes(),
+            format!("{base}[notify.email]\nurl = \"http://127.0.0.1:9/mail\"\nsubject = \"Код\"\n")
+                .as_bytes(),
         )
         .unwrap();
         assert_eq!(c.notify.sms, None);
         let e = c.notify.email.unwrap();
-        assert_eq!((e.url.as_str(), e.subject.as_deref()), ("http://127.0.0.1:9/mail", Some("Код")));
+        assert_eq!(
+            (e.url.as_str(), e.subject.as_deref()),
+            ("http://127.0.0.1:9/mail", Some("Код"))
+        );
         for (tail, needle) in [
             ("[notify.email]\nurl = \"https://x/\"\n", "notify.email.url"),
-            ("[notify.sms]\nurl = \"http://x/\"\nsubject = \"s\"\n", "notify.sms.subject"),
+            (
+                "[notify.sms]\nurl = \"http://x/\"\nsubject = \"s\"\n",
+                "notify.sms.subject",
+            ),
             ("[notify.fax]\nurl = \"http://x/\"\n", "unknown field"),
         ] {
             let e = RegistrationConfig::from_bytes(format!("{base}{tail}").as_bytes()).unwrap_err();

@@ -111,7 +111,10 @@ impl Notifier for Channels {
     fn supports(&self, channel: Channel) -> bool {
         match channel {
             Channel::Sms => self.sms.supports(Channel::Sms),
-            Channel::Email => self.email.as_ref().is_some_and(|e| e.supports(Channel::Email)),
+            Channel::Email => self
+                .email
+                .as_ref()
+                .is_some_and(|e| e.supports(Channel::Email)),
         }
     }
 }

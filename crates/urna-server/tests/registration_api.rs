@@ -1061,7 +1061,8 @@ fn mail_gateway() -> (String, std::sync::mpsc::Receiver<Value>) {
                         .unwrap();
                     if got.len() >= i + 4 + len {
                         let body: Value = serde_json::from_slice(&got[i + 4..i + 4 + len]).unwrap();
-                        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
+                        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                            .unwrap();
                         if tx.send(body).is_err() {
                             return;
                         }
@@ -1097,11 +1098,15 @@ async fn codes_by_email_through_a_webhook() {
     let m1 = json!({ "full_name": "Иванов Иван Иванович", "birth_date": "1980-01-02",
                      "document_number": "4508123456", "phone": "+7 916 123 45 67",
                      "email": "ivan@example.org" });
-    let (_, v) = api.call("POST", "/registration/applications", None, Some(m1)).await;
+    let (_, v) = api
+        .call("POST", "/registration/applications", None, Some(m1))
+        .await;
     assert_eq!(v["decision"], "approved", "{v}");
     let m2 = json!({ "full_name": "Петрова Анна Сергеевна", "birth_date": "1975-05-06",
                      "document_number": "4509654321", "phone": "+79161112233" });
-    let (_, v) = api.call("POST", "/registration/applications", None, Some(m2)).await;
+    let (_, v) = api
+        .call("POST", "/registration/applications", None, Some(m2))
+        .await;
     assert_eq!(v["decision"], "approved", "{v}");
     let code_req = |body: Value, ip: u8| {
         let mut req = Request::builder()
@@ -1110,22 +1115,46 @@ async fn codes_by_email_through_a_webhook() {
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(body.to_string()))
             .unwrap();
-        req.extensions_mut().insert(ConnectInfo(std::net::SocketAddr::from(([10, 0, 0, ip], 4000))));
+        req.extensions_mut()
+            .insert(ConnectInfo(std::net::SocketAddr::from((
+                [10, 0, 0, ip],
+                4000,
+            ))));
         let app = api.app.clone();
         async move {
             let resp = app.oneshot(req).await.unwrap();
             let st = resp.status();
-            let b = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            let b = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .unwrap();
             (st, serde_json::from_slice::<Value>(&b).unwrap())
         }
     };
     let who = |channel: &str| json!({ "document_number": "4508123456", "birth_date": "1980-01-02", "channel": channel });
 
     let (st, v) = code_req(who("email"), 1).await;
-    assert_eq!((st, v["sent_to"].as_str(), v["channel"].as_str()), (StatusCode::ACCEPTED, Some("i***@example.org"), Some("email")), "{v}");
-    let mail = mails.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
-    assert_eq!((mail["to"].as_str(), mail["subject"].as_str()), (Some("ivan@example.org"), Some("Login code")));
-    let code: String = mail["text"].as_str().unwrap().chars().take_while(char::is_ascii_digit).collect();
+    assert_eq!(
+        (st, v["sent_to"].as_str(), v["channel"].as_str()),
+        (
+            StatusCode::ACCEPTED,
+            Some("i***@example.org"),
+            Some("email")
+        ),
+        "{v}"
+    );
+    let mail = mails
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(
+        (mail["to"].as_str(), mail["subject"].as_str()),
+        (Some("ivan@example.org"), Some("Login code"))
+    );
+    let code: String = mail["text"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     assert_eq!(code.len(), 6);
     assert!(outbox.read_all().unwrap().is_empty(), "no SMS was sent");
     let (st, v) = api
@@ -1142,19 +1171,37 @@ async fn codes_by_email_through_a_webhook() {
     // SMS to the phone (another address) still goes.
     let (st, _) = code_req(who("email"), 2).await;
     assert_eq!(st, StatusCode::ACCEPTED);
-    mails.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    mails
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
     let (st, v) = code_req(who("email"), 3).await;
-    assert_eq!((st, code_of(&v)), (StatusCode::TOO_MANY_REQUESTS, "otp_rate_limited"), "{v}");
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::TOO_MANY_REQUESTS, "otp_rate_limited"),
+        "{v}"
+    );
     let (st, v) = code_req(who("sms"), 4).await;
-    assert_eq!((st, v["sent_to"].as_str()), (StatusCode::ACCEPTED, Some("+7916*****67")), "{v}");
+    assert_eq!(
+        (st, v["sent_to"].as_str()),
+        (StatusCode::ACCEPTED, Some("+7916*****67")),
+        "{v}"
+    );
     assert_eq!(outbox.read_all().unwrap().len(), 1);
 
     // No address on the application, or an unknown channel.
-    let m2who = json!({ "document_number": "4509654321", "birth_date": "1975-05-06", "channel": "email" });
+    let m2who =
+        json!({ "document_number": "4509654321", "birth_date": "1975-05-06", "channel": "email" });
     let (st, v) = code_req(m2who, 5).await;
-    assert_eq!((st, code_of(&v)), (StatusCode::BAD_REQUEST, "no_email"), "{v}");
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::BAD_REQUEST, "no_email"),
+        "{v}"
+    );
     let (st, v) = code_req(who("fax"), 6).await;
-    assert_eq!((st, code_of(&v)), (StatusCode::BAD_REQUEST, "invalid_channel"));
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_channel")
+    );
 
     // A server without an e-mail gateway says so before anything else.
     let sms_only = Channels {
@@ -1170,5 +1217,8 @@ async fn codes_by_email_through_a_webhook() {
             Some(json!({ "document_number": "4508123456", "birth_date": "1980-01-02", "channel": "email" })),
         )
         .await;
-    assert_eq!((st, code_of(&v)), (StatusCode::BAD_REQUEST, "channel_unavailable"));
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::BAD_REQUEST, "channel_unavailable")
+    );
 }

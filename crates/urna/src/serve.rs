@@ -175,9 +175,9 @@ fn registration(
             let token = r.notify_token_file.as_deref().map(first_line).transpose()?;
             Arc::new(Webhook::new(url, token).map_err(|e| anyhow!("--notify-webhook: {e}"))?)
         }
-        (None, None, Some(g)) => Arc::new(
-            Webhook::new(&g.url, token_of(g)?).map_err(|e| anyhow!("[notify.sms]: {e}"))?,
-        ),
+        (None, None, Some(g)) => {
+            Arc::new(Webhook::new(&g.url, token_of(g)?).map_err(|e| anyhow!("[notify.sms]: {e}"))?)
+        }
         (None, None, None) => bail!(
             "--registration needs a notifier: --outbox FILE, --notify-webhook URL or [notify.sms] in the registration config"
         ),

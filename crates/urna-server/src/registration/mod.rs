@@ -313,7 +313,6 @@ async fn apply(
     .await
 }
 
-
 /// The approved voter with this document and birth date. Unknown and
 /// unapproved answer alike (`not_approved`), so the endpoint does not tell
 /// who is in the registry.
