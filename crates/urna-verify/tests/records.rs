@@ -822,6 +822,23 @@ fn notice_records(
         .bytes()
         .to_vec();
     out.push(("annulled-without-ballot", rec(e), vec!["reconciliation"]));
+    // Reason 3 (the e-vote stands) under `evote-annulled`, the tally
+    // leaving the ballot out as if it were annulled.
+    let mut e = good.to_vec();
+    let p = ReconciliationChunk::payloads(
+        PaperPolicy::EvoteAnnulled,
+        &[(*h.voters[5].key.public(), AnnulReason::PaperVoteStands)],
+    )
+    .unwrap();
+    e[r] = Entry::new(EntryKind::Reconciliation, &p[0])
+        .unwrap()
+        .bytes()
+        .to_vec();
+    out.push((
+        "stands-under-annulled",
+        rec(e),
+        vec!["reconciliation", "tally"],
+    ));
 }
 
 fn records_dir() -> PathBuf {
