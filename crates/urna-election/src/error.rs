@@ -39,6 +39,15 @@ pub enum RecordError {
         /// Its value.
         value: u8,
     },
+    /// A text field is empty, too long, not UTF-8 or holds a control
+    /// character (spec/record.md §R13).
+    #[error("{field}: not a valid text (1 to {max} bytes of UTF-8, no control characters)")]
+    BadText {
+        /// Which field.
+        field: &'static str,
+        /// Its byte limit.
+        max: usize,
+    },
 }
 
 impl RecordError {
@@ -50,6 +59,7 @@ impl RecordError {
             RecordError::NotCanonicalOrder { .. } => "not_canonical_order",
             RecordError::Chunks(_) => "inconsistent_chunks",
             RecordError::UnknownTag { .. } => "unknown_tag",
+            RecordError::BadText { .. } => "bad_text",
         }
     }
 }
@@ -206,7 +216,9 @@ pub enum Misuse {
     #[error("credential {0} has no ballot to annul")]
     NothingToAnnul(String),
     /// An annulment reason that the manifest's paper-vote policy does not allow.
-    #[error("annulment for a paper vote contradicts the policy `evote-stands`")]
+    #[error(
+        "the paper-vote reason contradicts the manifest's policy (reason 1 needs `evote-annulled`, reason 3 `evote-stands`)"
+    )]
     AgainstPolicy,
     /// The same credential is listed twice in one reconciliation.
     #[error("credential {0} is listed twice")]

@@ -822,7 +822,8 @@ impl Election<Closed> {
 
     /// Publishes the reconciliation decision once (spec/record.md §R9):
     /// the listed credentials' ballots no longer count. `PaperVote` is
-    /// allowed only under `evote-annulled`.
+    /// allowed only under `evote-annulled`, `PaperVoteStands` (listed,
+    /// not annulled) only under `evote-stands`.
     pub fn reconcile(
         &mut self,
         mut annulled: Vec<(Element, AnnulReason)>,
@@ -834,7 +835,12 @@ impl Election<Closed> {
         annulled.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let mut seen = HashSet::new();
         for (c, why) in &annulled {
-            if *why == AnnulReason::PaperVote && policy == PaperPolicy::EvoteStands {
+            let allowed = match why {
+                AnnulReason::PaperVote => policy == PaperPolicy::EvoteAnnulled,
+                AnnulReason::PaperVoteStands => policy == PaperPolicy::EvoteStands,
+                _ => true,
+            };
+            if !allowed {
                 return Err(Misuse::AgainstPolicy.into());
             }
             if !seen.insert(*c.as_bytes()) {
@@ -848,7 +854,11 @@ impl Election<Closed> {
             EntryKind::Reconciliation,
             ReconciliationChunk::payloads(policy, &annulled)?,
         )?;
-        for (c, _) in &annulled {
+        for (c, why) in &annulled {
+            // A double vote under `evote-stands` is listed, not annulled.
+            if *why == AnnulReason::PaperVoteStands {
+                continue;
+            }
             if let Some((d, old)) = self.state.current.remove(c.as_bytes()) {
                 self.state.acc.remove(d, &expand(&self.manifest, d, &old));
             }

@@ -7,6 +7,8 @@
 //! all rejected, so each value has exactly one encoding and a verifier can
 //! recompute a payload and compare bytes.
 
+pub mod commission;
+
 use sha2::{Digest, Sha256};
 use urna_board::MAX_PAYLOAD_LEN;
 use urna_crypto::ballot::{Ballot, BallotSecrets};
@@ -581,6 +583,10 @@ pub enum AnnulReason {
     PaperVote,
     /// 2: annulled by a decision of the commission or a court.
     Decision,
+    /// 3: the voter also voted on paper and, under `evote-stands`, the
+    /// e-vote stands: listed so that observers see every double vote,
+    /// never annulled (spec/record.md §R9).
+    PaperVoteStands,
 }
 
 impl AnnulReason {
@@ -589,12 +595,14 @@ impl AnnulReason {
         match self {
             AnnulReason::PaperVote => 1,
             AnnulReason::Decision => 2,
+            AnnulReason::PaperVoteStands => 3,
         }
     }
     fn from_tag(b: u8) -> Result<Self, RecordError> {
         match b {
             1 => Ok(AnnulReason::PaperVote),
             2 => Ok(AnnulReason::Decision),
+            3 => Ok(AnnulReason::PaperVoteStands),
             value => Err(RecordError::UnknownTag {
                 field: "annulment reason",
                 value,

@@ -368,6 +368,16 @@ fn whole_election() {
             .unwrap_err(),
         Misuse::NothingToAnnul(none.key.public().to_hex()).into()
     );
+    // Reason 3 (listed, the e-vote stands) is for `evote-stands` only.
+    assert_eq!(
+        e.reconcile(vec![(
+            *voters[11].key.public(),
+            AnnulReason::PaperVoteStands
+        )])
+        .unwrap_err()
+        .code(),
+        "against_policy"
+    );
     let out = e
         .reconcile(vec![(*voters[11].key.public(), AnnulReason::PaperVote)])
         .unwrap();

@@ -193,6 +193,32 @@ impl Amendment {
 }
 
 impl SignedAmendment {
+    /// The signed amendment file (spec/registration.md §G3): the bytes,
+    /// then the 64-byte signature.
+    pub fn to_file(&self) -> Vec<u8> {
+        let mut f = self.bytes.clone();
+        f.extend_from_slice(&self.signature);
+        f
+    }
+
+    /// Reads a signed amendment file; the signature is checked by
+    /// [`SignedAmendment::verify`].
+    pub fn from_file(file: &[u8]) -> Result<Self, RegistryError> {
+        let Some(split) = file.len().checked_sub(64) else {
+            return Err(invalid(format!(
+                "a signed amendment file is the amendment then a 64-byte signature; {} bytes given",
+                file.len()
+            )));
+        };
+        let (bytes, sig) = file.split_at(split);
+        let mut signature = [0u8; 64];
+        signature.copy_from_slice(sig);
+        Ok(SignedAmendment {
+            bytes: bytes.to_vec(),
+            signature,
+        })
+    }
+
     /// SHA-256 of the bytes: what the next version chains to.
     pub fn hash(&self) -> [u8; 32] {
         Sha256::digest(&self.bytes).into()

@@ -20,6 +20,15 @@
 //! per_voter_per_hour = 5
 //! per_address_per_hour = 20
 //! session_ttl_seconds = 900
+//!
+//! [notify.sms]                        # optional: the SMS gateway webhook
+//! url = "http://127.0.0.1:9001/sms"
+//! token_file = "/etc/urna/sms.token"  # optional: its bearer token (first line)
+//!
+//! [notify.email]                      # optional: codes by e-mail too
+//! url = "http://127.0.0.1:9002/mail"
+//! token_file = "/etc/urna/mail.token"
+//! subject = "Код для входа"           # optional
 //! ```
 
 use std::collections::BTreeSet;
@@ -47,7 +56,33 @@ pub struct RegistrationConfig {
     pub report_utc_offset_minutes: i32,
     /// One-time-code login.
     pub otp: OtpPolicy,
+    /// Where one-time codes are sent (`[notify]`).
+    pub notify: NotifyConfig,
     hash: [u8; 32],
+}
+
+/// The gateways of `[notify]`; both optional (`urna serve --outbox` or
+/// `--notify-webhook` may give the SMS one instead).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// The SMS gateway.
+    pub sms: Option<GatewayConfig>,
+    /// The e-mail gateway.
+    pub email: Option<GatewayConfig>,
+}
+
+/// One gateway webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// `http://host[:port]/path`.
+    pub url: String,
+    /// A file whose first line is the gateway's bearer token (kept out of
+    /// this file, which is published).
+    pub token_file: Option<std::path::PathBuf>,
+    /// The e-mail subject.
+    pub subject: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +97,8 @@ struct Raw {
     report_utc_offset_minutes: i32,
     #[serde(default)]
     otp: OtpPolicy,
+    #[serde(default)]
+    notify: NotifyConfig,
 }
 
 fn invalid(message: String) -> RegistryError {
@@ -102,6 +139,15 @@ impl RegistrationConfig {
         raw.otp
             .validate()
             .map_err(|m| invalid(format!("otp.{m}")))?;
+        for (name, g) in [("sms", &raw.notify.sms), ("email", &raw.notify.email)] {
+            if let Some(g) = g {
+                crate::notify::Webhook::new(&g.url, None)
+                    .map_err(|e| invalid(format!("notify.{name}.url: {e}")))?;
+                if name == "sms" && g.subject.is_some() {
+                    return Err(invalid("notify.sms.subject: an SMS has no subject".into()));
+                }
+            }
+        }
         Ok(RegistrationConfig {
             participating_regions: raw.participating_regions.into_iter().collect(),
             account_cutoff,
@@ -109,6 +155,7 @@ impl RegistrationConfig {
             phone_blocklist,
             report_utc_offset_minutes: raw.report_utc_offset_minutes,
             otp: raw.otp,
+            notify: raw.notify,
             hash: Sha256::digest(bytes).into(),
         })
     }
@@ -131,6 +178,33 @@ mod tests {
         .unwrap();
         assert!(c.phone_blocklist.contains("+79990000000"));
         assert_eq!(c.otp, OtpPolicy::default());
+    }
+
+    #[test]
+    fn notify_gateways() {
+        let base = "participating_regions = [\"msk\"]\naccount_cutoff = \"2020-06-01\"\nmax_applicants_per_phone = 3\n";
+        let c = RegistrationConfig::from_bytes(
+            format!("{base}[notify.email]\nurl = \"http://127.0.0.1:9/mail\"\nsubject = \"Код\"\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(c.notify.sms, None);
+        let e = c.notify.email.unwrap();
+        assert_eq!(
+            (e.url.as_str(), e.subject.as_deref()),
+            ("http://127.0.0.1:9/mail", Some("Код"))
+        );
+        for (tail, needle) in [
+            ("[notify.email]\nurl = \"https://x/\"\n", "notify.email.url"),
+            (
+                "[notify.sms]\nurl = \"http://x/\"\nsubject = \"s\"\n",
+                "notify.sms.subject",
+            ),
+            ("[notify.fax]\nurl = \"http://x/\"\n", "unknown field"),
+        ] {
+            let e = RegistrationConfig::from_bytes(format!("{base}{tail}").as_bytes()).unwrap_err();
+            assert!(e.to_string().contains(needle), "{e}");
+        }
     }
 
     #[test]

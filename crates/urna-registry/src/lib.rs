@@ -31,7 +31,7 @@ pub mod secret;
 pub mod store;
 pub mod synthetic;
 
-pub use config::RegistrationConfig;
+pub use config::{GatewayConfig, NotifyConfig, RegistrationConfig};
 pub use date::Date;
 pub use error::{ImportError, RegistryError};
 pub use import::{Geography, VoterRecord};

@@ -2,11 +2,14 @@
 //!
 //! * [`Outbox`]: appends each message as one JSON line to a file, for
 //!   development and the demo (the demo reads its codes from there).
-//! * [`Webhook`]: POSTs each message as JSON to an SMS or e-mail gateway's
-//!   HTTP endpoint (`http://host:port/path`), with an optional bearer
-//!   token. Plain HTTP only: the gateway is expected on the same host or a
-//!   private network, where the operator terminates TLS; a 2xx answer means
-//!   accepted.
+//! * [`Webhook`]: POSTs each message as JSON to an SMS gateway's
+//!   ([`Webhook::new`]: `{ channel, to, text }`) or an e-mail gateway's
+//!   ([`Webhook::email`]: `{ to, subject, text }`) HTTP endpoint
+//!   (`http://host:port/path`), with an optional bearer token. Plain HTTP
+//!   only: the gateway is expected on the same host or a private network,
+//!   where the operator terminates TLS; a 2xx answer means accepted.
+//! * [`Channels`]: an SMS notifier and optionally an e-mail one, each
+//!   message to the one of its channel.
 //!
 //! The code is in the message and nowhere else: adapters never log it.
 
@@ -76,6 +79,53 @@ impl Message {
 pub trait Notifier: Send + Sync + fmt::Debug {
     /// Sends one message; `Err` if it was not accepted for delivery.
     fn send(&self, message: &Message) -> Result<(), RegistryError>;
+
+    /// Whether messages of `channel` can be sent (by default, any).
+    fn supports(&self, channel: Channel) -> bool {
+        let _ = channel;
+        true
+    }
+}
+
+/// An SMS notifier and, when configured, an e-mail one.
+#[derive(Debug)]
+pub struct Channels {
+    /// Where SMS go.
+    pub sms: std::sync::Arc<dyn Notifier>,
+    /// Where e-mails go; `None`: codes by SMS only.
+    pub email: Option<std::sync::Arc<dyn Notifier>>,
+}
+
+impl Notifier for Channels {
+    fn send(&self, message: &Message) -> Result<(), RegistryError> {
+        match (message.channel, &self.email) {
+            (Channel::Sms, _) => self.sms.send(message),
+            (Channel::Email, Some(e)) => e.send(message),
+            (Channel::Email, None) => Err(RegistryError::refused(
+                "channel_unavailable",
+                "codes are not sent by e-mail here",
+            )),
+        }
+    }
+
+    fn supports(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Sms => self.sms.supports(Channel::Sms),
+            Channel::Email => self
+                .email
+                .as_ref()
+                .is_some_and(|e| e.supports(Channel::Email)),
+        }
+    }
+}
+
+/// What a gateway's JSON body looks like.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Shape {
+    /// `{ "channel": "sms", "to": phone, "text": … }` (the [`Message`]).
+    Sms,
+    /// `{ "to": address, "subject": …, "text": … }`.
+    Email { subject: String },
 }
 
 fn undeliverable(e: impl fmt::Display) -> RegistryError {
@@ -137,6 +187,7 @@ pub struct Webhook {
     path: String,
     token: Option<String>,
     timeout: Duration,
+    shape: Shape,
 }
 
 impl fmt::Debug for Webhook {
@@ -177,13 +228,41 @@ impl Webhook {
             path: path.to_string(),
             token,
             timeout: Duration::from_secs(10),
+            shape: Shape::Sms,
         })
+    }
+
+    /// An e-mail gateway at `url`: messages go as `{ to, subject, text }`.
+    pub fn email(url: &str, token: Option<String>, subject: &str) -> Result<Self, RegistryError> {
+        let mut w = Webhook::new(url, token)?;
+        w.shape = Shape::Email {
+            subject: subject.to_string(),
+        };
+        Ok(w)
     }
 }
 
 impl Notifier for Webhook {
+    fn supports(&self, channel: Channel) -> bool {
+        matches!(
+            (&self.shape, channel),
+            (Shape::Sms, Channel::Sms) | (Shape::Email { .. }, Channel::Email)
+        )
+    }
+
     fn send(&self, message: &Message) -> Result<(), RegistryError> {
-        let body = serde_json::to_vec(message).map_err(undeliverable)?;
+        if !self.supports(message.channel) {
+            return Err(undeliverable("a message of another channel"));
+        }
+        let body = match &self.shape {
+            Shape::Sms => serde_json::to_vec(message),
+            Shape::Email { subject } => serde_json::to_vec(&serde_json::json!({
+                "to": message.to,
+                "subject": subject,
+                "text": message.text,
+            })),
+        }
+        .map_err(undeliverable)?;
         let addr = (self.host.as_str(), self.port)
             .to_socket_addrs()
             .map_err(undeliverable)?
@@ -306,6 +385,21 @@ mod tests {
         let e = Webhook::new(&url, None).unwrap().send(&m).unwrap_err();
         assert!(e.to_string().contains("HTTP 500"), "{e}");
         h.join().unwrap();
+
+        // The e-mail gateway gets its own shape; an SMS is not for it.
+        let (url, h) = gateway("200 OK");
+        let w = Webhook::email(&url, None, "Login code").unwrap();
+        let mail = Message::login_code(Channel::Email, "v1@example.org", "ru-2020", "112233", 300);
+        assert!(w.supports(Channel::Email) && !w.supports(Channel::Sms));
+        assert!(w.send(&m).is_err());
+        w.send(&mail).unwrap();
+        let req = h.join().unwrap();
+        let body = &req[req.find("\r\n\r\n").unwrap() + 4..];
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["to"], "v1@example.org");
+        assert_eq!(v["subject"], "Login code");
+        assert!(v["text"].as_str().unwrap().starts_with("112233"));
+        assert!(v.get("channel").is_none());
 
         for bad in ["https://x/y", "http://:80/", "http://h:99999/", "ftp://h"] {
             assert_eq!(

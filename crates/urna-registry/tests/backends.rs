@@ -8,13 +8,14 @@
 use ed25519_dalek::SigningKey;
 use urna_election::PaperPolicy;
 use urna_election::record::AnnulReason;
+use urna_election::record::commission::AnswerStatus;
 use urna_election::{Manifest, Timestamp};
 use urna_registry::amendment::{Amendment, Change};
 use urna_registry::lists::{ListKind, ListSet};
 use urna_registry::otp::{OtpPolicy, SessionToken};
 use urna_registry::screening::{Application, Decision, Reason, Rules};
-use urna_registry::store::Author;
 use urna_registry::store::PostgresOptions;
+use urna_registry::store::{Author, PublishedList};
 use urna_registry::{CommissionSecret, Date, Geography, RegistrationConfig, Registry, VoterRecord};
 
 const MANIFEST: &[u8] = include_bytes!("../../../examples/moscow-2020-constitution.toml");
@@ -1192,21 +1193,64 @@ fn complaints(reg: &Registry) {
     );
     reg.answer_complaint(
         1,
+        AnswerStatus::Rejected,
         "The receipt verifies against checkpoint 120.",
         now().plus_seconds(60),
     )
     .unwrap();
     assert_eq!(
-        reg.answer_complaint(1, "again", now()).unwrap_err().code(),
+        reg.answer_complaint(1, AnswerStatus::Answered, "again", now())
+            .unwrap_err()
+            .code(),
         "already_answered"
     );
     assert_eq!(
-        reg.answer_complaint(9, "x", now()).unwrap_err().code(),
+        reg.answer_complaint(9, AnswerStatus::Answered, "x", now())
+            .unwrap_err()
+            .code(),
         "unknown_complaint"
     );
     let list = reg.complaints().unwrap();
     assert_eq!(list.len(), 2);
-    assert_eq!((list[0].status, list[1].status), ("answered", "open"));
+    assert_eq!((list[0].status, list[1].status), ("rejected", "open"));
+    assert_eq!((list[0].board_index, list[1].board_index), (None, None));
+    reg.complaint_on_board(1, 40).unwrap();
+    reg.complaint_on_board(2, 41).unwrap();
+    reg.answer_on_board(1, 42).unwrap();
+    let list = reg.complaints().unwrap();
+    assert_eq!(
+        list.iter()
+            .map(|c| (c.board_index, c.answer_index, c.status))
+            .collect::<Vec<_>>(),
+        vec![(Some(40), Some(42), "rejected"), (Some(41), None, "open")]
+    );
+    // Published precinct lists: recorded per kind and precinct, replaced
+    // by a later publication of the same precinct.
+    assert!(
+        reg.published_lists(ListKind::VotedOnline)
+            .unwrap()
+            .is_empty()
+    );
+    let pl = |p: &str, h: u8, index: u64| PublishedList {
+        precinct: p.into(),
+        csv_sha256: [h; 32],
+        sums_sha256: [h + 1; 32],
+        version: 0,
+        board_index: index,
+    };
+    reg.record_published_lists(ListKind::VotedOnline, &[pl("p1", 1, 50), pl("p2", 2, 51)])
+        .unwrap();
+    reg.record_published_lists(ListKind::VotedOnline, &[pl("p1", 5, 60)])
+        .unwrap();
+    assert_eq!(
+        reg.published_lists(ListKind::VotedOnline).unwrap(),
+        vec![pl("p1", 5, 60), pl("p2", 2, 51)]
+    );
+    assert!(
+        reg.published_lists(ListKind::ApprovedOnline)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         list[0].tracking.as_deref(),
         Some(hex::encode([7u8; 32]).as_str())

@@ -16,6 +16,7 @@
 //! * [`RecordWriter`] writes the record folder for an exporter.
 
 mod manifest;
+mod notices;
 pub mod record;
 mod report;
 mod stream;

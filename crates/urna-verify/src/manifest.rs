@@ -38,6 +38,8 @@ pub struct District {
     pub style: Vec<usize>,
     /// Shapes of its style.
     pub shapes: Vec<ContestShape>,
+    /// Its precinct ids (the precinct lists of record.md §R15).
+    pub precincts: Vec<String>,
 }
 
 /// The parts of the manifest the verifier uses.
@@ -161,12 +163,18 @@ impl Manifest {
                 {
                     return Err(format!("duplicate district {did}"));
                 }
+                let dpath = format!("{path}.districts[{di}]");
+                let mut precincts = Vec::new();
+                for (pi, p) in get_array(d, "precincts", &dpath)?.iter().enumerate() {
+                    precincts.push(ident(p, &format!("{dpath}.precincts[{pi}]"))?);
+                }
                 ds.push(districts.len());
                 districts.push(District {
                     id: did,
                     region: ri,
                     style: Vec::new(),
                     shapes: Vec::new(),
+                    precincts,
                 });
             }
             regions.push((rid, ds));

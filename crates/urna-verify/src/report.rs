@@ -92,6 +92,14 @@ pub const CHECKS: &[(&str, &str)] = &[
         "combined decryptions match the published district counts (§R12)",
     ),
     ("results", "results per district, region and total (§R12)"),
+    (
+        "complaints",
+        "complaints and answers: well formed, numbered, each answer after its complaint (§R13–§R14)",
+    ),
+    (
+        "precinct_lists",
+        "precinct list hashes; voted-online rows equal the voters with a ballot (§R15)",
+    ),
 ];
 
 /// One failure, with the index of the entry at fault when there is one.
@@ -146,6 +154,16 @@ pub struct Summary {
     pub counted: u64,
     /// Trustees whose partial decryptions verified.
     pub trustees: Vec<u16>,
+    /// `complaint` entries.
+    pub complaints_filed: u64,
+    /// Complaints with a `complaint_answer`.
+    pub complaints_answered: u64,
+    /// Complaints without one.
+    pub complaints_open: u64,
+    /// Precincts whose voted-online list is on the board, and of how many.
+    pub voted_online_lists: (u64, u64),
+    /// Rows of those lists (the last list of each precinct).
+    pub voted_online_rows: u64,
 }
 
 /// The verdict on a record.
@@ -212,6 +230,16 @@ impl fmt::Display for Report {
             f,
             "{} entries, {} credentials, {} ballots, {} audited, {} counted, trustees {:?}",
             s.entries, s.credentials, s.ballots, s.audited, s.counted, s.trustees
+        )?;
+        writeln!(
+            f,
+            "complaints: {} filed, {} answered, {} open; voted-online lists: {} of {} precincts published, {} voters",
+            s.complaints_filed,
+            s.complaints_answered,
+            s.complaints_open,
+            s.voted_online_lists.0,
+            s.voted_online_lists.1,
+            s.voted_online_rows
         )?;
         for c in &self.checks {
             let mark = if c.passed() { "ok  " } else { "FAIL" };

@@ -25,6 +25,7 @@ use urna_crypto::threshold::{PartialDecryption, combine_batch_elements, verify_p
 use urna_crypto::{Fingerprint, PeerError, Scalar, group};
 
 use crate::manifest::{Manifest, Revote};
+use crate::notices::Notices;
 use crate::record::{BOARD_KEY_FILE, CHECKPOINT_FILE, CHECKPOINTS_DIR, ENTRIES_FILE, RandomAccess};
 use crate::report::{Checks, Report, Summary};
 use crate::stream::{Block, read_blocks};
@@ -376,6 +377,8 @@ struct ResultRec {
 
 struct Verifier {
     checks: Checks,
+    /// Complaints, answers, precinct list hashes (§R13–§R15).
+    notices: Notices,
     summary: Summary,
     frontier: Frontier,
     /// Earlier checkpoints: size → (root, file name).
@@ -458,6 +461,7 @@ impl Verifier {
     fn new() -> Self {
         Verifier {
             checks: Checks::new(),
+            notices: Notices::default(),
             summary: Summary::default(),
             frontier: Frontier::new(),
             older: BTreeMap::new(),
@@ -735,8 +739,13 @@ impl Verifier {
     // ---- per entry ---------------------------------------------------------
 
     fn entry(&mut self, index: u64, offset: u64, kind: EntryKind, payload: &[u8], code: &[u8; 32]) {
+        let list = kind == EntryKind::AdminAction && payload.get(1) == Some(&2);
+        if list || matches!(kind, EntryKind::Complaint | EntryKind::ComplaintAnswer) {
+            self.notice(index, kind, payload);
+            return;
+        }
         let Some(ph) = kind_phase(kind) else {
-            return; // complaints, cosigned checkpoints: not covered (§R1.4)
+            return; // cosigned checkpoints: not covered (§R1.4)
         };
         // Only the tally (sub-tag 1) of admin_action has a place in §R1.4.
         if kind == EntryKind::AdminAction && payload.get(1) != Some(&1) {
@@ -808,6 +817,31 @@ impl Verifier {
             _ => Ok(()),
         };
         if let Err((check, msg)) = r {
+            self.checks.fail(check, Some(index), msg);
+        }
+    }
+
+    /// A complaint, an answer or a precinct list hash (§R13–§R15):
+    /// anywhere after the manifest, outside the phase order.
+    fn notice(&mut self, index: u64, kind: EntryKind, payload: &[u8]) {
+        let check = if kind == EntryKind::AdminAction {
+            "precinct_lists"
+        } else {
+            "complaints"
+        };
+        self.checks.checked(check, 1);
+        let r = if self.phase == 0 {
+            Err(format!("a {} entry before the manifest", kind.name()))
+        } else {
+            match kind {
+                EntryKind::Complaint => self.notices.complaint(payload),
+                EntryKind::ComplaintAnswer => self.notices.answer(payload),
+                _ => self
+                    .notices
+                    .precinct_list(payload, self.manifest.as_ref(), self.closed),
+            }
+        };
+        if let Err(msg) = r {
             self.checks.fail(check, Some(index), msg);
         }
     }
@@ -1457,7 +1491,9 @@ impl Verifier {
             match reason {
                 1 if p == 2 => {}
                 2 => {}
+                3 if p == 1 => {}
                 1 => return Err("reason 1 (paper vote) under evote-stands".into()),
+                3 => return Err("reason 3 (paper vote, e-vote stands) under evote-annulled".into()),
                 x => return Err(format!("unknown_tag reason {x}")),
             }
             let Some(cred) = self.creds.get_mut(&b) else {
@@ -1465,6 +1501,9 @@ impl Verifier {
             };
             if cred.ballots == 0 {
                 return Err(format!("annulled credential {} has no ballot", c.to_hex()));
+            }
+            if reason == 3 {
+                continue; // listed so that double votes are public; it counts
             }
             let d = cred.district as usize;
             if let Some(off) = cred.counted.take() {
@@ -1930,5 +1969,12 @@ impl Verifier {
         self.check_results();
         self.summary.counted = self.counted.iter().sum();
         self.summary.credentials = self.creds.len() as u64;
+        let voters = self.creds.values().filter(|c| c.ballots > 0).count() as u64;
+        self.notices.finish(
+            &mut self.checks,
+            &mut self.summary,
+            self.manifest.as_ref(),
+            voters,
+        );
     }
 }

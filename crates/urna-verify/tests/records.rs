@@ -21,6 +21,11 @@ use urna_crypto::proof::range::RangeProof;
 use urna_crypto::threshold::KeyShare;
 use urna_crypto::transcript::{Transcript, domain};
 use urna_crypto::{Element, Scalar};
+use urna_election::PaperPolicy;
+use urna_election::record::ReconciliationChunk;
+use urna_election::record::commission::{
+    AnswerEntry, AnswerStatus, ComplaintEntry, PrecinctListEntry, PrecinctListKind, Role,
+};
 use urna_election::record::{
     AnnulReason, AuditedBallot, CeremonyMessage, PartialChunk, ResultsChunk, TallyChunk,
 };
@@ -669,7 +674,171 @@ fn build_all() -> Vec<(&'static str, Rec, Vec<&'static str>)> {
         },
         vec!["revote"],
     ));
+    notice_records(&good, &h, &mut out);
     out
+}
+
+fn complaint(number: u64, text: &str) -> Vec<u8> {
+    let p = ComplaintEntry {
+        number,
+        role: Role::Voter,
+        tracking: Some([number as u8; 32]),
+        text: text.into(),
+    }
+    .encode()
+    .unwrap();
+    Entry::new(EntryKind::Complaint, &p)
+        .unwrap()
+        .bytes()
+        .to_vec()
+}
+
+fn answer(number: u64) -> Vec<u8> {
+    let p = AnswerEntry {
+        number,
+        status: AnswerStatus::Rejected,
+        text: "Checked against checkpoint 12.".into(),
+    }
+    .encode()
+    .unwrap();
+    Entry::new(EntryKind::ComplaintAnswer, &p)
+        .unwrap()
+        .bytes()
+        .to_vec()
+}
+
+/// One export of precinct lists: an `admin_action` (§R15) per precinct.
+fn lists(kind: PrecinctListKind, rows: &[(&str, u64)], sums: u8) -> Vec<Vec<u8>> {
+    rows.iter()
+        .map(|(p, n)| {
+            let payload = PrecinctListEntry {
+                kind,
+                precinct: (*p).into(),
+                rows: *n,
+                csv_sha256: [p.len() as u8 + *n as u8; 32],
+                sums_sha256: [sums; 32],
+                commission_key: [3; 32],
+                signature: [4; 64],
+            }
+            .encode()
+            .unwrap();
+            Entry::new(EntryKind::AdminAction, &payload)
+                .unwrap()
+                .bytes()
+                .to_vec()
+        })
+        .collect()
+}
+
+/// Complaints, answers and precinct list hashes (§R13–§R15) in an honest
+/// record, and records each breaking one of their rules.
+fn notice_records(
+    good: &[Vec<u8>],
+    h: &Honest,
+    out: &mut Vec<(&'static str, Rec, Vec<&'static str>)>,
+) {
+    let rec = |entries: Vec<Vec<u8>>| Rec {
+        older: vec![],
+        entries,
+        final_of: None,
+    };
+    // Voters 0, 1 (p1), 2, 3 (p2) and 5 (p3) have ballots; 5's is annulled
+    // but it was cast online all the same.
+    let voted = [("p1", 2), ("p2", 2), ("p3", 1)];
+    let with = |voted: &[(&str, u64)], approved_after_close: bool| {
+        let mut e = good.to_vec();
+        let opened = index_of(&e, EntryKind::VotingOpened);
+        let approved = lists(
+            PrecinctListKind::ApprovedOnline,
+            &[("p1", 2), ("p2", 3), ("p3", 2)],
+            1,
+        );
+        let at = if approved_after_close {
+            opened + 1
+        } else {
+            opened
+        };
+        for (k, a) in approved.into_iter().enumerate() {
+            e.insert(at + k, a);
+        }
+        e.insert(1, complaint(1, "The application page was down."));
+        let (b1, _) = h.cast[1];
+        let b1 = e.iter().position(|x| *x == good[b1]).unwrap();
+        e.insert(b1, complaint(2, "Очередь на портале."));
+        e.insert(b1 + 2, answer(1));
+        let closed = index_of(&e, EntryKind::VotingClosed);
+        for (k, l) in lists(PrecinctListKind::VotedOnline, voted, 2)
+            .into_iter()
+            .enumerate()
+        {
+            e.insert(closed + 1 + k, l);
+        }
+        e.push(complaint(3, "After the results."));
+        e.push(answer(2));
+        e
+    };
+    out.push(("valid-with-notices", rec(with(&voted, false)), vec![]));
+    // The voted-online lists hold one voter more than there are ballots.
+    out.push((
+        "voted-online-count",
+        rec(with(&[("p1", 2), ("p2", 3), ("p3", 1)], false)),
+        vec!["precinct_lists"],
+    ));
+    // A voted-online list before voting_closed.
+    let mut e = with(&voted, false);
+    let opened = index_of(&e, EntryKind::VotingOpened);
+    let l = lists(PrecinctListKind::VotedOnline, &[("p1", 2)], 9);
+    e.insert(opened + 1, l[0].clone());
+    out.push(("voted-online-before-close", rec(e), vec!["precinct_lists"]));
+    // An answer to a complaint filed only later, and a malformed complaint.
+    let mut e = with(&voted, false);
+    e.insert(2, answer(3));
+    out.push(("answer-before-complaint", rec(e), vec!["complaints"]));
+    let mut e = with(&voted, false);
+    let mut bad = Entry::from_bytes(complaint(4, "x"))
+        .unwrap()
+        .payload()
+        .to_vec();
+    let n = bad.len();
+    bad[n - 1] = b'\n';
+    e.push(
+        Entry::new(EntryKind::Complaint, &bad)
+            .unwrap()
+            .bytes()
+            .to_vec(),
+    );
+    out.push(("malformed-complaint", rec(e), vec!["complaints"]));
+    // A paper-vote annulment of a credential that never cast a ballot (voter 4).
+    let mut e = good.to_vec();
+    let r = index_of(&e, EntryKind::Reconciliation);
+    let mut annul = vec![
+        (*h.voters[5].key.public(), AnnulReason::PaperVote),
+        (*h.voters[4].key.public(), AnnulReason::PaperVote),
+    ];
+    annul.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let p = ReconciliationChunk::payloads(PaperPolicy::EvoteAnnulled, &annul).unwrap();
+    e[r] = Entry::new(EntryKind::Reconciliation, &p[0])
+        .unwrap()
+        .bytes()
+        .to_vec();
+    out.push(("annulled-without-ballot", rec(e), vec!["reconciliation"]));
+    // Reason 3 (the e-vote stands) under `evote-annulled`, the tally
+    // leaving the ballot out as if it were annulled.
+    let mut e = good.to_vec();
+    let p = ReconciliationChunk::payloads(
+        PaperPolicy::EvoteAnnulled,
+        &[(*h.voters[5].key.public(), AnnulReason::PaperVoteStands)],
+    )
+    .unwrap();
+    e[r] = Entry::new(EntryKind::Reconciliation, &p[0])
+        .unwrap()
+        .bytes()
+        .to_vec();
+    out.push((
+        "stands-under-annulled",
+        rec(e),
+        vec!["reconciliation", "tally"],
+    ));
 }
 
 fn records_dir() -> PathBuf {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow, bail};
 use urna_board::BoardSigningKey;
 use urna_election::Manifest;
-use urna_registry::notify::{Notifier, Outbox, Webhook};
+use urna_registry::notify::{Channels, Notifier, Outbox, Webhook};
 use urna_registry::screening::Rules;
 use urna_registry::store::PostgresOptions;
 use urna_registry::{CommissionSecret, RegistrationConfig, Registry};
@@ -72,14 +72,16 @@ pub struct RegistrationOpts {
     /// to this file.
     #[arg(long, requires = "registration", conflicts_with = "notify_webhook")]
     pub outbox: Option<PathBuf>,
-    /// SMS gateway webhook (`http://host:port/path`) for one-time codes.
+    /// SMS gateway webhook (`http://host:port/path`) for one-time codes
+    /// (instead of `[notify.sms]` of the registration config).
     #[arg(long, requires = "registration")]
     pub notify_webhook: Option<String>,
     /// File holding the webhook's bearer token (first line).
     #[arg(long, requires = "notify_webhook")]
     pub notify_token_file: Option<PathBuf>,
     /// File holding the commission's Ed25519 seed (64 hex digits) that
-    /// signs the precinct lists of `GET /registration/admin/lists`.
+    /// signs the precinct lists of `POST /registration/admin/lists` and
+    /// checks the amendments of `POST /registration/admin/amendments`.
     #[arg(long, requires = "registration")]
     pub commission_key: Option<PathBuf>,
 }
@@ -151,30 +153,49 @@ fn registration(
         ),
     }
     .map_err(|e| anyhow!("opening the registry: {e}"))?;
-    let notifier: Arc<dyn Notifier> = match (&r.outbox, &r.notify_webhook) {
-        (Some(path), _) => {
+    let first_line = |p: &Path| -> anyhow::Result<String> {
+        Ok(std::fs::read_to_string(p)
+            .with_context(|| format!("reading {}", p.display()))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string())
+    };
+    let gateways = rules.config.notify.clone();
+    let token_of = |g: &urna_registry::GatewayConfig| -> anyhow::Result<Option<String>> {
+        g.token_file.as_deref().map(first_line).transpose()
+    };
+    let sms: Arc<dyn Notifier> = match (&r.outbox, &r.notify_webhook, &gateways.sms) {
+        (Some(path), _, _) => {
             eprintln!("urna: one-time codes go to the outbox {}", path.display());
             Arc::new(Outbox::new(path))
         }
-        (None, Some(url)) => {
-            let token = match &r.notify_token_file {
-                Some(p) => Some(
-                    std::fs::read_to_string(p)
-                        .with_context(|| format!("reading {}", p.display()))?
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .to_string(),
-                ),
-                None => None,
-            };
+        (None, Some(url), _) => {
+            let token = r.notify_token_file.as_deref().map(first_line).transpose()?;
             Arc::new(Webhook::new(url, token).map_err(|e| anyhow!("--notify-webhook: {e}"))?)
         }
-        (None, None) => {
-            bail!("--registration needs a notifier: --outbox FILE or --notify-webhook URL")
+        (None, None, Some(g)) => {
+            Arc::new(Webhook::new(&g.url, token_of(g)?).map_err(|e| anyhow!("[notify.sms]: {e}"))?)
         }
+        (None, None, None) => bail!(
+            "--registration needs a notifier: --outbox FILE, --notify-webhook URL or [notify.sms] in the registration config"
+        ),
     };
+    // The outbox takes both channels; otherwise e-mail needs its gateway.
+    let email: Option<Arc<dyn Notifier>> = match (&r.outbox, &gateways.email) {
+        (Some(_), _) => Some(Arc::clone(&sms)),
+        (None, Some(g)) => Some(Arc::new(
+            Webhook::email(
+                &g.url,
+                token_of(g)?,
+                g.subject.as_deref().unwrap_or("Login code"),
+            )
+            .map_err(|e| anyhow!("[notify.email]: {e}"))?,
+        )),
+        (None, None) => None,
+    };
+    let notifier: Arc<dyn Notifier> = Arc::new(Channels { sms, email });
     let service = RegistrationService::new(
         registry,
         rules,

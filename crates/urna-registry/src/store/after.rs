@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use urna_crypto::encoding::Element;
+use urna_election::record::commission::AnswerStatus;
 use urna_election::record::{AnnulReason, CredentialChunk};
 use urna_election::{PaperPolicy, Timestamp};
 
 use super::{
-    Registry, Val, count, get_32, get_date, get_i64, get_opt_text, get_text, refused, text,
+    Registry, Val, count, get_32, get_date, get_i64, get_opt_text, get_text, int, refused, text,
 };
 use crate::error::{ImportError, RegistryError};
 use crate::import::{Geography, check_text, is_voter_id};
@@ -52,12 +53,38 @@ pub struct Complaint {
     pub text: String,
     /// A ballot tracking code it is about, hex.
     pub tracking: Option<String>,
-    /// `open` or `answered`.
+    /// `open`, or the answer's status: `accepted`, `rejected`, `answered`.
     pub status: &'static str,
     /// The commission's answer.
     pub answer: Option<String>,
     /// Answered at.
     pub answered: Option<i64>,
+    /// The board index of its `complaint` entry, once appended.
+    pub board_index: Option<u64>,
+    /// The board index of the `complaint_answer` entry, once appended.
+    pub answer_index: Option<u64>,
+}
+
+/// A precinct list whose hash is on the board (spec/record.md §R15).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedList {
+    /// Precinct id.
+    pub precinct: String,
+    /// SHA-256 of the precinct's CSV.
+    pub csv_sha256: [u8; 32],
+    /// SHA-256 of the export's `SHA256SUMS`.
+    pub sums_sha256: [u8; 32],
+    /// The registry version when it was published.
+    pub version: u64,
+    /// Its `admin_action` entry.
+    pub board_index: u64,
+}
+
+fn opt_u64(row: &[Val], i: usize) -> Option<u64> {
+    match row.get(i) {
+        Some(Val::Int(v)) => u64::try_from(*v).ok(),
+        _ => None,
+    }
 }
 
 fn paper_error(file: &str, line: u64, code: &'static str, message: String) -> RegistryError {
@@ -323,10 +350,11 @@ impl Registry {
         })
     }
 
-    /// The commission answers a complaint, once.
+    /// The commission answers a complaint, once, with its decision.
     pub fn answer_complaint(
         &self,
         id: u64,
+        status: AnswerStatus,
         answer: &str,
         now: Timestamp,
     ) -> Result<(), RegistryError> {
@@ -351,6 +379,11 @@ impl Registry {
                 "UPDATE complaints SET answer = ?1, answered = ?2 WHERE id = ?3",
                 &[text(answer.trim()), Val::Int(now.unix()), Val::Int(id)],
             )?;
+            tx.exec(
+                "INSERT INTO complaint_board (id, status) VALUES (?1, ?2) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status",
+                &[Val::Int(id), text(status.name())],
+            )?;
             Ok(())
         })
     }
@@ -359,7 +392,9 @@ impl Registry {
     pub fn complaints(&self) -> Result<Vec<Complaint>, RegistryError> {
         self.tx(|tx| {
             tx.query(
-                "SELECT id, time, author, text, tracking, answer, answered FROM complaints ORDER BY id",
+                "SELECT c.id, c.time, c.author, c.text, c.tracking, c.answer, c.answered, \
+                 b.filed_index, b.status, b.answer_index \
+                 FROM complaints c LEFT JOIN complaint_board b ON b.id = c.id ORDER BY c.id",
                 &[],
             )?
             .iter()
@@ -368,18 +403,109 @@ impl Registry {
                 Ok(Complaint {
                     id: u64::try_from(get_i64(r, 0)?).unwrap_or(0),
                     time: get_i64(r, 1)?,
-                    author: if get_text(r, 2)? == "observer" { Author::Observer } else { Author::Voter },
+                    author: if get_text(r, 2)? == "observer" {
+                        Author::Observer
+                    } else {
+                        Author::Voter
+                    },
                     text: get_text(r, 3)?,
                     tracking: get_opt_text(r, 4)?,
-                    status: if answer.is_some() { "answered" } else { "open" },
+                    status: match (
+                        get_opt_text(r, 8)?
+                            .as_deref()
+                            .and_then(AnswerStatus::from_name),
+                        &answer,
+                    ) {
+                        (Some(st), Some(_)) => st.name(),
+                        (None, Some(_)) => "answered",
+                        (_, None) => "open",
+                    },
                     answer,
                     answered: match r.get(6) {
                         Some(Val::Int(t)) => Some(*t),
                         _ => None,
                     },
+                    board_index: opt_u64(r, 7),
+                    answer_index: opt_u64(r, 9),
                 })
             })
             .collect()
+        })
+    }
+
+    /// Notes the board index of complaint `id`'s entry.
+    pub fn complaint_on_board(&self, id: u64, index: u64) -> Result<(), RegistryError> {
+        self.tx(|tx| {
+            tx.exec(
+                "INSERT INTO complaint_board (id, filed_index) VALUES (?1, ?2) \
+                 ON CONFLICT (id) DO UPDATE SET filed_index = excluded.filed_index",
+                &[int(id)?, int(index)?],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Notes the board index of the answer to complaint `id`.
+    pub fn answer_on_board(&self, id: u64, index: u64) -> Result<(), RegistryError> {
+        self.tx(|tx| {
+            tx.exec(
+                "UPDATE complaint_board SET answer_index = ?2 WHERE id = ?1",
+                &[int(id)?, int(index)?],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// The lists of `kind` whose hashes are on the board, by precinct.
+    pub fn published_lists(&self, kind: ListKind) -> Result<Vec<PublishedList>, RegistryError> {
+        self.tx(|tx| {
+            tx.query(
+                "SELECT precinct, csv_sha256, sums_sha256, version, board_index FROM published_lists \
+                 WHERE kind = ?1 ORDER BY precinct",
+                &[text(kind.name())],
+            )?
+            .iter()
+            .map(|r| {
+                let h = |i| {
+                    get_32(r, i)?.ok_or_else(|| RegistryError::storage("published lists", "null hash"))
+                };
+                Ok(PublishedList {
+                    precinct: get_text(r, 0)?,
+                    csv_sha256: h(1)?,
+                    sums_sha256: h(2)?,
+                    version: u64::try_from(get_i64(r, 3)?).unwrap_or(0),
+                    board_index: u64::try_from(get_i64(r, 4)?).unwrap_or(0),
+                })
+            })
+            .collect()
+        })
+    }
+
+    /// Records lists of `kind` as published (replacing earlier ones of
+    /// the same precincts), all or nothing.
+    pub fn record_published_lists(
+        &self,
+        kind: ListKind,
+        lists: &[PublishedList],
+    ) -> Result<(), RegistryError> {
+        self.tx(|tx| {
+            for l in lists {
+                tx.exec(
+                    "INSERT INTO published_lists (kind, precinct, csv_sha256, sums_sha256, version, board_index) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kind, precinct) DO UPDATE SET \
+                     csv_sha256 = excluded.csv_sha256, sums_sha256 = excluded.sums_sha256, \
+                     version = excluded.version, board_index = excluded.board_index",
+                    &[
+                        text(kind.name()),
+                        text(&l.precinct),
+                        Val::Blob(l.csv_sha256.to_vec()),
+                        Val::Blob(l.sums_sha256.to_vec()),
+                        int(l.version)?,
+                        int(l.board_index)?,
+                    ],
+                )?;
+            }
+            Ok(())
         })
     }
 }

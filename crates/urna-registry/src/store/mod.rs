@@ -31,11 +31,12 @@ use crate::amendment::{Change, SignedAmendment, base_hash};
 use crate::date::Date;
 use crate::error::{ImportError, RegistryError};
 use crate::import::{Geography, RowReader, VoterRecord};
+use crate::notify::Channel;
 use crate::otp::{self, CodeCheck, Limit, OtpPolicy, SessionToken, StoredCode};
 use crate::screening::{self, Application, Decision, Facts, Rules};
 use crate::secret::{CommissionSecret, DocHash, ct_eq32};
 
-pub use self::after::{Author, Complaint, DoubleVote, SealedLists};
+pub use self::after::{Author, Complaint, DoubleVote, PublishedList, SealedLists};
 pub use self::postgres::{PostgresOptions, drop_postgres_schema};
 
 /// A value passed to or read from SQL.
@@ -741,6 +742,21 @@ impl Registry {
         client: &str,
         now: Timestamp,
     ) -> Result<Delivery, RegistryError> {
+        self.request_code_via(secret, policy, voter_id, Channel::Sms, client, now)
+    }
+
+    /// [`Registry::request_code`] for a code sent through `channel`: by
+    /// e-mail only when the application has an address, and the limit
+    /// per delivery address counts that address (spec/registration.md §G6).
+    pub fn request_code_via(
+        &self,
+        secret: &CommissionSecret,
+        policy: &OtpPolicy,
+        voter_id: &str,
+        channel: Channel,
+        client: &str,
+        now: Timestamp,
+    ) -> Result<Delivery, RegistryError> {
         self.tx(|tx| {
             let rows = tx.query(
                 "SELECT phone, email FROM applications WHERE voter_id = ?1 AND state = 'approved'",
@@ -749,8 +765,18 @@ impl Registry {
             let row = rows.first().ok_or_else(not_approved)?;
             let phone = get_text(row, 0)?;
             let email = get_opt_text(row, 1)?;
+            let address = match (channel, &email) {
+                (Channel::Sms, _) => phone.as_str(),
+                (Channel::Email, Some(e)) => e.as_str(),
+                (Channel::Email, None) => {
+                    return Err(refused(
+                        "no_email",
+                        "the application gives no e-mail address: ask for the code by SMS",
+                    ));
+                }
+            };
             let hour_ago = now.unix() - 3600;
-            let keys = [(Limit::Voter, voter_id), (Limit::Delivery, phone.as_str()), (Limit::Client, client)];
+            let keys = [(Limit::Voter, voter_id), (Limit::Delivery, address), (Limit::Client, client)];
             for (limit, key) in keys {
                 let n = tx.query(
                     "SELECT COUNT(*) FROM rate_events WHERE kind = ?1 AND key = ?2 AND time > ?3",

@@ -67,6 +67,14 @@ CREATE TABLE IF NOT EXISTS complaints (
     id BIGSERIAL PRIMARY KEY, time BIGINT NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL,
     tracking TEXT, answer TEXT, answered BIGINT
 );
+CREATE TABLE IF NOT EXISTS complaint_board (
+    id BIGINT PRIMARY KEY, filed_index BIGINT, status TEXT, answer_index BIGINT
+);
+CREATE TABLE IF NOT EXISTS published_lists (
+    kind TEXT NOT NULL, precinct TEXT NOT NULL, csv_sha256 BYTEA NOT NULL,
+    sums_sha256 BYTEA NOT NULL, version BIGINT NOT NULL, board_index BIGINT NOT NULL,
+    PRIMARY KEY (kind, precinct)
+);
 ";
 
 /// How to use the PostgreSQL database.

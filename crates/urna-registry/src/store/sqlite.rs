@@ -61,6 +61,14 @@ CREATE TABLE IF NOT EXISTS complaints (
     id INTEGER PRIMARY KEY, time INTEGER NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL,
     tracking TEXT, answer TEXT, answered INTEGER
 );
+CREATE TABLE IF NOT EXISTS complaint_board (
+    id INTEGER PRIMARY KEY, filed_index INTEGER, status TEXT, answer_index INTEGER
+);
+CREATE TABLE IF NOT EXISTS published_lists (
+    kind TEXT NOT NULL, precinct TEXT NOT NULL, csv_sha256 BLOB NOT NULL,
+    sums_sha256 BLOB NOT NULL, version INTEGER NOT NULL, board_index INTEGER NOT NULL,
+    PRIMARY KEY (kind, precinct)
+);
 ";
 
 fn db(context: &'static str) -> impl FnOnce(rusqlite::Error) -> RegistryError {

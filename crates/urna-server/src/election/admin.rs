@@ -341,11 +341,23 @@ pub(crate) async fn reconcile(
         };
         list.push((element, reason));
     }
-    let (appended, phase) = shared
+    let appended = apply_reconciliation(shared, list).await?;
+    Ok(done(shared, "closed", &appended))
+}
+
+/// Puts a reconciliation on the board through the engine (spec/record.md
+/// §R9): after the close, before the tally, once. Shared by `POST
+/// /election/reconciliation` and the registry's
+/// `POST /registration/admin/reconciliation/apply`.
+pub(crate) async fn apply_reconciliation(
+    shared: &Shared,
+    list: Vec<(Element, AnnulReason)>,
+) -> Result<Vec<Appended>, ApiError> {
+    let (appended, ()) = shared
         .transition(|inner, _| match &mut inner.phase {
-            Phase::Closed(e) => Ok((e.reconcile(list)?, "closed")),
+            Phase::Closed(e) => Ok((e.reconcile(list)?, ())),
             other => Err(wrong_phase("reconcile", other.name())),
         })
         .await?;
-    Ok(done(shared, phase, &appended))
+    Ok(appended)
 }

@@ -4,7 +4,7 @@
 //! that serialises transitions; its entries are appended in exactly the
 //! order it returned them, and a failed append halts the election.
 
-mod admin;
+pub(crate) mod admin;
 mod auth;
 mod batch;
 mod body;
@@ -14,7 +14,7 @@ mod journal;
 mod phase;
 mod public;
 mod resume;
-mod service;
+pub(crate) mod service;
 mod trustees;
 mod turnout;
 mod tz;

@@ -19,6 +19,9 @@ use std::sync::Arc;
 
 use urna_board::{Entry, EntryKind};
 use urna_crypto::encoding::Element;
+use urna_election::record::commission::{
+    ADMIN_PRECINCT_LIST, AnswerEntry, ComplaintEntry, PrecinctListEntry,
+};
 use urna_election::record::{
     CeremonyMessage, CredentialChunk, ManifestChunk, PartialChunk, ReconciliationChunk,
     ResultsChunk, TallyChunk, VotingClosed, VotingOpened,
@@ -208,7 +211,11 @@ impl Replayer<'_> {
             EntryKind::AuditedBallot => self.audited(e),
             EntryKind::VotingClosed => self.closed(e),
             EntryKind::Reconciliation => self.reconciliation(e),
+            EntryKind::AdminAction if e.entry.payload().get(1) == Some(&ADMIN_PRECINCT_LIST) => {
+                self.notice(&e)
+            }
             EntryKind::AdminAction => self.tally(e),
+            EntryKind::Complaint | EntryKind::ComplaintAnswer => self.notice(&e),
             EntryKind::PartialDecryption => self.partials(e),
             EntryKind::Results => self.results(e),
             _ => {
@@ -218,6 +225,23 @@ impl Replayer<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// A complaint, an answer or a precinct list hash (spec/record.md
+    /// §R13–§R15): not election state, but well formed and after the manifest.
+    fn notice(&mut self, e: &StoredEntry) -> Result<(), ResumeError> {
+        if matches!(self.phase, Phase::Empty) {
+            return Err(self.wrong_place(e));
+        }
+        let p = e.entry.payload();
+        let r = match e.entry.kind() {
+            EntryKind::Complaint => ComplaintEntry::decode(p).map(|_| ()),
+            EntryKind::ComplaintAnswer => AnswerEntry::decode(p).map(|_| ()),
+            _ => PrecinctListEntry::decode(p).map(|_| ()),
+        };
+        r.map_err(|x| engine(e.index, x))?;
+        self.report.other += 1;
+        Ok(())
     }
 
     fn collect(&mut self, e: StoredEntry) {

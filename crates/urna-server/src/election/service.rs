@@ -290,6 +290,27 @@ impl Shared {
         drop(inner);
         Ok((appended, value))
     }
+
+    /// Appends entries that are not election state (complaints, answers,
+    /// precinct list hashes: spec/record.md §R13–§R15) under the engine
+    /// lock, so they never fall inside a chunked object, once the
+    /// manifest is on the board. `f` sees the phase's name and may refuse.
+    pub(crate) async fn append_notice<T>(
+        &self,
+        f: impl FnOnce(&'static str) -> Result<(Vec<Entry>, T), ApiError>,
+    ) -> Result<(Vec<Appended>, T), ApiError> {
+        self.transition(|inner, _| {
+            if matches!(inner.phase, super::phase::Phase::Empty) {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::CONFLICT,
+                    "no_manifest",
+                    "The election manifest is not on the board yet.",
+                ));
+            }
+            f(inner.phase.name())
+        })
+        .await
+    }
 }
 
 /// The election half of the server's state.

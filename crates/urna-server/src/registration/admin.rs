@@ -13,7 +13,13 @@ use axum::{Json, Router};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
+use urna_board::{Entry, EntryKind};
+use urna_crypto::encoding::Element;
+use urna_election::record::AnnulReason;
+use urna_election::record::commission::{PrecinctListEntry, PrecinctListKind};
 use urna_registry::lists::{ListKind, ListSet};
+use urna_registry::store::PublishedList;
 
 use super::{RegistrationService, api, blocking};
 use crate::error::ApiError;
@@ -31,8 +37,12 @@ pub(super) fn routes() -> Router<RegistrationService> {
             "/registration/admin/paper",
             post(paper).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
         )
-        .route("/registration/admin/lists", get(lists))
+        .route("/registration/admin/lists", post(lists))
         .route("/registration/admin/reconciliation", get(reconciliation))
+        .route(
+            "/registration/admin/reconciliation/apply",
+            post(apply_reconciliation),
+        )
 }
 
 fn missing(what: &str) -> ApiError {
@@ -127,9 +137,12 @@ struct ListsQuery {
     kind: Option<String>,
 }
 
-/// `GET /registration/admin/lists?kind=approved-online|voted-online`: the
-/// signed per-precinct lists (the folder `urna registry lists` writes),
-/// files in base64.
+/// `POST /registration/admin/lists?kind=approved-online|voted-online`:
+/// exports the signed per-precinct lists (the folder `urna registry
+/// lists` writes, files in base64) and first puts one `admin_action`
+/// per precinct on the board (spec/record.md §R15). Exporting the same
+/// lists again appends nothing; different lists of a kind already
+/// published are refused unless an amendment came since (§G9).
 async fn lists(
     State(s): State<RegistrationService>,
     headers: HeaderMap,
@@ -154,34 +167,142 @@ async fn lists(
             "The server has no commission key to sign precinct lists (urna serve --commission-key).",
         ));
     };
-    blocking(move || {
-        let i = &s.0;
+    let board = s.board()?;
+    // One publication at a time: the decision below reads what earlier
+    // ones recorded.
+    let _one = s.0.publishing.lock().await;
+    let s2 = s.clone();
+    let key2 = key.clone();
+    let (set, version, published) = blocking(move || {
+        let i = &s2.0;
         let rows = i.registry.list_rows(kind).map_err(api)?;
-        let set = ListSet::build(&i.election, kind, &i.precincts, rows, &key).map_err(api)?;
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let files: Vec<_> = set
-            .files
-            .iter()
-            .map(|(path, bytes)| json!({ "path": path, "content_base64": b64.encode(bytes) }))
-            .collect();
-        let counts: Vec<_> = set
-            .counts
-            .iter()
-            .map(|(p, n)| json!({ "precinct": p, "voters": n }))
-            .collect();
-        Ok(Json(json!({
-            "election": i.election,
-            "kind": kind.name(),
-            "hash": hex::encode(set.hash()),
-            "commission_key": hex::encode(key.verifying_key().as_bytes()),
-            "sha256sums": String::from_utf8_lossy(&set.sums),
-            "signature": hex::encode(set.signature),
-            "counts": counts,
-            "files": files,
-        }))
-        .into_response())
+        let set = ListSet::build(&i.election, kind, &i.precincts, rows, &key2).map_err(api)?;
+        let (version, _) = i.registry.head().map_err(api)?;
+        let published = i.registry.published_lists(kind).map_err(api)?;
+        Ok((set, version, published))
     })
-    .await
+    .await?;
+    let sums = set.hash();
+    let rows: Vec<PublishedList> = set
+        .files
+        .iter()
+        .zip(&set.counts)
+        .map(|((_, bytes), (p, _))| PublishedList {
+            precinct: p.clone(),
+            csv_sha256: Sha256::digest(bytes).into(),
+            sums_sha256: sums,
+            version,
+            board_index: 0,
+        })
+        .collect();
+    let same = published.len() == rows.len()
+        && published.iter().all(|p| {
+            rows.iter().any(|r| {
+                r.precinct == p.precinct
+                    && r.csv_sha256 == p.csv_sha256
+                    && r.sums_sha256 == p.sums_sha256
+            })
+        });
+    let indexes = if same {
+        // In manifest order, as they were appended.
+        rows.iter()
+            .filter_map(|r| published.iter().find(|p| p.precinct == r.precinct))
+            .map(|p| p.board_index)
+            .collect()
+    } else {
+        if let Some(before) = published.iter().map(|p| p.version).max()
+            && version <= before
+        {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "list_already_published",
+                format!(
+                    "Other {} lists are on the board for registry version {before}; different lists need an amendment first.",
+                    kind.name()
+                ),
+            ));
+        }
+        let entries = rows
+            .iter()
+            .zip(&set.counts)
+            .map(|(r, (_, n))| {
+                let payload = PrecinctListEntry {
+                    kind: match kind {
+                        ListKind::ApprovedOnline => PrecinctListKind::ApprovedOnline,
+                        ListKind::VotedOnline => PrecinctListKind::VotedOnline,
+                    },
+                    precinct: r.precinct.clone(),
+                    rows: *n,
+                    csv_sha256: r.csv_sha256,
+                    sums_sha256: sums,
+                    commission_key: key.verifying_key().to_bytes(),
+                    signature: set.signature,
+                }
+                .encode()
+                .map_err(|e| {
+                    tracing::error!(error = %e, "encoding a precinct list entry");
+                    ApiError::internal()
+                })?;
+                Entry::new(EntryKind::AdminAction, &payload).map_err(|e| {
+                    tracing::error!(error = %e, "a precinct list entry");
+                    ApiError::internal()
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (appended, ()) = board
+            .append_notice(|phase| {
+                if kind == ListKind::VotedOnline
+                    && !matches!(phase, "closed" | "tallied" | "decrypted")
+                {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "voting_not_closed",
+                        format!(
+                            "The voted-online lists are published after voting closes; the election is in phase `{phase}`."
+                        ),
+                    ));
+                }
+                Ok((entries, ()))
+            })
+            .await?;
+        let mut rows = rows;
+        for (r, a) in rows.iter_mut().zip(&appended) {
+            r.board_index = a.index;
+        }
+        let s3 = s.clone();
+        blocking(move || {
+            s3.0.registry
+                .record_published_lists(kind, &rows)
+                .map_err(api)
+        })
+        .await?;
+        appended.iter().map(|a| a.index).collect::<Vec<u64>>()
+    };
+    let i = &s.0;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let files: Vec<_> = set
+        .files
+        .iter()
+        .map(|(path, bytes)| json!({ "path": path, "content_base64": b64.encode(bytes) }))
+        .collect();
+    let counts: Vec<_> = set
+        .counts
+        .iter()
+        .map(|(p, n)| json!({ "precinct": p, "voters": n }))
+        .collect();
+    Ok(Json(json!({
+        "election": i.election,
+        "kind": kind.name(),
+        "hash": hex::encode(sums),
+        "commission_key": hex::encode(key.verifying_key().as_bytes()),
+        "sha256sums": String::from_utf8_lossy(&set.sums),
+        "signature": hex::encode(set.signature),
+        "counts": counts,
+        "files": files,
+        "board_entries": indexes,
+        "newly_published": !same,
+    }))
+    .into_response())
 }
 
 /// `GET /registration/admin/reconciliation`: voters who voted online and
@@ -206,4 +327,48 @@ async fn reconciliation(
         Ok(Json(json!({ "policy": s.0.paper_policy, "double_votes": rows })).into_response())
     })
     .await
+}
+
+/// `POST /registration/admin/reconciliation/apply`: the registry's double
+/// votes (voted online and on paper) through the engine's reconciliation
+/// (spec/record.md §R9), under the manifest's policy: reason 1 (annulled)
+/// under `evote-annulled`, reason 3 (listed, the e-vote stands) under
+/// `evote-stands`. After the close, before the tally, once.
+async fn apply_reconciliation(
+    State(s): State<RegistrationService>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    s.0.admin.check(&headers)?;
+    let board = s.board()?;
+    let s2 = s.clone();
+    let both = blocking(move || s2.0.registry.double_votes().map_err(api)).await?;
+    let reason = if s.0.paper_policy == "evote-annulled" {
+        AnnulReason::PaperVote
+    } else {
+        AnnulReason::PaperVoteStands
+    };
+    let list = both
+        .iter()
+        .map(|d| {
+            Element::decode_non_identity(&d.credential)
+                .map(|e| (e, reason))
+                .map_err(|e| {
+                    tracing::error!(error = %e, "a stored credential does not decode");
+                    ApiError::internal()
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let appended = crate::election::admin::apply_reconciliation(&board, list).await?;
+    let annulled = if reason == AnnulReason::PaperVote {
+        both.len()
+    } else {
+        0
+    };
+    Ok(Json(json!({
+        "policy": s.0.paper_policy,
+        "double_votes": both.len(),
+        "annulled": annulled,
+        "entries": appended.iter().map(|a| a.index).collect::<Vec<_>>(),
+    }))
+    .into_response())
 }

@@ -13,13 +13,15 @@
 //! client): handlers run them on the blocking pool.
 
 mod admin;
+mod amendments;
+mod complaints;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -31,7 +33,6 @@ use urna_election::{Manifest, PaperPolicy};
 use urna_registry::notify::{Channel, Message, Notifier};
 use urna_registry::otp::SessionToken;
 use urna_registry::screening::{Application, Decision, Rules};
-use urna_registry::store::Author;
 use urna_registry::{CommissionSecret, Geography, Registry, RegistryError};
 
 use crate::election::{AdminToken, Clock, CredentialRequest, Registrar};
@@ -56,6 +57,11 @@ struct Inner {
     paper_policy: &'static str,
     /// The commission's key signing precinct lists, when given.
     list_key: OnceLock<ed25519_dalek::SigningKey>,
+    /// The election whose board gets complaints, answers and list hashes
+    /// (set by [`app_with_registration`]).
+    board: OnceLock<crate::ElectionService>,
+    /// Serialises precinct list publications (§G9).
+    publishing: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for RegistrationService {
@@ -93,11 +99,13 @@ impl RegistrationService {
                 PaperPolicy::EvoteAnnulled => "evote-annulled",
             },
             list_key: OnceLock::new(),
+            board: OnceLock::new(),
+            publishing: tokio::sync::Mutex::new(()),
         }))
     }
 
     /// Sets the commission's key that signs the precinct lists served by
-    /// `GET /registration/admin/lists` (once; later calls are ignored).
+    /// `POST /registration/admin/lists` (once; later calls are ignored).
     /// Without it that endpoint answers 503 `no_commission_key`.
     pub fn set_list_key(&self, key: ed25519_dalek::SigningKey) {
         let _ = self.0.list_key.set(key);
@@ -122,16 +130,25 @@ impl RegistrationService {
             .route("/registration/sessions", post(login).delete(logout))
             .route("/registration/me", get(me))
             .route("/registration/report", get(report))
-            .route(
-                "/registration/complaints",
-                get(complaints).post(file_complaint),
-            )
-            .route(
-                "/registration/complaints/{id}/answer",
-                post(answer_complaint),
-            )
+            .merge(complaints::routes())
+            .merge(amendments::routes())
             .merge(admin::routes())
             .with_state(self.clone())
+    }
+
+    /// The election's shared state, for appending to its board.
+    fn board(&self) -> Result<std::sync::Arc<crate::election::service::Shared>, ApiError> {
+        self.0
+            .board
+            .get()
+            .map(|e| std::sync::Arc::clone(&e.shared))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no_board",
+                    "Registration is not attached to an election board.",
+                )
+            })
     }
 
     fn session(&self, headers: &HeaderMap) -> Result<String, ApiError> {
@@ -153,6 +170,8 @@ impl RegistrationService {
 /// `/registration/` routes. The election config's registrar should be
 /// [`RegistrationService::registrar`].
 pub fn app_with_registration(state: crate::AppState, registration: &RegistrationService) -> Router {
+    // One registration service serves one election board.
+    let _ = registration.0.board.set(state.election.clone());
     crate::app(state).merge(registration.routes())
 }
 
@@ -204,6 +223,10 @@ fn api(e: RegistryError) -> ApiError {
         | "credential_already_registered"
         | "duplicate_credential"
         | "already_answered"
+        | "amendment_out_of_order"
+        | "amendment_chain_broken"
+        | "voter_exists"
+        | "duplicate_document"
         | "registry_amended"
         | "region_already_imported" => StatusCode::CONFLICT,
         "otp_rate_limited" => StatusCode::TOO_MANY_REQUESTS,
@@ -292,13 +315,6 @@ async fn apply(
     .await
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WhoBody {
-    document_number: String,
-    birth_date: String,
-}
-
 /// The approved voter with this document and birth date. Unknown and
 /// unapproved answer alike (`not_approved`), so the endpoint does not tell
 /// who is in the registry.
@@ -333,13 +349,50 @@ fn mask(phone: &str) -> String {
         .collect()
 }
 
-/// `POST /registration/codes`: sends a one-time code to the application's phone.
+fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((user, domain)) => {
+            let first: String = user.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_string(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeBody {
+    document_number: String,
+    birth_date: String,
+    /// `sms` (the default) or `email`.
+    channel: Option<String>,
+}
+
+/// `POST /registration/codes`: sends a one-time code to the application's
+/// phone, or to its e-mail address when the voter asks and both the
+/// application and the server have one.
 async fn request_code(
     State(s): State<RegistrationService>,
     parts: Parts,
-    b: Result<Json<WhoBody>, JsonRejection>,
+    b: Result<Json<CodeBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let b = body(b)?;
+    let channel = match b.channel.as_deref() {
+        None | Some("sms") => Channel::Sms,
+        Some("email") => Channel::Email,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_channel",
+                "`channel` must be `sms` or `email`.",
+            ));
+        }
+    };
+    if !s.0.notifier.supports(channel) {
+        return Err(ApiError::bad_request(
+            "channel_unavailable",
+            "This server does not send codes by e-mail; ask for an SMS.",
+        ));
+    }
     let client = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -349,17 +402,23 @@ async fn request_code(
         let voter = approved_voter(&s, &b.document_number, &b.birth_date)?;
         let d = i
             .registry
-            .request_code(
+            .request_code_via(
                 &i.secret,
                 &i.rules.config.otp,
                 &voter,
+                channel,
                 &client,
                 i.clock.now(),
             )
             .map_err(api)?;
+        // `request_code_via` refuses e-mail without an address.
+        let (to, shown) = match (channel, &d.email) {
+            (Channel::Email, Some(e)) => (e.as_str(), mask_email(e)),
+            _ => (d.phone.as_str(), mask(&d.phone)),
+        };
         let msg = Message::login_code(
-            Channel::Sms,
-            &d.phone,
+            channel,
+            to,
             &i.election,
             &d.code,
             i.rules.config.otp.ttl_seconds,
@@ -374,7 +433,7 @@ async fn request_code(
         })?;
         Ok((
             StatusCode::ACCEPTED,
-            Json(json!({ "sent_to": mask(&d.phone) })),
+            Json(json!({ "sent_to": shown, "channel": channel })),
         )
             .into_response())
     })
@@ -471,91 +530,6 @@ async fn report(
     blocking(move || {
         let rows = s.0.registry.report().map_err(api)?;
         Ok(Json(json!({ "rows": rows })).into_response())
-    })
-    .await
-}
-
-/// `GET /registration/complaints`: the public list.
-async fn complaints(State(s): State<RegistrationService>) -> Result<Response, ApiError> {
-    blocking(move || {
-        let list = s.0.registry.complaints().map_err(api)?;
-        Ok(Json(json!({ "complaints": list })).into_response())
-    })
-    .await
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ComplaintBody {
-    /// `voter` or `observer`.
-    author: String,
-    text: String,
-    /// A ballot tracking code (64 lower-case hex digits).
-    tracking: Option<String>,
-}
-
-/// `POST /registration/complaints`: files a complaint (no identity kept).
-async fn file_complaint(
-    State(s): State<RegistrationService>,
-    b: Result<Json<ComplaintBody>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    let b = body(b)?;
-    let author = match b.author.as_str() {
-        "voter" => Author::Voter,
-        "observer" => Author::Observer,
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_complaint",
-                "`author` must be `voter` or `observer`.",
-            ));
-        }
-    };
-    let tracking = match &b.tracking {
-        None => None,
-        Some(t) => {
-            let mut out = [0u8; 32];
-            if t.len() != 64
-                || t.bytes().any(|c| c.is_ascii_uppercase())
-                || hex::decode_to_slice(t, &mut out).is_err()
-            {
-                return Err(ApiError::bad_request(
-                    "invalid_tracking_code",
-                    "A tracking code is 64 lower-case hex digits.",
-                ));
-            }
-            Some(out)
-        }
-    };
-    blocking(move || {
-        let id =
-            s.0.registry
-                .file_complaint(author, &b.text, tracking, s.0.clock.now())
-                .map_err(api)?;
-        Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
-    })
-    .await
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AnswerBody {
-    answer: String,
-}
-
-/// `POST /registration/complaints/{id}/answer` (admin).
-async fn answer_complaint(
-    State(s): State<RegistrationService>,
-    headers: HeaderMap,
-    Path(id): Path<u64>,
-    b: Result<Json<AnswerBody>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    s.0.admin.check(&headers)?;
-    let b = body(b)?;
-    blocking(move || {
-        s.0.registry
-            .answer_complaint(id, &b.answer, s.0.clock.now())
-            .map_err(api)?;
-        Ok(Json(json!({ "id": id, "status": "answered" })).into_response())
     })
     .await
 }
