@@ -87,12 +87,18 @@ impl Response {
 
 /// GET `path` under `base`.
 pub fn get(base: &BaseUrl, path: &str) -> anyhow::Result<Response> {
-    request(base, "GET", path, None)
+    request(base, "GET", path, None, Duration::from_secs(60))
 }
 
 /// POST a JSON body to `path` under `base`.
 pub fn post_json(base: &BaseUrl, path: &str, body: &[u8]) -> anyhow::Result<Response> {
-    request(base, "POST", path, Some(body))
+    request(base, "POST", path, Some(body), Duration::from_secs(60))
+}
+
+/// `GET` that gives up after `limit` without progress (connecting,
+/// reading or writing): for peers that must not hold up the caller.
+pub fn get_within(base: &BaseUrl, path: &str, limit: Duration) -> anyhow::Result<Response> {
+    request(base, "GET", path, None, limit)
 }
 
 fn request(
@@ -100,16 +106,17 @@ fn request(
     method: &str,
     path: &str,
     body: Option<&[u8]>,
+    limit: Duration,
 ) -> anyhow::Result<Response> {
     let addr = (base.host.as_str(), base.port)
         .to_socket_addrs()
         .with_context(|| format!("resolving {}", base.host))?
         .next()
         .ok_or_else(|| anyhow!("{} resolves to no address", base.host))?;
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+    let mut stream = TcpStream::connect_timeout(&addr, limit.min(Duration::from_secs(10)))
         .with_context(|| format!("connecting to {base}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(60)))?;
+    stream.set_read_timeout(Some(limit))?;
+    stream.set_write_timeout(Some(limit))?;
     let mut head = format!(
         "{method} {}{path} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: urna\r\nAccept: */*\r\nConnection: close\r\n",
         base.prefix, base.host, base.port

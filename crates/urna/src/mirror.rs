@@ -242,7 +242,8 @@ impl Mirror {
     /// Reopens the mirror in `dir` made for a board with `key`, after
     /// checking it against the last checkpoint the observer accepted
     /// (`checkpoint.txt`, spec/board.md §B11.2): that note must verify
-    /// with `key`, and `entries.bin` must hold at least its size in
+    /// with `key` (a missing one means none was accepted yet: size 0),
+    /// and `entries.bin` must hold at least its size in
     /// well-framed entries whose root (recomputed here) is its root.
     /// Entries past that size were written but never accepted (the
     /// observer stopped between the two writes): they are cut off and
@@ -251,14 +252,25 @@ impl Mirror {
     pub fn resume(dir: &Path, key: &VerifierKey) -> anyhow::Result<Resumed> {
         let bad = |what: String| anyhow!("the mirror in {} is unusable: {what}", dir.display());
         let cp_path = dir.join(CHECKPOINT_FILE);
-        let text =
-            fs::read_to_string(&cp_path).map_err(|e| bad(format!("{}: {e}", cp_path.display())))?;
-        let note = SignedNote::parse(text.as_bytes())
-            .map_err(|e| bad(format!("{CHECKPOINT_FILE} does not parse: {e}")))?;
-        let checkpoint = verify_checkpoint(&note, key, &[])
-            .map_err(|e| bad(format!("{CHECKPOINT_FILE} does not verify with {key}: {e}")))?
-            .checkpoint;
-        let size = checkpoint.size();
+        // No checkpoint yet: the observer stopped before accepting its
+        // first one; whatever entries were written are unaccepted.
+        let served = if cp_path.exists() {
+            let text = fs::read_to_string(&cp_path)
+                .map_err(|e| bad(format!("{}: {e}", cp_path.display())))?;
+            let note = SignedNote::parse(text.as_bytes())
+                .map_err(|e| bad(format!("{CHECKPOINT_FILE} does not parse: {e}")))?;
+            let checkpoint = verify_checkpoint(&note, key, &[])
+                .map_err(|e| bad(format!("{CHECKPOINT_FILE} does not verify with {key}: {e}")))?
+                .checkpoint;
+            Some(Served {
+                text,
+                note,
+                checkpoint,
+            })
+        } else {
+            None
+        };
+        let size = served.as_ref().map_or(0, |s| s.checkpoint.size());
         let path = dir.join(ENTRIES_FILE);
         let mut reader = std::io::BufReader::with_capacity(
             1 << 20,
@@ -293,11 +305,13 @@ impl Mirror {
                 .map_err(|e| bad(format!("entry {i}: {e}")))?;
             offset += 4 + n as u64;
         }
-        if frontier.root() != *checkpoint.root() {
+        if let Some(s) = &served
+            && frontier.root() != *s.checkpoint.root()
+        {
             return Err(bad(format!(
                 "its {size} entries hash to {}, not to the root of its checkpoint {}: the files were altered",
                 hex::encode(frontier.root()),
-                hex::encode(checkpoint.root())
+                hex::encode(s.checkpoint.root())
             )));
         }
         drop(reader);
@@ -317,11 +331,7 @@ impl Mirror {
                 entries: BufWriter::with_capacity(1 << 20, file),
                 frontier,
             },
-            served: Served {
-                text,
-                note,
-                checkpoint,
-            },
+            served,
             ballots,
             audited,
             dropped_bytes: dropped,
@@ -373,8 +383,9 @@ impl Mirror {
 pub struct Resumed {
     /// The mirror, ready to append after the last accepted entry.
     pub mirror: Mirror,
-    /// The last checkpoint the observer accepted.
-    pub served: Served,
+    /// The last checkpoint the observer accepted (none if it stopped
+    /// before the first).
+    pub served: Option<Served>,
     /// Ballots and audited ballots among the mirrored entries.
     pub ballots: u64,
     /// See `ballots`.

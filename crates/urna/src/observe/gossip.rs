@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use axum::Router;
@@ -19,6 +20,9 @@ use urna_board::{SignedNote, verify_checkpoint, verify_consistency};
 use super::{Alarm, State};
 use crate::http::{self, BaseUrl};
 use crate::mirror::Served;
+
+/// How long a peer may take to answer.
+const PEER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What `GET /observer/status` answers (the checkpoint itself is served
 /// at `GET /observer/checkpoint`).
@@ -148,10 +152,14 @@ impl Peer {
     fn fetch(&self, own: &str) -> Vec<(String, anyhow::Result<Option<Vec<u8>>>)> {
         match self {
             Peer::Http(base) => {
-                let got = http::get(base, "/observer/checkpoint").and_then(|r| match r.status {
-                    404 => Ok(None),
-                    _ => r.ok("the peer's checkpoint").map(Some),
-                });
+                // A peer that hangs must not stall this observer's rounds.
+                let got =
+                    http::get_within(base, "/observer/checkpoint", PEER_TIMEOUT).and_then(|r| {
+                        match r.status {
+                            404 => Ok(None),
+                            _ => r.ok("the peer's checkpoint").map(Some),
+                        }
+                    });
                 vec![(format!("seen by peer {base}"), got)]
             }
             Peer::Dir(dir) => {

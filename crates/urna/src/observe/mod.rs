@@ -279,7 +279,7 @@ fn observe(opts: &ObserveOpts) -> anyhow::Result<Outcome> {
     let mirror = if resuming {
         let started = Instant::now();
         let r = Mirror::resume(&dir, &remote.key)?;
-        let size = r.served.checkpoint.size();
+        let size = r.served.as_ref().map_or(0, |s| s.checkpoint.size());
         eprintln!(
             "urna observe: resuming the mirror in {} at size {size}: its entries hash to the root of the checkpoint accepted last (re-checked in {:.3} s{}); fetching from entry {size}",
             dir.display(),
@@ -346,7 +346,7 @@ fn observe(opts: &ObserveOpts) -> anyhow::Result<Outcome> {
         audited: 0,
         status,
     };
-    if let Some((served, ballots, audited)) = resumed {
+    if let Some((Some(served), ballots, audited)) = resumed {
         // The checkpoint accepted before the stop is where the board must
         // continue from (the next round's consistency proof starts there).
         let cp = &served.checkpoint;
