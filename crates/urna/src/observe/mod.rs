@@ -52,8 +52,12 @@ split view, history rewritten while the observer was down) or entries failing th
 2 unusable input or local state (no board, a bad key, a mirror whose files were altered)."
 )]
 pub struct ObserveOpts {
-    /// The board: the URL of a running `urna serve` (http://host:port).
+    /// The board: the URL of a running `urna serve` (http[s]://host:port).
     pub url: String,
+    /// Also trust the CA certificates in this PEM file (a private CA) for
+    /// https:// URLs (the board's and the peers'), besides Mozilla's roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// The observer's Ed25519 key file (made on first use, mode 0600): it
     /// cosigns every checkpoint the observer accepted. Without it the
     /// observer only checks.
@@ -210,6 +214,9 @@ pub(crate) struct State {
 }
 
 fn observe(opts: &ObserveOpts) -> anyhow::Result<Outcome> {
+    if let Some(ca) = &opts.ca_cert {
+        crate::http::trust_ca_file(ca)?;
+    }
     // A mirror to resume fixes the board key: the one its accepted
     // checkpoints were signed with.
     let resuming = opts.mirror.as_deref().is_some_and(Mirror::exists);
