@@ -443,6 +443,25 @@ impl NoteSignature {
         &self.signature
     }
 
+    /// Parses one signature line (spec/board.md §B7.1) given without its
+    /// newline, as strictly as [`SignedNote::parse`] does; for stores that
+    /// keep cosignature lines apart from their note.
+    pub fn from_line(line: &str) -> Result<Self, NoteError> {
+        check_chars(line)?;
+        if line.contains('\n') {
+            return Err(NoteError::MalformedSignatureLine(0));
+        }
+        Self::parse_line(line, 0)
+    }
+
+    /// The signature line (spec/board.md §B7.1), without its newline.
+    pub fn to_line(&self) -> String {
+        let mut out = String::with_capacity(self.name.len() + 100);
+        self.write_line(&mut out);
+        out.pop();
+        out
+    }
+
     // spec/board.md §B7.1
     fn parse_line(line: &str, n: usize) -> Result<Self, NoteError> {
         let bad = || NoteError::MalformedSignatureLine(n);
@@ -708,6 +727,23 @@ mod tests {
             Err(NoteError::TimestampOutOfRange(MAX_TIMESTAMP + 1))
         );
         assert!(key.cosign_text("x\n", MAX_TIMESTAMP).is_ok());
+    }
+
+    #[test]
+    fn signature_lines_round_trip_strictly() {
+        let key = ObserverSigningKey::from_secret_bytes("w.example", &[3; 32]).unwrap();
+        let sig = key.cosign_text("x\n", 7).unwrap();
+        let line = sig.to_line();
+        assert!(line.starts_with("\u{2014} w.example ") && !line.ends_with('\n'));
+        assert_eq!(NoteSignature::from_line(&line).unwrap(), sig);
+        for bad in [
+            format!("{line}\n"),
+            line.replacen('\u{2014}', "-", 1),
+            format!("{line}="),
+            "\u{2014} w.example AAAA".to_owned(),
+        ] {
+            assert!(NoteSignature::from_line(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! The public board read API: anyone may call these; none changes anything.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -13,8 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use urna_board::{
-    Hash, NoteSignature, SignatureType, SignedNote, TilePath, VerifierKey, parse_tile_path,
-    verify_checkpoint,
+    Hash, SignatureType, SignedNote, TilePath, VerifierKey, parse_tile_path, verify_checkpoint,
 };
 use urna_store::{BoardStore, SignedCheckpoint, StoredEntry};
 
@@ -42,83 +40,47 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/board/cosignature", post(submit_cosignature))
 }
 
-/// Sizes whose cosignatures are kept: observers cosign the latest
-/// checkpoint they saw, so older sizes matter less and less.
-const COSIGNED_SIZES_KEPT: usize = 4096;
-
-/// Observers' cosignatures received through `POST /board/cosignature`
-/// (spec/board.md §B7.4, §B10), per checkpoint size, published with the
-/// board's checkpoints. Kept in memory: a restarted server publishes only
-/// cosignatures submitted since (observers resubmit on their next round).
+/// Which observers may cosign (spec/board.md §B10). The cosignatures
+/// themselves are kept by the store, durably, before the board answers
+/// 200, and are published again after a restart.
 #[derive(Clone, Debug, Default)]
 pub struct Cosignatures {
-    inner: Arc<Mutex<CosignatureState>>,
-}
-
-#[derive(Debug, Default)]
-struct CosignatureState {
     /// When set, only these observer keys may cosign.
-    allowed: Option<Vec<VerifierKey>>,
-    by_size: BTreeMap<u64, Vec<NoteSignature>>,
+    allowed: Arc<Mutex<Option<Vec<VerifierKey>>>>,
 }
 
 impl Cosignatures {
     /// Accepts cosignatures only from `keys` (type-0x04 verifier keys).
     pub fn restrict_to(&self, keys: Vec<VerifierKey>) {
-        if let Ok(mut st) = self.inner.lock() {
-            st.allowed = Some(keys);
+        if let Ok(mut allowed) = self.allowed.lock() {
+            *allowed = Some(keys);
         }
     }
 
     fn allowed(&self, key: &VerifierKey) -> bool {
-        self.inner.lock().is_ok_and(|st| {
-            st.allowed
+        self.allowed.lock().is_ok_and(|allowed| {
+            allowed
                 .as_ref()
                 .is_none_or(|list| list.iter().any(|k| k == key))
         })
     }
+}
 
-    /// Records `sig` for `size`, replacing an earlier one by the same key;
-    /// the number of cosignatures now held for `size`.
-    fn add(&self, size: u64, sig: NoteSignature) -> usize {
-        let Ok(mut st) = self.inner.lock() else {
-            return 0;
-        };
-        let list = st.by_size.entry(size).or_default();
-        if let Some(old) = list
-            .iter_mut()
-            .find(|s| s.name() == sig.name() && s.key_id() == sig.key_id())
-        {
-            *old = sig;
-        } else {
-            list.push(sig);
-        }
-        let n = list.len();
-        while st.by_size.len() > COSIGNED_SIZES_KEPT {
-            st.by_size.pop_first();
-        }
-        n
+/// The board's note for a checkpoint with the cosignatures held for its
+/// size appended (board.md §B7.4: lines are appended).
+fn publish(store: &BoardStore, cp: &SignedCheckpoint) -> String {
+    let sigs = store.cosignatures(cp.size());
+    if sigs.is_empty() {
+        return cp.text().to_owned();
     }
-
-    /// The board's note for a checkpoint with the cosignatures received
-    /// for its size appended (board.md §B7.4: lines are appended).
-    fn publish(&self, cp: &SignedCheckpoint) -> String {
-        let sigs = match self.inner.lock() {
-            Ok(st) => st.by_size.get(&cp.size()).cloned().unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
-        if sigs.is_empty() {
-            return cp.text().to_owned();
+    let mut note = cp.note().clone();
+    for sig in sigs {
+        // At most MAX_SIGNATURES lines (the store keeps no more).
+        if note.add_signature(sig).is_err() {
+            break;
         }
-        let mut note = cp.note().clone();
-        for sig in sigs {
-            // At most MAX_SIGNATURES lines: further cosignatures are not shown.
-            if note.add_signature(sig).is_err() {
-                break;
-            }
-        }
-        note.to_text()
     }
+    note.to_text()
 }
 
 fn with_cache(mut resp: Response, policy: &'static str) -> Response {
@@ -271,7 +233,7 @@ fn note_response(text: String, policy: &'static str) -> Response {
 /// note), with the observers' cosignatures received for it.
 async fn latest_checkpoint(State(state): State<AppState>) -> Response {
     let cp = state.store.latest_checkpoint();
-    note_response(state.cosignatures.publish(&cp), LATEST)
+    note_response(publish(&state.store, &cp), LATEST)
 }
 
 /// `GET /board/key`: the board's verifier key (board.md §B7.2), so that a
@@ -381,7 +343,11 @@ async fn submit_cosignature(
             format!("The checkpoint for size {size} is not the one this board holds."),
         ));
     }
-    let count = state.cosignatures.add(size, sig);
+    // Durable before the answer: a restarted board publishes it again.
+    let count = blocking(&state.store, move |s| {
+        Ok(s.add_cosignature(size, &key, sig)?)
+    })
+    .await?;
     let body = serde_json::json!({ "size": size, "cosignatures": count });
     Ok(with_cache(axum::Json(body).into_response(), "no-store"))
 }
@@ -394,7 +360,7 @@ async fn checkpoint_at(
     let size = decimal("size", &path_param(size)?)?;
     let cp = blocking(&state.store, move |s| Ok(s.checkpoint(size)?)).await?;
     // Observers may add cosignatures later.
-    Ok(note_response(state.cosignatures.publish(&cp), SHORT))
+    Ok(note_response(publish(&state.store, &cp), SHORT))
 }
 
 /// `GET /board/entries?start=S[&end=E]`: entries `S..E`, at most one page

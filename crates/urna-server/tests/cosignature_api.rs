@@ -192,3 +192,61 @@ async fn cosignatures_are_checked_kept_and_published() {
     .await;
     assert_eq!(s, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn cosignatures_are_durable_and_refusals_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, app) = setup(&dir).await;
+    let (_, served) = call(&app, "GET", "/board/checkpoint", None).await;
+    let served = String::from_utf8(served).unwrap();
+    let w = observer("w.observer.example", 9);
+    let x = observer("x.observer.example", 10);
+    let body = |note: &SignedNote, k: &ObserverSigningKey| serde_json::json!({ "key": k.verifier_key().to_string(), "note": note.to_text() });
+    let (s, _) = call(
+        &app,
+        "POST",
+        "/board/cosignature",
+        Some(body(&cosigned(&served, &w, 1_700_000_000), &w)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    // Refused: a cosignature of a checkpoint this board never signed, and
+    // an observer the board does not accept.
+    let fork = Checkpoint::new(ORIGIN, 5, [0xAB; 32]).unwrap();
+    let fork_note = sign_checkpoint(&board(), &fork).unwrap().to_text();
+    let (s, _) = call(
+        &app,
+        "POST",
+        "/board/cosignature",
+        Some(body(&cosigned(&fork_note, &x, 5), &x)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let restricted = app_of(store.clone(), vec![w.verifier_key()]);
+    let (s, _) = call(
+        &restricted,
+        "POST",
+        "/board/cosignature",
+        Some(body(&cosigned(&served, &x, 7), &x)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Restart: the store is closed and opened again on the same file.
+    drop((app, restricted, store));
+    let store = BoardStore::open_sqlite(dir.path().join("board.db"), board()).unwrap();
+    let restarted = urna_server::app(AppState::new(store));
+    for uri in ["/board/checkpoint", "/board/checkpoint/5"] {
+        let (_, published) = call(&restarted, "GET", uri, None).await;
+        let note = SignedNote::parse(&published).unwrap();
+        assert_eq!(note.signatures().len(), 2, "board + w only, {uri}");
+        let ok = verify_checkpoint(&note, &board().verifier_key(), &[w.verifier_key()]).unwrap();
+        let cos: Vec<_> = ok.cosigners().collect();
+        assert_eq!(cos.len(), 1, "{uri}");
+        assert_eq!(cos[0].timestamp, Some(1_700_000_000));
+    }
+}
+
+fn app_of(store: BoardStore, observers: Vec<urna_board::VerifierKey>) -> Router {
+    app(AppState::new(store).with_observers(observers))
+}

@@ -31,6 +31,17 @@ pub struct EntryRow {
     pub bytes: Vec<u8>,
 }
 
+/// A row of the cosignatures table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CosignatureRow {
+    /// Size of the checkpoint cosigned.
+    pub size: u64,
+    /// The observer's verifier key (board.md §B7.2 text form).
+    pub observer: String,
+    /// The cosignature line (board.md §B7.1), without its newline.
+    pub line: String,
+}
+
 /// A database that can hold a board.
 pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Opens the single write session. Called once per [`crate::BoardStore`];
@@ -40,6 +51,13 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// A read session. Reads must not block the writer; a backend typically
     /// hands out pooled connections, returned to the pool on drop.
     fn reader(&self) -> Result<Box<dyn BackendReader + '_>, BackendError>;
+
+    /// Durably stores `row`, replacing the row of the same `(size,
+    /// observer)`, then deletes the rows of every size older than the
+    /// `keep_sizes` largest sizes held; one transaction, durable on return.
+    /// Called with the store's cosignature lock held (one at a time), and
+    /// may run while the board's writer commits.
+    fn put_cosignature(&self, row: &CosignatureRow, keep_sizes: u64) -> Result<(), BackendError>;
 }
 
 /// The write session. Calls between [`begin`](BackendWriter::begin) and
@@ -96,4 +114,7 @@ pub trait BackendReader {
 
     /// The checkpoint note signed for this size.
     fn checkpoint(&mut self, size: u64) -> Result<Option<String>, BackendError>;
+
+    /// Every stored cosignature row, by size then observer.
+    fn cosignatures(&mut self) -> Result<Vec<CosignatureRow>, BackendError>;
 }

@@ -124,6 +124,10 @@ pub enum StoreError {
     /// The tree holds `MAX_TREE_SIZE` leaves.
     #[error("the board is full")]
     TreeFull,
+    /// The checkpoint of this size already carries as many cosignatures as
+    /// a note can hold.
+    #[error("the checkpoint of size {0} holds as many cosignatures as a note can carry")]
+    CosignaturesFull(u64),
     /// The writer stopped after a fault; no append is accepted until the
     /// store is reopened (which recovers from what is durable).
     #[error("the board writer has stopped: {0}")]
@@ -149,7 +153,9 @@ impl StoreError {
             | StoreError::UnknownCheckpoint(_)
             | StoreError::TileBeyondTree { .. } => ErrorKind::NotFound,
             StoreError::Duplicate { .. } => ErrorKind::Conflict,
-            StoreError::TreeFull | StoreError::WriterStopped(_) => ErrorKind::Unavailable,
+            StoreError::TreeFull
+            | StoreError::WriterStopped(_)
+            | StoreError::CosignaturesFull(_) => ErrorKind::Unavailable,
             StoreError::Corrupt(_) | StoreError::Backend(_) => ErrorKind::Internal,
         }
     }
@@ -174,6 +180,7 @@ impl StoreError {
             StoreError::TileBeyondTree { .. } => "tile_beyond_tree",
             StoreError::Duplicate { .. } => "duplicate_entry",
             StoreError::TreeFull => "board_full",
+            StoreError::CosignaturesFull(_) => "cosignatures_full",
             StoreError::WriterStopped(_) => "writer_stopped",
             StoreError::Corrupt(_) | StoreError::Backend(_) => "internal_error",
         }

@@ -31,12 +31,14 @@
 
 mod backend;
 mod cache;
+mod cosign;
 mod error;
 mod leaves;
 mod sqlite;
 mod store;
 
-pub use backend::{Backend, BackendReader, BackendWriter, EntryRow};
+pub use backend::{Backend, BackendReader, BackendWriter, CosignatureRow, EntryRow};
+pub use cosign::{COSIGNED_SIZES_KEPT, MAX_COSIGNATURES_PER_SIZE};
 pub use error::{BackendError, ErrorKind, StoreError};
 pub use sqlite::{SqliteBackend, SqliteOptions};
 pub use store::{Appended, BoardStore, SignedCheckpoint, StoreOptions, StoredEntry, WriterStats};

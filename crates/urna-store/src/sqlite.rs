@@ -12,10 +12,12 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use urna_board::{Hash, SubtreeId};
 
-use crate::backend::{Backend, BackendReader, BackendWriter, EntryRow};
+use crate::backend::{Backend, BackendReader, BackendWriter, CosignatureRow, EntryRow};
 use crate::error::BackendError;
 
-/// Version of the schema below, kept in `urna_meta`.
+/// Version of the schema below, kept in `urna_meta`. Tables added later
+/// (`board_cosignatures`) are created if missing on every open, so a
+/// version-1 database from before them needs no other migration.
 const SCHEMA_VERSION: &str = "1";
 
 // `INTEGER PRIMARY KEY` makes `idx` SQLite's rowid: entries are stored in
@@ -44,6 +46,12 @@ CREATE TABLE IF NOT EXISTS board_checkpoints (
     size INTEGER PRIMARY KEY,
     note TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS board_cosignatures (
+    size     INTEGER NOT NULL,
+    observer TEXT NOT NULL,
+    line     TEXT NOT NULL,
+    PRIMARY KEY (size, observer)
+);
 ";
 
 const INSERT_ENTRY: &str = "INSERT INTO board_entries (idx, leaf_hash, bytes) VALUES (?1, ?2, ?3)";
@@ -58,6 +66,14 @@ const SUBTREE_RANGE: &str = "SELECT hash FROM board_subtrees \
 const ENTRIES: &str = "SELECT idx, leaf_hash, bytes FROM board_entries \
      WHERE idx >= ?1 AND idx < ?2 ORDER BY idx";
 const CHECKPOINT: &str = "SELECT note FROM board_checkpoints WHERE size = ?1";
+// `ON CONFLICT ... DO UPDATE` is SQLite (3.24+) and PostgreSQL alike.
+const UPSERT_COSIGNATURE: &str = "INSERT INTO board_cosignatures (size, observer, line) \
+     VALUES (?1, ?2, ?3) ON CONFLICT (size, observer) DO UPDATE SET line = excluded.line";
+const PRUNE_COSIGNATURES: &str = "DELETE FROM board_cosignatures WHERE size < \
+     (SELECT MIN(size) FROM (SELECT DISTINCT size FROM board_cosignatures \
+      ORDER BY size DESC LIMIT ?1) AS kept)";
+const COSIGNATURES: &str =
+    "SELECT size, observer, line FROM board_cosignatures ORDER BY size, observer";
 
 /// Tuning of the SQLite backend.
 #[derive(Clone, Debug)]
@@ -102,6 +118,8 @@ pub struct SqliteBackend {
     path: PathBuf,
     opts: SqliteOptions,
     pool: Mutex<Vec<Connection>>,
+    /// The connection that writes cosignatures, opened on first use.
+    cosigner: Mutex<Option<Connection>>,
 }
 
 fn err(context: &'static str) -> impl FnOnce(rusqlite::Error) -> BackendError {
@@ -171,6 +189,7 @@ impl SqliteBackend {
             path,
             opts,
             pool: Mutex::new(Vec::new()),
+            cosigner: Mutex::new(None),
         })
     }
 
@@ -261,6 +280,35 @@ impl Backend for SqliteBackend {
             conn: Some(self.take_reader()?),
             backend: self,
         }))
+    }
+
+    fn put_cosignature(&self, row: &CosignatureRow, keep_sizes: u64) -> Result<(), BackendError> {
+        let mut slot = self.cosigner.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            // A second write connection beside the board writer's: SQLite
+            // serialises the two transactions (busy_timeout waits out a
+            // batch); synchronous = FULL makes the commit durable.
+            let conn =
+                Connection::open(&self.path).map_err(err("opening the cosignature connection"))?;
+            conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")
+                .map_err(err("configuring the cosignature connection"))?;
+            *slot = Some(conn);
+        }
+        let conn = slot.as_mut().ok_or_else(|| {
+            BackendError::new("opening the cosignature connection", "no connection")
+        })?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err("beginning a cosignature transaction"))?;
+        tx.execute(
+            UPSERT_COSIGNATURE,
+            params![to_i64(row.size)?, row.observer, row.line],
+        )
+        .map_err(err("storing a cosignature"))?;
+        tx.execute(PRUNE_COSIGNATURES, [to_i64(keep_sizes)?])
+            .map_err(err("pruning old cosignatures"))?;
+        // Dropping `tx` without commit rolls back: nothing half-stored.
+        tx.commit().map_err(err("committing a cosignature"))
     }
 }
 
@@ -603,5 +651,31 @@ impl BackendReader for SqliteReader<'_> {
         stmt.query_row([to_i64(size)?], |r| r.get(0))
             .optional()
             .map_err(err("reading a checkpoint"))
+    }
+
+    fn cosignatures(&mut self) -> Result<Vec<CosignatureRow>, BackendError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare(COSIGNATURES)
+            .map_err(err("preparing a cosignature read"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(err("reading cosignatures"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (size, observer, line) = row.map_err(err("reading cosignatures"))?;
+            out.push(CosignatureRow {
+                size: to_u64(size)?,
+                observer,
+                line,
+            });
+        }
+        Ok(out)
     }
 }

@@ -10,13 +10,15 @@ use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 use urna_board::{
-    BoardSigningKey, BundleId, Checkpoint, Entry, Frontier, Hash, MAX_TREE_SIZE, ProofError,
-    SignedNote, SubtreeId, TileId, TilePath, VerifierKey, consistency_proof_plan,
+    BoardSigningKey, BundleId, Checkpoint, Entry, Frontier, Hash, MAX_TREE_SIZE, NoteSignature,
+    ProofError, SignedNote, SubtreeId, TileId, TilePath, VerifierKey, consistency_proof_plan,
     inclusion_proof_plan, sign_checkpoint, verify_checkpoint,
 };
 
+use crate::backend::CosignatureRow;
 use crate::backend::{Backend, BackendWriter, EntryRow};
 use crate::cache::HotLevels;
+use crate::cosign::{COSIGNED_SIZES_KEPT, CosignatureCache};
 use crate::error::{StoreError, corrupt};
 use crate::leaves::{LeafIndex, Lookup};
 
@@ -32,6 +34,9 @@ pub struct StoreOptions {
     /// (about `2n / 2^level` hashes), so a proof reads at most this many
     /// hashes from the database.
     pub cache_min_level: u8,
+    /// Observers' cosignatures are kept for this many checkpoint sizes
+    /// (the largest cosigned ones; spec/board.md §B10).
+    pub cosigned_sizes_kept: u64,
 }
 
 impl Default for StoreOptions {
@@ -40,6 +45,7 @@ impl Default for StoreOptions {
             max_batch: 4096,
             max_page: 1000,
             cache_min_level: 4,
+            cosigned_sizes_kept: COSIGNED_SIZES_KEPT,
         }
     }
 }
@@ -183,6 +189,8 @@ struct Inner {
     shared: Arc<Shared>,
     backend: Arc<dyn Backend>,
     opts: StoreOptions,
+    /// Observers' cosignatures; the lock also orders their durable writes.
+    cosignatures: Mutex<CosignatureCache>,
     // `None` only while dropping: dropping the sender ends the writer loop.
     tx: Option<Sender<Request>>,
     writer: Option<JoinHandle<()>>,
@@ -331,6 +339,8 @@ impl BoardStore {
         }
 
         let hot = HotLevels::load(opts.cache_min_level, size, &*backend)?;
+        let cosignatures =
+            CosignatureCache::load(backend.reader()?.cosignatures()?, opts.cosigned_sizes_kept)?;
         let leaves = load_leaf_index(size, &*backend)?;
         let shared = Arc::new(Shared {
             origin: key.name().to_owned(),
@@ -360,6 +370,7 @@ impl BoardStore {
                 shared,
                 backend,
                 opts,
+                cosignatures: Mutex::new(cosignatures),
                 tx: Some(tx),
                 writer: Some(handle),
             }),
@@ -477,6 +488,53 @@ impl BoardStore {
     /// Size of the latest published checkpoint.
     pub fn size(&self) -> u64 {
         self.latest_checkpoint().size()
+    }
+
+    /// Records an observer's cosignature of the checkpoint of `size`
+    /// (spec/board.md §B10) durably, then publishes it with that
+    /// checkpoint; it replaces the same observer's earlier one for that
+    /// size. The caller has verified `sig` with `observer` over the
+    /// checkpoint this board signed for `size`. Returns the number of
+    /// cosignatures now held for `size`. Blocks on the database.
+    ///
+    /// Only the largest [`StoreOptions::cosigned_sizes_kept`] cosigned
+    /// sizes are kept; a size refused for holding as many cosignatures as
+    /// a note can carry stores nothing.
+    pub fn add_cosignature(
+        &self,
+        size: u64,
+        observer: &VerifierKey,
+        sig: NoteSignature,
+    ) -> Result<usize, StoreError> {
+        let tree_size = self.size();
+        if size > tree_size {
+            return Err(StoreError::SizeBeyondTree { size, tree_size });
+        }
+        let observer = observer.to_string();
+        let mut cache = self
+            .inner
+            .cosignatures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !cache.room_for(size, &observer) {
+            return Err(StoreError::CosignaturesFull(size));
+        }
+        let row = CosignatureRow {
+            size,
+            observer,
+            line: sig.to_line(),
+        };
+        self.inner.backend.put_cosignature(&row, cache.keep())?;
+        Ok(cache.insert(size, row.observer, sig))
+    }
+
+    /// The observers' cosignatures held for the checkpoint of `size`.
+    pub fn cosignatures(&self, size: u64) -> Vec<NoteSignature> {
+        self.inner
+            .cosignatures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(size)
     }
 
     /// The signed checkpoint the board handed out for `size`.

@@ -4,13 +4,13 @@
 //! what was mirrored.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use urna_board::{
-    BundleId, Checkpoint, Frontier, Hash, MAX_ENTRY_LEN, SignedNote, TILE_WIDTH, VerifierKey,
-    leaf_hash, verify_checkpoint,
+    BundleId, Checkpoint, EntryKind, Frontier, Hash, MAX_ENTRY_LEN, SignedNote, TILE_WIDTH,
+    VerifierKey, leaf_hash, verify_checkpoint,
 };
 use urna_verify::record::{BOARD_KEY_FILE, CHECKPOINT_FILE, CHECKPOINTS_DIR, ENTRIES_FILE};
 
@@ -115,18 +115,28 @@ impl Remote {
             &format!("/board/proof/consistency?old={old}&new={new}"),
         )?
         .ok("the consistency proof")?;
-        #[derive(serde::Deserialize)]
-        struct P {
-            proof: Vec<String>,
+        parse_proof(&body)
+    }
+
+    /// The consistency proof between sizes `old` and `new`, or the
+    /// board's refusal (status and body) when it answered but would not
+    /// give one; `Err` only when the board could not be asked.
+    pub fn consistency_answer(
+        &self,
+        old: u64,
+        new: u64,
+    ) -> anyhow::Result<Result<Vec<Hash>, String>> {
+        let path = format!("/board/proof/consistency?old={old}&new={new}");
+        let r = http::get(&self.base, &path)?;
+        if r.status != 200 {
+            let body = String::from_utf8_lossy(&r.body);
+            return Ok(Err(format!(
+                "HTTP {}: {}",
+                r.status,
+                body.chars().take(300).collect::<String>()
+            )));
         }
-        let p: P = serde_json::from_slice(&body).context("the consistency proof's JSON")?;
-        p.proof
-            .iter()
-            .map(|h| {
-                let b = hex::decode(h).context("a proof hash is not hex")?;
-                Hash::try_from(b.as_slice()).map_err(|_| anyhow!("a proof hash is not 32 bytes"))
-            })
-            .collect()
+        parse_proof(&r.body).map(Ok)
     }
 
     /// Submits a cosigned note (board.md §B10); the server's answer.
@@ -142,6 +152,22 @@ impl Remote {
             &serde_json::to_vec(&body)?,
         )
     }
+}
+
+/// The hashes of a consistency proof answer (spec/board.md §B4.3).
+fn parse_proof(body: &[u8]) -> anyhow::Result<Vec<Hash>> {
+    #[derive(serde::Deserialize)]
+    struct P {
+        proof: Vec<String>,
+    }
+    let p: P = serde_json::from_slice(body).context("the consistency proof's JSON")?;
+    p.proof
+        .iter()
+        .map(|h| {
+            let b = hex::decode(h).context("a proof hash is not hex")?;
+            Hash::try_from(b.as_slice()).map_err(|_| anyhow!("a proof hash is not 32 bytes"))
+        })
+        .collect()
 }
 
 /// Splits an entry bundle into its `width` entries (board.md §B8.3),
@@ -199,6 +225,119 @@ impl Mirror {
         })
     }
 
+    /// Whether `dir` already holds a mirror to resume.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(ENTRIES_FILE).exists()
+    }
+
+    /// The board key a mirror in `dir` was made for.
+    pub fn stored_key(dir: &Path) -> anyhow::Result<VerifierKey> {
+        let path = dir.join(BOARD_KEY_FILE);
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        VerifierKey::parse(text.trim_end_matches('\n'))
+            .map_err(|e| anyhow!("{}: not a board key: {e}", path.display()))
+    }
+
+    /// Reopens the mirror in `dir` made for a board with `key`, after
+    /// checking it against the last checkpoint the observer accepted
+    /// (`checkpoint.txt`, spec/board.md §B11.2): that note must verify
+    /// with `key` (a missing one means none was accepted yet: size 0),
+    /// and `entries.bin` must hold at least its size in
+    /// well-framed entries whose root (recomputed here) is its root.
+    /// Entries past that size were written but never accepted (the
+    /// observer stopped between the two writes): they are cut off and
+    /// fetched again. Any other difference is an error: the local state
+    /// is unusable, and says nothing about the board.
+    pub fn resume(dir: &Path, key: &VerifierKey) -> anyhow::Result<Resumed> {
+        let bad = |what: String| anyhow!("the mirror in {} is unusable: {what}", dir.display());
+        let cp_path = dir.join(CHECKPOINT_FILE);
+        // No checkpoint yet: the observer stopped before accepting its
+        // first one; whatever entries were written are unaccepted.
+        let served = if cp_path.exists() {
+            let text = fs::read_to_string(&cp_path)
+                .map_err(|e| bad(format!("{}: {e}", cp_path.display())))?;
+            let note = SignedNote::parse(text.as_bytes())
+                .map_err(|e| bad(format!("{CHECKPOINT_FILE} does not parse: {e}")))?;
+            let checkpoint = verify_checkpoint(&note, key, &[])
+                .map_err(|e| bad(format!("{CHECKPOINT_FILE} does not verify with {key}: {e}")))?
+                .checkpoint;
+            Some(Served {
+                text,
+                note,
+                checkpoint,
+            })
+        } else {
+            None
+        };
+        let size = served.as_ref().map_or(0, |s| s.checkpoint.size());
+        let path = dir.join(ENTRIES_FILE);
+        let mut reader = std::io::BufReader::with_capacity(
+            1 << 20,
+            File::open(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?,
+        );
+        let mut frontier = Frontier::new();
+        let (mut ballots, mut audited, mut offset) = (0u64, 0u64, 0u64);
+        let mut entry = Vec::new();
+        while frontier.size() < size {
+            let i = frontier.size();
+            let mut len = [0u8; 4];
+            reader.read_exact(&mut len).map_err(|e| {
+                bad(format!(
+                    "{ENTRIES_FILE} ends after {i} entries ({e}); {CHECKPOINT_FILE} has size {size}"
+                ))
+            })?;
+            let n = u32::from_be_bytes(len) as usize;
+            if n > MAX_ENTRY_LEN {
+                return Err(bad(format!("entry {i} claims {n} bytes")));
+            }
+            entry.resize(n, 0);
+            reader
+                .read_exact(&mut entry)
+                .map_err(|e| bad(format!("entry {i} is cut short ({e})")))?;
+            match entry.get(1..3).map(|t| u16::from_be_bytes([t[0], t[1]])) {
+                Some(t) if t == EntryKind::Ballot.tag() => ballots += 1,
+                Some(t) if t == EntryKind::AuditedBallot.tag() => audited += 1,
+                _ => {}
+            }
+            frontier
+                .push(leaf_hash(&entry))
+                .map_err(|e| bad(format!("entry {i}: {e}")))?;
+            offset += 4 + n as u64;
+        }
+        if let Some(s) = &served
+            && frontier.root() != *s.checkpoint.root()
+        {
+            return Err(bad(format!(
+                "its {size} entries hash to {}, not to the root of its checkpoint {}: the files were altered",
+                hex::encode(frontier.root()),
+                hex::encode(s.checkpoint.root())
+            )));
+        }
+        drop(reader);
+        let file = File::options()
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let len = file.metadata()?.len();
+        let dropped = len - offset;
+        if dropped > 0 {
+            file.set_len(offset)
+                .with_context(|| format!("cutting {} to {offset} bytes", path.display()))?;
+        }
+        Ok(Resumed {
+            mirror: Mirror {
+                dir: dir.to_path_buf(),
+                entries: BufWriter::with_capacity(1 << 20, file),
+                frontier,
+            },
+            served,
+            ballots,
+            audited,
+            dropped_bytes: dropped,
+        })
+    }
+
     /// Path of `entries.bin`.
     pub fn entries_path(&self) -> PathBuf {
         self.dir.join(ENTRIES_FILE)
@@ -237,6 +376,22 @@ impl Mirror {
         }
         Ok(())
     }
+}
+
+/// A mirror reopened by [`Mirror::resume`].
+#[derive(Debug)]
+pub struct Resumed {
+    /// The mirror, ready to append after the last accepted entry.
+    pub mirror: Mirror,
+    /// The last checkpoint the observer accepted (none if it stopped
+    /// before the first).
+    pub served: Option<Served>,
+    /// Ballots and audited ballots among the mirrored entries.
+    pub ballots: u64,
+    /// See `ballots`.
+    pub audited: u64,
+    /// Bytes of entries past the accepted checkpoint that were cut off.
+    pub dropped_bytes: u64,
 }
 
 /// Writes a file so that readers see the old or the new content, never

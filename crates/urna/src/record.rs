@@ -12,8 +12,8 @@ use urna_verify::{Options, RecordWriter, Report};
 #[derive(Debug, Clone, clap::Args)]
 pub struct VerifyOpts {
     /// The election record: an exported folder (spec/export.md), or the
-    /// URL of a running `urna serve` (http://host:port), read through its
-    /// public board API while it is verified.
+    /// URL of a running `urna serve` (http[s]://host:port), read through
+    /// its public board API while it is verified.
     pub record: String,
     /// Print the report as JSON.
     #[arg(long)]
@@ -26,6 +26,10 @@ pub struct VerifyOpts {
     /// temporary folder, removed afterwards).
     #[arg(long)]
     pub mirror: Option<PathBuf>,
+    /// With an https:// URL: also trust the CA certificates in this PEM
+    /// file (a private CA), besides Mozilla's roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// Options of `urna export`.
@@ -117,6 +121,9 @@ fn verify_url(opts: &VerifyOpts) -> anyhow::Result<Report> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
+    if let Some(ca) = &opts.ca_cert {
+        crate::http::trust_ca_file(ca)?;
+    }
     let remote = crate::mirror::Remote::connect(&opts.record, opts.board_key.as_deref())?;
     if !remote.pinned && !opts.json {
         eprintln!(

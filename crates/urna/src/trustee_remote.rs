@@ -1,17 +1,17 @@
 //! `urna trustee … --server URL`: the trustee's steps with the payloads
 //! carried by the election server (spec/api.md §A5, spec/trustee.md §T5)
-//! instead of files. A small blocking HTTP/1.1 client on std: a trustee
-//! makes a handful of requests, and the key store code stays the same as
-//! in file mode.
+//! instead of files, through the CLI's small blocking HTTP/1.1 client
+//! (`http://` or `https://`): a trustee makes a handful of requests, and
+//! the key store code stays the same as in file mode.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use serde_json::{Value, json};
 use urna_trustee::Zeroizing;
+
+use crate::http::{self, BaseUrl};
 
 /// The environment variable holding the trustee token.
 const TOKEN_ENV: &str = "URNA_TRUSTEE_TOKEN";
@@ -20,9 +20,13 @@ const TOKEN_ENV: &str = "URNA_TRUSTEE_TOKEN";
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerOpts {
     /// Take the published messages from, and post this trustee's to, the
-    /// election server at this URL (http://host:port) instead of files.
+    /// election server at this URL (http[s]://host:port) instead of files.
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
+    /// With --server https://: also trust the CA certificates in this PEM
+    /// file (a private CA), besides Mozilla's roots.
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub ca_cert: Option<PathBuf>,
     /// File holding this trustee's token (first line; otherwise the
     /// URNA_TRUSTEE_TOKEN environment variable), as issued by the admin.
     #[arg(long, value_name = "FILE", requires = "server")]
@@ -36,7 +40,7 @@ pub struct ServerOpts {
 /// A server and this trustee's token.
 #[derive(Debug)]
 pub struct Remote {
-    addr: String,
+    base: BaseUrl,
     token: Zeroizing<String>,
     wait: Duration,
 }
@@ -68,15 +72,9 @@ impl Remote {
         let Some(url) = &o.server else {
             return Ok(None);
         };
-        let addr = match url.strip_prefix("http://") {
-            Some(rest) => rest.trim_end_matches('/').to_string(),
-            None if url.starts_with("https://") => bail!(
-                "--server {url}: https is not supported by this client; reach the server through a TLS tunnel on this machine (for example ssh -L) and give http://127.0.0.1:PORT"
-            ),
-            None => bail!("--server {url}: expected http://host:port"),
-        };
-        if addr.is_empty() || addr.contains('/') {
-            bail!("--server {url}: expected http://host:port");
+        let base = BaseUrl::parse(url).map_err(|e| anyhow!("--server: {e:#}"))?;
+        if let Some(ca) = &o.ca_cert {
+            http::trust_ca_file(ca)?;
         }
         let token = match &o.token_file {
             Some(p) => {
@@ -94,7 +92,7 @@ impl Remote {
             bail!("the trustee token is empty");
         }
         Ok(Some(Remote {
-            addr,
+            base,
             token,
             wait: Duration::from_secs(o.wait),
         }))
@@ -107,42 +105,15 @@ impl Remote {
         auth: bool,
         body: Option<&[u8]>,
     ) -> anyhow::Result<(u16, Vec<u8>)> {
-        let fail = |e: std::io::Error| anyhow!("{method} http://{}{path}: {e}", self.addr);
-        let mut s = TcpStream::connect(&self.addr).map_err(fail)?;
-        s.set_read_timeout(Some(Duration::from_secs(120)))
-            .map_err(fail)?;
-        let body = body.unwrap_or(b"");
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-            self.addr,
-            body.len()
-        );
-        if auth {
-            head.push_str(&format!(
-                "Authorization: Bearer {}\r\n",
-                self.token.as_str()
-            ));
-        }
-        head.push_str("\r\n");
-        s.write_all(head.as_bytes()).map_err(fail)?;
-        s.write_all(body).map_err(fail)?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).map_err(fail)?;
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or_else(|| anyhow!("{method} {path}: not an HTTP answer"))?;
-        let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-        let status: u16 = head
-            .split(' ')
-            .nth(1)
-            .and_then(|x| x.parse().ok())
-            .ok_or_else(|| anyhow!("{method} {path}: bad status line"))?;
-        let mut body = raw[split + 4..].to_vec();
-        if head.contains("transfer-encoding: chunked") {
-            body = dechunk(&body).ok_or_else(|| anyhow!("{method} {path}: bad chunked body"))?;
-        }
-        Ok((status, body))
+        let r = http::send(
+            &self.base,
+            method,
+            path,
+            body,
+            auth.then_some(self.token.as_str()),
+            Duration::from_secs(120),
+        )?;
+        Ok((r.status, r.body))
     }
 
     fn call(
@@ -283,20 +254,5 @@ impl Remote {
             v["entries"]
         );
         Ok(())
-    }
-}
-
-fn dechunk(body: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    loop {
-        let nl = body.get(at..)?.windows(2).position(|w| w == b"\r\n")? + at;
-        let size = std::str::from_utf8(&body[at..nl]).ok()?;
-        let n = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
-        if n == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(body.get(nl + 2..nl + 2 + n)?);
-        at = nl + 2 + n + 2;
     }
 }

@@ -6,16 +6,22 @@
 //! covers the inclusion of every entry), runs the independent verifier's
 //! per-entry checks on the entries as they arrive, shows the turnout,
 //! cosigns each checkpoint it accepted (§B7.4) and submits the
-//! cosignature to the board (§B10). Observers that share a `--peers`
-//! folder compare their checkpoints, which catches a board showing
-//! different histories to different observers (a split view).
+//! cosignature to the board (§B10). Observers compare their checkpoints
+//! over HTTP (`--listen`, `--peer`) or through a shared folder
+//! (`--peers`), which catches a board showing different histories to
+//! different observers (a split view, §B12). A mirror folder that already
+//! holds a mirror is re-checked and continued (§B11.2).
 //!
 //! Any inconsistency is an alarm: an `ALARM` line on stderr naming the
 //! evidence (the two conflicting signed checkpoints, in full), and exit
-//! code 1. Exit 0: stopped as asked with nothing wrong; 2: unusable input.
+//! code 1. Exit 0: stopped as asked with nothing wrong; 2: unusable input
+//! or local state.
+
+mod gossip;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -26,17 +32,32 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, anyhow, bail};
 use rand::RngExt;
 use urna_board::{
-    EntryKind, Hash, ObserverSigningKey, SignedNote, cosign_checkpoint, verify_checkpoint,
-    verify_consistency,
+    EntryKind, Hash, ObserverSigningKey, SignedNote, cosign_checkpoint, verify_consistency,
 };
 
-use crate::mirror::{Mirror, Remote, Served, write_atomic};
+use self::gossip::Peer;
+use crate::mirror::{Mirror, Remote, Served};
 
 /// Options of `urna observe`.
+///
+/// Exit codes: 0 stopped as asked (`--until-size`, `--duration`) with
+/// nothing wrong; 1 an ALARM (the board contradicted itself or another
+/// observer's view, or rewrote its history while the observer was down)
+/// or entries that fail their checks; 2 unusable input or local state (no
+/// board at the URL, a bad key, a mirror folder whose files were altered).
 #[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 stopped as asked with nothing wrong; 1 ALARM (inconsistent or \
+split view, history rewritten while the observer was down) or entries failing their checks; \
+2 unusable input or local state (no board, a bad key, a mirror whose files were altered)."
+)]
 pub struct ObserveOpts {
-    /// The board: the URL of a running `urna serve` (http://host:port).
+    /// The board: the URL of a running `urna serve` (http[s]://host:port).
     pub url: String,
+    /// Also trust the CA certificates in this PEM file (a private CA) for
+    /// https:// URLs (the board's and the peers'), besides Mozilla's roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// The observer's Ed25519 key file (made on first use, mode 0600): it
     /// cosigns every checkpoint the observer accepted. Without it the
     /// observer only checks.
@@ -53,13 +74,26 @@ pub struct ObserveOpts {
     #[arg(long)]
     pub board_key: Option<String>,
     /// The mirror folder (record layout, spec/export.md); default: a
-    /// temporary folder.
+    /// temporary folder. If it already holds a mirror, the observer
+    /// resumes it: re-checks it (its entries must hash to the root of the
+    /// last checkpoint accepted, else exit 2), requires the board's
+    /// checkpoint to be consistent with that one (else ALARM, exit 1) and
+    /// fetches only the entries after it.
     #[arg(long)]
     pub mirror: Option<PathBuf>,
-    /// A folder shared with other observers: each writes its latest
-    /// checkpoint there and checks the others' against its own.
+    /// A folder shared with other observers on this machine: each writes
+    /// its latest checkpoint there and checks the others' against its own.
     #[arg(long)]
     pub peers: Option<PathBuf>,
+    /// Serve this observer's latest accepted checkpoint at
+    /// `GET /observer/checkpoint` (and `GET /observer/status`, JSON) on
+    /// this address, for other observers' `--peer`.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Another observer's `--listen` URL (repeatable): its checkpoint is
+    /// fetched every round and held to this observer's view.
+    #[arg(long = "peer")]
+    pub peer: Vec<String>,
     /// Stop, with exit 0 if all was well, once the board has this many entries.
     #[arg(long)]
     pub until_size: Option<u64>,
@@ -166,7 +200,7 @@ enum Outcome {
 }
 
 /// What the observer holds between rounds.
-struct State {
+pub(crate) struct State {
     remote: Remote,
     mirror: Mirror,
     /// The newest checkpoint accepted.
@@ -175,10 +209,30 @@ struct State {
     seen: BTreeMap<u64, (Hash, String)>,
     ballots: u64,
     audited: u64,
+    /// What `--listen` serves.
+    status: gossip::Shared,
 }
 
 fn observe(opts: &ObserveOpts) -> anyhow::Result<Outcome> {
-    let remote = Remote::connect(&opts.url, opts.board_key.as_deref())?;
+    if let Some(ca) = &opts.ca_cert {
+        crate::http::trust_ca_file(ca)?;
+    }
+    // A mirror to resume fixes the board key: the one its accepted
+    // checkpoints were signed with.
+    let resuming = opts.mirror.as_deref().is_some_and(Mirror::exists);
+    let stored_key = match (&opts.mirror, resuming) {
+        (Some(d), true) => Some(Mirror::stored_key(d)?.to_string()),
+        _ => None,
+    };
+    let remote = Remote::connect(
+        &opts.url,
+        opts.board_key.as_deref().or(stored_key.as_deref()),
+    )?;
+    if let Some(k) = &stored_key
+        && remote.key.to_string() != *k
+    {
+        bail!("the mirror was made for board key {k}, not {}", remote.key);
+    }
     if !remote.pinned {
         eprintln!(
             "urna observe: trusting the board key served by {}: {}",
@@ -203,15 +257,60 @@ fn observe(opts: &ObserveOpts) -> anyhow::Result<Outcome> {
             tmp.path().join("mirror")
         }
     };
-    let mirror = Mirror::create(&dir, &remote.key)?;
+    let mut peers: Vec<Peer> = opts
+        .peers
+        .as_deref()
+        .map(gossip::peer_dir)
+        .into_iter()
+        .collect();
+    for url in &opts.peer {
+        peers.push(gossip::peer_url(url)?);
+    }
+    for p in &peers {
+        p.prepare()?;
+    }
+    let status: gossip::Shared = Arc::default();
+    gossip::update(&status, |s| {
+        s.board = remote.base.to_string();
+        s.board_key = remote.key.to_string();
+        s.observer_key = key.as_ref().map(|k| k.verifier_key().to_string());
+    });
+    if let Some(addr) = opts.listen {
+        let bound = gossip::listen(addr, Arc::clone(&status))?;
+        eprintln!(
+            "urna observe: serving this observer's checkpoint at http://{bound}/observer/checkpoint"
+        );
+    }
+
+    let mut resumed = None;
+    let mirror = if resuming {
+        let started = Instant::now();
+        let r = Mirror::resume(&dir, &remote.key)?;
+        let size = r.served.as_ref().map_or(0, |s| s.checkpoint.size());
+        eprintln!(
+            "urna observe: resuming the mirror in {} at size {size}: its entries hash to the root of the checkpoint accepted last (re-checked in {:.3} s{}); fetching from entry {size}",
+            dir.display(),
+            started.elapsed().as_secs_f64(),
+            if r.dropped_bytes > 0 {
+                format!(
+                    ", {} bytes of entries never accepted cut off",
+                    r.dropped_bytes
+                )
+            } else {
+                String::new()
+            }
+        );
+        let m = r.mirror;
+        resumed = Some((r.served, r.ballots, r.audited));
+        m
+    } else {
+        Mirror::create(&dir, &remote.key)?
+    };
     eprintln!(
         "urna observe: mirroring {} into {}",
         remote.base,
         dir.display()
     );
-    if let Some(p) = &opts.peers {
-        fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
-    }
 
     // The verifier's per-entry checks run behind the mirror, on what it wrote.
     let finished = Arc::new(AtomicBool::new(false));
@@ -252,16 +351,37 @@ fn observe(opts: &ObserveOpts) -> anyhow::Result<Outcome> {
         seen: BTreeMap::new(),
         ballots: 0,
         audited: 0,
+        status,
     };
+    if let Some((Some(served), ballots, audited)) = resumed {
+        // The checkpoint accepted before the stop is where the board must
+        // continue from (the next round's consistency proof starts there).
+        let cp = &served.checkpoint;
+        st.seen.insert(cp.size(), (*cp.root(), served.text.clone()));
+        st.ballots = ballots;
+        st.audited = audited;
+        for p in &peers {
+            p.publish(&name, &served.text)?;
+        }
+        gossip::update(&st.status, |s| {
+            s.size = Some(cp.size());
+            s.root = Some(hex::encode(cp.root()));
+            s.ballots = ballots;
+            s.audited = audited;
+            s.note = Some(served.text.clone());
+        });
+        st.last = Some(served);
+    }
     let start = Instant::now();
     let interval = Duration::from_secs_f64(opts.interval.max(0.05));
     let mut entry_failures = 0u64;
     let mut first = true;
     let outcome = loop {
-        match round(&mut st, key.as_ref(), &name, opts.peers.as_deref()) {
+        match round(&mut st, key.as_ref(), &name, &peers) {
             Ok(Ok(())) => {}
             Ok(Err(alarm)) => {
                 alarm.log();
+                gossip::update(&st.status, |s| s.alarms.push(alarm.what.clone()));
                 break Outcome::Alarm;
             }
             Err(e) if first => return Err(e),
@@ -330,7 +450,7 @@ fn round(
     st: &mut State,
     key: Option<&ObserverSigningKey>,
     name: &str,
-    peers: Option<&Path>,
+    peers: &[Peer],
 ) -> anyhow::Result<Result<(), Alarm>> {
     let text = st.remote.checkpoint_text()?;
     let served = match st.remote.check(text.clone()) {
@@ -356,11 +476,11 @@ fn round(
                 .with("seen before", p.text.clone())
                 .with("served now", served.text.clone())));
             }
-            return peer_round(st, name, peers);
+            return Ok(gossip::peer_round(st, name, peers));
         }
         if cp.size() < pc.size() {
             // Older than what we hold: stale, or another history.
-            if let Some(a) = check_against_seen(st, &served, "served now")? {
+            if let Some(a) = gossip::compare(st, &served, "served now")? {
                 return Ok(Err(a));
             }
             eprintln!(
@@ -369,7 +489,7 @@ fn round(
                 pc.size(),
                 pc.size()
             );
-            return peer_round(st, name, peers);
+            return Ok(gossip::peer_round(st, name, peers));
         }
         let proof = st.remote.consistency(pc.size(), cp.size())?;
         if let Err(e) = verify_consistency(pc.size(), cp.size(), &proof, pc.root(), cp.root()) {
@@ -447,95 +567,17 @@ fn round(
             Err(e) => eprintln!("urna observe: warning: submitting the cosignature: {e:#}"),
         }
     }
-    if let Some(dir) = peers {
-        write_atomic(&dir.join(format!("{name}.txt")), own.to_text().as_bytes())?;
+    let own = own.to_text();
+    for p in peers {
+        p.publish(name, &own)?;
     }
-    peer_round(st, name, peers)
-}
-
-/// Checks a board-signed checkpoint (ours from the past, or a peer's)
-/// against what this observer accepted: same size, same root; otherwise
-/// a consistency proof from the board must link them.
-fn check_against_seen(st: &State, other: &Served, label: &str) -> anyhow::Result<Option<Alarm>> {
-    let oc = &other.checkpoint;
-    let Some(last) = &st.last else {
-        return Ok(None);
-    };
-    if let Some((root, note)) = st.seen.get(&oc.size()) {
-        if root != oc.root() {
-            return Ok(Some(
-                Alarm::new(format!(
-                    "split view: two different roots signed by the board for size {}",
-                    oc.size()
-                ))
-                .with("seen by this observer", note.clone())
-                .with(label.to_owned(), other.text.clone()),
-            ));
-        }
-        return Ok(None);
-    }
-    let lc = &last.checkpoint;
-    let (small, big) = if oc.size() < lc.size() {
-        (oc, lc)
-    } else {
-        (lc, oc)
-    };
-    let proof = st.remote.consistency(small.size(), big.size())?;
-    if let Err(e) = verify_consistency(small.size(), big.size(), &proof, small.root(), big.root()) {
-        return Ok(Some(
-            Alarm::new(format!(
-                "split view: checkpoints of sizes {} and {} are not consistent ({e})",
-                small.size(),
-                big.size()
-            ))
-            .with("seen by this observer", last.text.clone())
-            .with(label.to_owned(), other.text.clone()),
-        ));
-    }
-    Ok(None)
-}
-
-/// Compares the peers' latest checkpoints with ours.
-fn peer_round(
-    st: &mut State,
-    name: &str,
-    peers: Option<&Path>,
-) -> anyhow::Result<Result<(), Alarm>> {
-    let Some(dir) = peers else {
-        return Ok(Ok(()));
-    };
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .filter(|p| p.file_stem().is_none_or(|s| s != name))
-        .collect();
-    files.sort();
-    for path in files {
-        let Ok(bytes) = fs::read(&path) else { continue };
-        let Ok(note) = SignedNote::parse(&bytes) else {
-            continue;
-        };
-        // Only what the board itself signed is evidence against it.
-        let Ok(v) = verify_checkpoint(&note, &st.remote.key, &[]) else {
-            continue;
-        };
-        let other = Served {
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-            note,
-            checkpoint: v.checkpoint,
-        };
-        let label = format!(
-            "seen by peer {}",
-            path.file_stem()
-                .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
-        );
-        match check_against_seen(st, &other, &label) {
-            Ok(Some(alarm)) => return Ok(Err(alarm)),
-            Ok(None) => {}
-            // The board may not (yet) serve a proof to sizes it did not
-            // show us; look again next round.
-            Err(e) => eprintln!("urna observe: warning: checking {label}: {e:#}"),
-        }
-    }
-    Ok(Ok(()))
+    let (ballots, audited) = (st.ballots, st.audited);
+    gossip::update(&st.status, |s| {
+        s.size = Some(cp.size());
+        s.root = Some(hex::encode(cp.root()));
+        s.ballots = ballots;
+        s.audited = audited;
+        s.note = Some(own);
+    });
+    Ok(gossip::peer_round(st, name, peers))
 }
