@@ -20,8 +20,8 @@ use crate::batch::{Accumulator, Verify};
 use crate::credential::{CredentialKey, Signature};
 use crate::elgamal::{Ciphertext, Nonce, PublicKey, SecretScalar};
 use crate::encoding::{Element, Reader, Writer, bounded};
-use crate::group::{h, mul_h};
 use crate::error::{PeerError, UsageError};
+use crate::group::{h, mul_h};
 use crate::proof::range::{
     MAX_BRANCHES, RangeProof, RangeStatement, accumulate_range, accumulate_range_open,
 };
@@ -93,8 +93,7 @@ impl ContestShape {
     /// §7.1): n = 1 (it is k itself, and k ≤ option_max by the bounds) or
     /// n = 2 with k = option_max (v_1 = k − v_0 with v_0 ∈ [0, k]).
     pub fn last_range_implied(&self) -> bool {
-        self.is_exact()
-            && (self.options == 1 || (self.options == 2 && self.max == self.option_max))
+        self.is_exact() && (self.options == 1 || (self.options == 2 && self.max == self.option_max))
     }
 
     /// Range proofs per contest, one per option in option order except an

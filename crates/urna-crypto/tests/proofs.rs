@@ -233,8 +233,16 @@ fn exact_contest_layouts_of_version_1_are_refused() {
     let (mut r, kp, fp) = setup(5);
     let cred = CredentialKey::generate(&mut r);
     let shapes = [ContestShape::choose(3, 2, 2)];
-    let (ballot, _) =
-        Ballot::encrypt(kp.public(), &fp, &cred, b"", &shapes, &[vec![0, 1, 1]], &mut r).unwrap();
+    let (ballot, _) = Ballot::encrypt(
+        kp.public(),
+        &fp,
+        &cred,
+        b"",
+        &shapes,
+        &[vec![0, 1, 1]],
+        &mut r,
+    )
+    .unwrap();
     let key = *kp.public().element();
     let mut with_sum = ballot.clone();
     with_sum.contests[0].sum_proof = Some(ballot.contests[0].proofs[0].clone());
