@@ -86,7 +86,7 @@ impl ContestShape {
     /// Options whose ciphertext is on the wire: all but the derived last
     /// one of an exact contest (spec §7.3).
     pub fn sent_options(&self) -> usize {
-        usize::from(self.options) - usize::from(self.is_exact())
+        usize::from(self.options).saturating_sub(usize::from(self.is_exact()))
     }
 
     /// Whether the derived option's range follows from the others' (spec
@@ -99,7 +99,7 @@ impl ContestShape {
     /// Range proofs per contest, one per option in option order except an
     /// implied derived option (spec §7.3).
     pub fn option_proofs(&self) -> usize {
-        usize::from(self.options) - usize::from(self.last_range_implied())
+        usize::from(self.options).saturating_sub(usize::from(self.last_range_implied()))
     }
 
     fn encode(&self, w: &mut Writer) {
