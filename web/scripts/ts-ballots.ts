@@ -22,6 +22,15 @@ const styles: { shapes: U.ContestShape[]; selections: number[][] }[] = [
     ],
     selections: [[3, 0, 1], [0], Array.from({ length: 20 }, (_, i) => (i === 17 ? 1 : 0))],
   },
+  {
+    // Exact contests (§7.1): nothing sent; derived with its proof; derived with its proof, n = 3.
+    shapes: [
+      { options: 1, option_max: 1, min: 1, max: 1 },
+      { options: 2, option_max: 2, min: 1, max: 1 },
+      { options: 3, option_max: 1, min: 2, max: 2 },
+    ],
+    selections: [[1], [1, 0], [1, 0, 1]],
+  },
 ];
 
 const ballots = styles.map(({ shapes, selections }) => {

@@ -254,11 +254,13 @@ each('ballot.json', (c, top) => {
       const rand: U.BallotRandomness = {
         nonce: (ci, o) => sc(c.nonces[ci][o]),
         optionProof: (ci, o) => replay(expected.contests[ci].optionProofs[o], sc(c.option_proof_nonces[ci][o])),
-        sumProof: (ci) => replay(expected.contests[ci].sumProof, sc(c.sum_proof_nonces[ci])),
+        sumProof: (ci) => replay(expected.contests[ci].sumProof!, sc(c.sum_proof_nonces[ci])),
         signatureRandom: () => hx(c.signature_random),
       };
       const made = U.encryptBallot(e, sc(c.credential_secret), hx(c.header), c.shapes, c.selections, rand);
       assert.equal(U.toHex(made.bytes), c.ballot, 'byte-for-byte reproduction');
+      // Every option's nonce is revealed, a derived one's as −Σ r (§7.1, §7.5).
+      assert.deepEqual(made.nonces.map((l) => l.map((r) => U.toHex(U.scalarToBytes(r)))), c.nonces);
       assert.equal(made.bytes.length, c.ballot.length / 2);
       // A ballot with fresh randomness verifies and audits.
       const fresh = U.encryptBallot(e, sc(c.credential_secret), hx(c.header), c.shapes, c.selections);

@@ -1,6 +1,9 @@
 //! Encrypted ballots: one ciphertext per option with its range proof, one
 //! selection-limit proof per contest, all signed with the voter's
-//! credential (spec §7).
+//! credential (spec §7). In an exact contest (min = max) the last option's
+//! ciphertext is derived from the others and the contest's fixed sum, so it
+//! is not sent, nor is a sum proof, nor the derived option's range proof
+//! where the others imply it (spec §7.1, docs/decisions/0007).
 //!
 //! Every proof's context binds the credential, the contest and the option
 //! (spec §7.2). Without that, a voter could copy someone else's
@@ -8,7 +11,9 @@
 //! the copied vote moves the tally, learn how that person voted (the
 //! replay attack on Helios, Cortier and Smyth 2011).
 
+use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::Identity;
 use rand_core::CryptoRng;
 
 use crate::batch::{Accumulator, Verify};
@@ -16,13 +21,14 @@ use crate::credential::{CredentialKey, Signature};
 use crate::elgamal::{Ciphertext, Nonce, PublicKey, SecretScalar};
 use crate::encoding::{Element, Reader, Writer, bounded};
 use crate::error::{PeerError, UsageError};
+use crate::group::{h, mul_h};
 use crate::proof::range::{
     MAX_BRANCHES, RangeProof, RangeStatement, accumulate_range, accumulate_range_open,
 };
 use crate::transcript::Fingerprint;
 
 /// Encoding version of [`Ballot`] (spec §7.3).
-pub const BALLOT_VERSION: u8 = 1;
+pub const BALLOT_VERSION: u8 = 2;
 /// Most contests on one ballot.
 pub const MAX_CONTESTS: u64 = 64;
 /// Most options in one contest.
@@ -71,6 +77,31 @@ impl ContestShape {
         Ok(())
     }
 
+    /// Whether the contest's sum is fixed (min = max = k): its last option
+    /// is then derived, not sent (spec §7.1).
+    pub fn is_exact(&self) -> bool {
+        self.min == self.max
+    }
+
+    /// Options whose ciphertext is on the wire: all but the derived last
+    /// one of an exact contest (spec §7.3).
+    pub fn sent_options(&self) -> usize {
+        usize::from(self.options).saturating_sub(usize::from(self.is_exact()))
+    }
+
+    /// Whether the derived option's range follows from the others' (spec
+    /// §7.1): n = 1 (it is k itself, and k ≤ option_max by the bounds) or
+    /// n = 2 with k = option_max (v_1 = k − v_0 with v_0 ∈ [0, k]).
+    pub fn last_range_implied(&self) -> bool {
+        self.is_exact() && (self.options == 1 || (self.options == 2 && self.max == self.option_max))
+    }
+
+    /// Range proofs per contest, one per option in option order except an
+    /// implied derived option (spec §7.3).
+    pub fn option_proofs(&self) -> usize {
+        usize::from(self.options).saturating_sub(usize::from(self.last_range_implied()))
+    }
+
     fn encode(&self, w: &mut Writer) {
         w.u16(self.options)
             .u32(self.option_max)
@@ -90,18 +121,47 @@ impl ContestShape {
     }
 }
 
-/// One contest: its shape, one ciphertext and `0..=option_max` proof per
-/// option, and the selection-limit proof on their sum.
+/// One contest: its shape, one ciphertext per option (an exact contest's
+/// last one derived, spec §7.1), a `0..=option_max` proof per option whose
+/// range is not implied, and the selection-limit proof on their sum unless
+/// the sum is fixed.
 #[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 pub struct EncryptedContest {
     /// The shape the voter's device used.
     pub shape: ContestShape,
-    /// One ciphertext per option, in the manifest's order.
+    /// One ciphertext per option, in the manifest's order, the derived
+    /// one of an exact contest included.
     pub ciphertexts: Vec<Ciphertext>,
-    /// One range proof per option.
+    /// Range proofs in option order: one per option, except that an
+    /// exact contest's implied last option has none
+    /// ([`ContestShape::option_proofs`]).
     pub proofs: Vec<RangeProof>,
-    /// Proof that the options' sum lies in `min..=max`.
-    pub sum_proof: RangeProof,
+    /// Proof that the options' sum lies in `min..=max`; `None` in an exact
+    /// contest, whose sum is `min` by construction.
+    pub sum_proof: Option<RangeProof>,
+}
+
+/// `k·H`; `k` is 1 in every yes/no contest, where the table is not needed.
+fn small_multiple_of_h(k: u32) -> RistrettoPoint {
+    match k {
+        0 => RistrettoPoint::identity(),
+        1 => *h().point(),
+        _ => mul_h(&Scalar::from(k)),
+    }
+}
+
+/// The derived last option of an exact contest (spec §7.1):
+/// `Enc(k; 0) − Σ sent = (−Σα, k·H − Σβ)`, which encrypts `k − Σ v` under
+/// nonce `−Σ r`. Its α may be the identity (n = 1); it is never decoded.
+pub fn derived_ciphertext(shape: &ContestShape, sent: &[Ciphertext]) -> Ciphertext {
+    let (a, b) = sent.iter().fold(
+        (RistrettoPoint::identity(), small_multiple_of_h(shape.max)),
+        |(a, b), c| (a - c.alpha.point(), b - c.beta.point()),
+    );
+    Ciphertext {
+        alpha: Element::from_point(a),
+        beta: Element::from_point(b),
+    }
 }
 
 impl EncryptedContest {
@@ -191,43 +251,70 @@ impl Ballot {
                 )));
             }
             let cidx = index16(ci)?;
+            let total = sel.iter().fold(0u64, |t, &v| t.saturating_add(v));
+            if shape.is_exact() && total != u64::from(shape.max) {
+                return Err(UsageError::ValueOutOfRange {
+                    value: total,
+                    lo: shape.min.into(),
+                    hi: shape.max.into(),
+                });
+            }
+            if let Some(&v) = sel.iter().find(|&&v| v > u64::from(shape.option_max)) {
+                return Err(UsageError::ValueOutOfRange {
+                    value: v,
+                    lo: 0,
+                    hi: shape.option_max.into(),
+                });
+            }
             let mut ciphertexts = Vec::with_capacity(sel.len());
             let mut proofs = Vec::with_capacity(sel.len());
             let mut nonces = Vec::with_capacity(sel.len());
             let mut nonce_sum = Scalar::ZERO;
             for (oi, &v) in sel.iter().enumerate() {
-                let (ct, r) = key.encrypt(v, rng);
-                let ctx = proof_context(cred, cidx, index16(oi)?);
-                let proof = RangeProof::prove(
+                let (ct, r) = if oi < shape.sent_options() {
+                    key.encrypt(v, rng)
+                } else {
+                    // The derived option: Enc(k; 0) − Σ Enc(v_o; r_o).
+                    (
+                        derived_ciphertext(shape, &ciphertexts),
+                        SecretScalar::new(-nonce_sum),
+                    )
+                };
+                if oi < shape.option_proofs() {
+                    let ctx = proof_context(cred, cidx, index16(oi)?);
+                    proofs.push(RangeProof::prove(
+                        fp,
+                        &ctx,
+                        key,
+                        &[ct],
+                        0,
+                        shape.option_max.into(),
+                        v,
+                        &r,
+                        rng,
+                    )?);
+                }
+                nonce_sum += r.expose();
+                ciphertexts.push(ct);
+                nonces.push(r);
+            }
+            let sum_proof = if shape.is_exact() {
+                None
+            } else {
+                let ctx = proof_context(cred, cidx, SUM_OPTION);
+                let nonce_sum = SecretScalar::new(nonce_sum);
+                Some(RangeProof::prove(
                     fp,
                     &ctx,
                     key,
-                    &[ct],
-                    0,
-                    shape.option_max.into(),
-                    v,
-                    &r,
+                    &ciphertexts,
+                    shape.min.into(),
+                    shape.max.into(),
+                    total,
+                    &nonce_sum,
                     rng,
-                )?;
-                nonce_sum += r.expose();
-                ciphertexts.push(ct);
-                proofs.push(proof);
-                nonces.push(r);
-            }
-            let total: u64 = sel.iter().sum();
-            let ctx = proof_context(cred, cidx, SUM_OPTION);
-            let nonce_sum = SecretScalar::new(nonce_sum);
-            let sum_proof = RangeProof::prove(
-                fp,
-                &ctx,
-                key,
-                &ciphertexts,
-                shape.min.into(),
-                shape.max.into(),
-                total,
-                &nonce_sum,
-                rng,
-            )?;
+                )?)
+            };
             contests.push(EncryptedContest {
                 shape: *shape,
                 ciphertexts,
@@ -262,11 +349,19 @@ impl Ballot {
         w.u16(index16(self.contests.len())?);
         for c in &self.contests {
             c.shape.encode(w);
-            for (ct, proof) in c.ciphertexts.iter().zip(&c.proofs) {
+            // Sent options with their proofs, then the derived option's
+            // proof if any, then the sum proof if any (spec §7.3).
+            let sent = c.shape.sent_options().min(c.ciphertexts.len());
+            for (ct, proof) in c.ciphertexts[..sent].iter().zip(&c.proofs) {
                 ct.encode(w);
                 proof.encode(w);
             }
-            c.sum_proof.encode(w);
+            for proof in c.proofs.iter().skip(sent) {
+                proof.encode(w);
+            }
+            if let Some(p) = &c.sum_proof {
+                p.encode(w);
+            }
         }
         Ok(())
     }
@@ -287,7 +382,7 @@ impl Ballot {
                     .iter()
                     .map(|p| 64 + 128 * p.branches.len())
                     .sum::<usize>()
-                    + 128 * c.sum_proof.branches.len()
+                    + c.sum_proof.as_ref().map_or(0, |p| 128 * p.branches.len())
                     + 14
             })
             .sum();
@@ -317,11 +412,23 @@ impl Ballot {
             let shape = ContestShape::decode(&mut r)?;
             let mut ciphertexts = Vec::with_capacity(shape.options.into());
             let mut proofs = Vec::with_capacity(shape.options.into());
-            for _ in 0..shape.options {
+            for _ in 0..shape.sent_options() {
                 ciphertexts.push(Ciphertext::decode(&mut r)?);
                 proofs.push(RangeProof::decode(&mut r, 0, shape.option_max.into())?);
             }
-            let sum_proof = RangeProof::decode(&mut r, shape.min.into(), shape.max.into())?;
+            let sum_proof = if shape.is_exact() {
+                ciphertexts.push(derived_ciphertext(&shape, &ciphertexts));
+                if !shape.last_range_implied() {
+                    proofs.push(RangeProof::decode(&mut r, 0, shape.option_max.into())?);
+                }
+                None
+            } else {
+                Some(RangeProof::decode(
+                    &mut r,
+                    shape.min.into(),
+                    shape.max.into(),
+                )?)
+            };
             contests.push(EncryptedContest {
                 shape,
                 ciphertexts,
@@ -356,7 +463,8 @@ impl Ballot {
     }
 
     /// Checks a Benaloh audit (spec §7.5): re-encrypting every revealed
-    /// selection with its revealed nonce gives exactly this ballot's ciphertexts.
+    /// selection with its revealed nonce gives exactly this ballot's
+    /// ciphertexts, an exact contest's derived one included.
     pub fn check_audit(&self, key: &PublicKey, secrets: &BallotSecrets) -> Result<(), PeerError> {
         if secrets.selections.len() != self.contests.len()
             || secrets.nonces.len() != self.contests.len()
@@ -417,7 +525,8 @@ impl<'a> BallotCheck<'a> {
         for (ci, (c, shape)) in b.contests.iter().zip(self.shapes).enumerate() {
             if c.shape != *shape
                 || c.ciphertexts.len() != usize::from(shape.options)
-                || c.proofs.len() != c.ciphertexts.len()
+                || c.proofs.len() != shape.option_proofs()
+                || c.sum_proof.is_some() == shape.is_exact()
             {
                 return Err(PeerError::ShapeMismatch {
                     what: "contest shape differs from the ballot style in contest",
@@ -430,8 +539,9 @@ impl<'a> BallotCheck<'a> {
     }
 
     /// Walks every range proof of the ballot in the order of spec §7.4 —
-    /// per contest, each option's proof, then the sum proof — with its
-    /// statement and context; `option` is `None` for the sum proof.
+    /// per contest, each option's proof (an exact contest's derived option
+    /// last, about its derived ciphertext), then the sum proof if any —
+    /// with its statement and context; `option` is `None` for the sum proof.
     fn for_each_proof(
         &self,
         mut f: impl FnMut(
@@ -455,14 +565,16 @@ impl<'a> BallotCheck<'a> {
                 let ctx = proof_context(&b.credential, cidx, oi as u16);
                 f(cidx, Some(oi as u16), proof, &st, &ctx)?;
             }
-            let st = RangeStatement {
-                key: self.key,
-                summands: &c.ciphertexts,
-                lo: shape.min.into(),
-                hi: shape.max.into(),
-            };
-            let ctx = proof_context(&b.credential, cidx, SUM_OPTION);
-            f(cidx, None, &c.sum_proof, &st, &ctx)?;
+            if let Some(sum_proof) = &c.sum_proof {
+                let st = RangeStatement {
+                    key: self.key,
+                    summands: &c.ciphertexts,
+                    lo: shape.min.into(),
+                    hi: shape.max.into(),
+                };
+                let ctx = proof_context(&b.credential, cidx, SUM_OPTION);
+                f(cidx, None, sum_proof, &st, &ctx)?;
+            }
         }
         Ok(())
     }
@@ -480,10 +592,12 @@ impl Verify for BallotCheck<'_> {
         let b = self.ballot;
         self.check_shapes()?;
         // Same equations as `for_each_proof` with `accumulate_range`, but
-        // each ciphertext enters the multiscalar multiplication once: its
-        // option proof's coefficients and the contest's sum-proof
+        // each sent ciphertext enters the multiscalar multiplication once:
+        // its option proof's coefficients and the contest's sum-proof
         // coefficients (the sum proof is about Σ of these very
-        // ciphertexts) are added before the term is.
+        // ciphertexts) are added before the term is. A derived ciphertext
+        // (−Σα, k·H − Σβ) never enters: its proof's coefficients (a, b)
+        // become −a and −b on every sent option and k·b on H.
         let mut coeffs: Vec<(Scalar, Scalar)> = Vec::new();
         for (ci, (c, shape)) in b.contests.iter().zip(self.shapes).enumerate() {
             let cidx = ci as u16;
@@ -498,15 +612,30 @@ impl Verify for BallotCheck<'_> {
                 let ctx = proof_context(&b.credential, cidx, oi as u16);
                 coeffs.push(accumulate_range_open(acc, proof, self.fp, &ctx, &st)?);
             }
-            let st = RangeStatement {
-                key: self.key,
-                summands: &c.ciphertexts,
-                lo: shape.min.into(),
-                hi: shape.max.into(),
+            let sent = shape.sent_options();
+            let (sa, sb) = match &c.sum_proof {
+                Some(sum_proof) => {
+                    let st = RangeStatement {
+                        key: self.key,
+                        summands: &c.ciphertexts,
+                        lo: shape.min.into(),
+                        hi: shape.max.into(),
+                    };
+                    let ctx = proof_context(&b.credential, cidx, SUM_OPTION);
+                    accumulate_range_open(acc, sum_proof, self.fp, &ctx, &st)?
+                }
+                None => match coeffs.get(sent) {
+                    // The derived option's proof (check_shapes: only
+                    // exact contests have no sum proof, and only their
+                    // derived option follows the sent ones).
+                    Some(&(da, db)) => {
+                        acc.raw_h(db * Scalar::from(shape.max));
+                        (-da, -db)
+                    }
+                    None => (Scalar::ZERO, Scalar::ZERO),
+                },
             };
-            let ctx = proof_context(&b.credential, cidx, SUM_OPTION);
-            let (sa, sb) = accumulate_range_open(acc, &c.sum_proof, self.fp, &ctx, &st)?;
-            for (ct, (ca, cb)) in c.ciphertexts.iter().zip(&coeffs) {
+            for (ct, (ca, cb)) in c.ciphertexts[..sent].iter().zip(&coeffs) {
                 acc.raw_term(ca + sa, &ct.alpha);
                 acc.raw_term(cb + sb, &ct.beta);
             }
@@ -571,7 +700,7 @@ impl Verify for BallotCheck<'_> {
                     .iter()
                     .map(|p| 2 * p.branches.len() + 2)
                     .sum::<usize>()
-                    + 2 * c.sum_proof.branches.len()
+                    + c.sum_proof.as_ref().map_or(0, |p| 2 * p.branches.len())
             })
             .sum::<usize>()
             + 2

@@ -131,6 +131,7 @@ impl TryCryptoRng for ReplayRng {}
 /// A JSON value (only what the vector files need).
 #[derive(Debug, Clone)]
 enum J {
+    Null,
     Bool(bool),
     Num(u64),
     Str(String),
@@ -187,6 +188,7 @@ fn esc(out: &mut String, v: &str) {
 fn render(v: &J, ind: usize, out: &mut String) {
     let pad = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n));
     match v {
+        J::Null => out.push_str("null"),
         J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         J::Num(v) => {
             let _ = write!(out, "{v}");
@@ -2165,7 +2167,8 @@ struct BallotMade {
     selections: Vec<Vec<u64>>,
     nonces: Vec<Vec<Scalar>>,
     option_u: Vec<Vec<Scalar>>,
-    sum_u: Vec<Scalar>,
+    /// `None` for an exact contest (no sum proof, spec §7.1).
+    sum_u: Vec<Option<Scalar>>,
     rho: [u8; 32],
 }
 
@@ -2182,26 +2185,38 @@ fn make_ballot(
     let mut option_u = Vec::new();
     let mut sum_u = Vec::new();
     for (shape, sel) in shapes.iter().zip(selections) {
-        let mut ns = Vec::new();
+        let mut ns: Vec<Scalar> = Vec::new();
         let mut us = Vec::new();
-        for v in sel {
-            let r = rand_scalar(rng);
-            rr.scalar(&r);
-            us.push(range_feed(
-                &mut rr,
-                rng,
-                u64::from(shape.option_max) + 1,
-                *v,
-            ));
+        for (oi, v) in sel.iter().enumerate() {
+            // An exact contest's last option is derived: nonce −Σ r (§7.1).
+            let r = if oi < shape.sent_options() {
+                let r = rand_scalar(rng);
+                rr.scalar(&r);
+                r
+            } else {
+                -ns.iter().sum::<Scalar>()
+            };
+            if oi < shape.option_proofs() {
+                us.push(range_feed(
+                    &mut rr,
+                    rng,
+                    u64::from(shape.option_max) + 1,
+                    *v,
+                ));
+            }
             ns.push(r);
         }
         let total: u64 = sel.iter().sum();
-        sum_u.push(range_feed(
-            &mut rr,
-            rng,
-            u64::from(shape.max - shape.min) + 1,
-            total - u64::from(shape.min),
-        ));
+        sum_u.push(if shape.is_exact() {
+            None
+        } else {
+            Some(range_feed(
+                &mut rr,
+                rng,
+                u64::from(shape.max - shape.min) + 1,
+                total - u64::from(shape.min),
+            ))
+        });
         nonces.push(ns);
         option_u.push(us);
     }
@@ -2257,6 +2272,13 @@ fn ballot_base(name: &str, shapes: &[ContestShape], b: &[u8]) -> O {
         .k("ballot", x(b))
 }
 
+/// What strict decoding (§7.3) says when an exact contest carries what
+/// version 1 sent: the layout follows from the shape, so the decoder reads
+/// the signature where the extra bytes start, and its s is then the second
+/// half of an element encoding (the last option's β, or B_0 of the sum
+/// proof) — here, as with probability about 15/16, not a canonical scalar.
+const V1_LAYOUT_ERROR: &str = "non_canonical_scalar";
+
 fn ballot() -> Result<String, Error> {
     let mut rng = insecure_test_rng(insecure_seed_for("ballot.json"));
     let e = Election::new(&mut rng)?;
@@ -2266,6 +2288,14 @@ fn ballot() -> Result<String, Error> {
     let other = ok(CredentialKey::from_secret_bytes(&other_secret))?;
     let yes_no = ContestShape::choose(2, 1, 1);
     let three_of_ten = ContestShape::choose(10, 0, 3);
+    let two_of_three = ContestShape::choose(3, 2, 2);
+    let one_option = ContestShape::choose(1, 1, 1);
+    let one_point_of_two = ContestShape {
+        options: 2,
+        option_max: 2,
+        min: 1,
+        max: 1,
+    };
     let header = b"style=1".to_vec();
     let mut cases = Vec::new();
     let mut sel10 = vec![0u64; 10];
@@ -2312,6 +2342,20 @@ fn ballot() -> Result<String, Error> {
             vec![yes_no],
             vec![vec![0, 1]],
         ),
+        (
+            "exactly 2 of 3, options 0 and 2 (option 2 derived, with its range proof)",
+            &cred,
+            Vec::new(),
+            vec![two_of_three],
+            vec![vec![1, 0, 1]],
+        ),
+        (
+            "exact contests: one option worth exactly 1 (nothing sent), and 1 point over 2 options of up to 2 (option 1 derived, with its range proof)",
+            &cred,
+            Vec::new(),
+            vec![one_option, one_point_of_two],
+            vec![vec![1], vec![0, 1]],
+        ),
     ];
     let mut made = Vec::new();
     for (name, c, hdr, shapes, sel) in specs {
@@ -2354,7 +2398,15 @@ fn ballot() -> Result<String, Error> {
                             .collect(),
                     ),
                 )
-                .k("sum_proof_nonces", J::Arr(m.sum_u.iter().map(sc).collect()))
+                .k(
+                    "sum_proof_nonces",
+                    J::Arr(
+                        m.sum_u
+                            .iter()
+                            .map(|u| u.as_ref().map_or(J::Null, sc))
+                            .collect(),
+                    ),
+                )
                 .k("signature_random", x(&m.rho))
                 .k("signed_length", n((m.bytes.len() - 64) as u64)),
         ));
@@ -2363,6 +2415,7 @@ fn ballot() -> Result<String, Error> {
     let (yn, yn_shapes) = made.first().ok_or_else(|| fail("made"))?;
     let (two, two_shapes) = made.get(2).ok_or_else(|| fail("made"))?;
     let (oth, _) = made.get(3).ok_or_else(|| fail("made"))?;
+    let (tri, tri_shapes) = made.get(4).ok_or_else(|| fail("made"))?;
     let b = &yn.bytes;
     // Offsets in the yes/no ballot without header: version 1, credential 32,
     // header length 4, contest count 2, shape 14, then per option ct 64 + proof 256.
@@ -2374,7 +2427,89 @@ fn ballot() -> Result<String, Error> {
     let mut flip_h = hb.clone();
     flip_h[1 + 32 + 4] ^= 0x01; // first header byte
     let mut ver = b.clone();
-    ver[0] = 2;
+    ver[0] = 3;
+    let mut ver1 = b.clone();
+    ver1[0] = 1;
+    // The yes/no ballot in the version 1 layout (last option, its proof
+    // and a sum proof sent), version byte 2, re-signed.
+    let v1_layout = {
+        let c = yn.ballot.contests.first().ok_or_else(|| fail("contest"))?;
+        let ctx1 = crate::ballot::proof_context(cred.public(), 0, 1);
+        let ctxs = crate::ballot::proof_context(cred.public(), 0, crate::ballot::SUM_OPTION);
+        let ct1 = c.ciphertexts.get(1).ok_or_else(|| fail("derived"))?;
+        let r0 = yn.nonces[0][0];
+        let p1 = ok(RangeProof::prove(
+            &e.fp,
+            &ctx1,
+            &e.key,
+            std::slice::from_ref(ct1),
+            0,
+            1,
+            0,
+            &SecretScalar::new(-r0),
+            &mut rng,
+        ))?;
+        let sum = ok(RangeProof::prove(
+            &e.fp,
+            &ctxs,
+            &e.key,
+            &c.ciphertexts,
+            1,
+            1,
+            1,
+            &SecretScalar::new(Scalar::ZERO),
+            &mut rng,
+        ))?;
+        let mut w = Writer::new();
+        w.raw(&b[..b.len() - 64]);
+        ct1.encode(&mut w);
+        p1.encode(&mut w);
+        sum.encode(&mut w);
+        let signed = w.finish();
+        let sig = sign_with(&cred, &e.fp, &signed, &rand_bytes(&mut rng))?;
+        let mut w = Writer::new();
+        w.raw(&signed);
+        sig.encode(&mut w);
+        w.finish()
+    };
+    // The yes/no ballot with only a sum proof added, re-signed.
+    let with_sum = {
+        let c = yn.ballot.contests.first().ok_or_else(|| fail("contest"))?;
+        let ctxs = crate::ballot::proof_context(cred.public(), 0, crate::ballot::SUM_OPTION);
+        let sum = ok(RangeProof::prove(
+            &e.fp,
+            &ctxs,
+            &e.key,
+            &c.ciphertexts,
+            1,
+            1,
+            1,
+            &SecretScalar::new(Scalar::ZERO),
+            &mut rng,
+        ))?;
+        let mut w = Writer::new();
+        w.raw(&b[..b.len() - 64]);
+        sum.encode(&mut w);
+        let signed = w.finish();
+        let sig = sign_with(&cred, &e.fp, &signed, &rand_bytes(&mut rng))?;
+        let mut w = Writer::new();
+        w.raw(&signed);
+        sig.encode(&mut w);
+        w.finish()
+    };
+    // The derived option's range proof tampered (z_0 + 1), re-signed.
+    let mut bad_derived = tri.ballot.clone();
+    if let Some(br) = bad_derived
+        .contests
+        .get_mut(0)
+        .and_then(|c| c.proofs.get_mut(2))
+        .and_then(|p| p.branches.get_mut(0))
+    {
+        br.z += Scalar::ONE;
+    }
+    let signed = ok(bad_derived.signed_bytes())?;
+    bad_derived.signature = sign_with(&cred, &e.fp, &signed, &rand_bytes(&mut rng))?;
+    let bad_derived = ok(bad_derived.encode())?;
     let mut bad_shape = b.clone();
     bad_shape[shape_at..shape_at + 2].copy_from_slice(&0u16.to_be_bytes());
     let mut no_contests = b.clone();
@@ -2420,10 +2555,40 @@ fn ballot() -> Result<String, Error> {
             "trailing_bytes",
         ),
         (
-            "wrong version byte 2",
+            "unknown version byte 3",
             yn_shapes.clone(),
             ver,
             "unknown_version",
+        ),
+        (
+            "version 1 (before exact contests derived their last option)",
+            yn_shapes.clone(),
+            ver1,
+            "unknown_version",
+        ),
+        (
+            "exact contest still carrying its last option, that option's proof and a sum proof (re-signed)",
+            yn_shapes.clone(),
+            v1_layout,
+            V1_LAYOUT_ERROR,
+        ),
+        (
+            "exact contest still carrying a sum proof (re-signed)",
+            yn_shapes.clone(),
+            with_sum,
+            V1_LAYOUT_ERROR,
+        ),
+        (
+            "exactly 2 of 3: the derived option's range proof tampered (z_0 + 1, re-signed)",
+            tri_shapes.clone(),
+            bad_derived,
+            "invalid_proof",
+        ),
+        (
+            "exactly 2 of 3 checked against a style allowing 0..2",
+            vec![ContestShape::choose(3, 0, 2)],
+            tri.bytes.clone(),
+            "shape_mismatch",
         ),
         (
             "shape differs from the ballot style (style allows 0..1 selections)",
@@ -2545,8 +2710,38 @@ fn ballot() -> Result<String, Error> {
         ),
         err,
     ));
+    ok(tri
+        .ballot
+        .check_audit(&e.key, &audit_secrets(&tri.selections, &tri.nonces)))?;
+    cases.push(valid(audit_case(
+        "audit of the exactly-2-of-3 ballot (option 2's nonce is −(r_0 + r_1))",
+        tri,
+        &tri.selections,
+        &tri.nonces,
+    )));
+    let mut plus = tri.nonces.clone();
+    if let Some(c) = plus.get_mut(0) {
+        let s: Scalar = c.iter().take(2).sum();
+        if let Some(last) = c.get_mut(2) {
+            *last = s;
+        }
+    }
+    let err = expect_err(
+        tri.ballot
+            .check_audit(&e.key, &audit_secrets(&tri.selections, &plus)),
+        "invalid_proof",
+    )?;
+    cases.push(invalid(
+        audit_case(
+            "audit of the exactly-2-of-3 ballot revealing r_0 + r_1 for the derived option",
+            tri,
+            &tri.selections,
+            &plus,
+        ),
+        err,
+    ));
     Ok(file(
-        "Signed encrypted ballots (version 1). 'verify' cases: decode 'ballot' strictly, check it against the ballot style 'shapes' and the election's key and fingerprint, in the order of spec §7.4. Valid cases also give every secret and nonce used to make them (credential secret, per-option encryption nonces, the real-branch nonce of each option proof and of each contest's sum proof, the signature's 32 random bytes), so the bytes can be reproduced exactly. 'audit' cases: re-encrypt each revealed selection with its revealed nonce and compare with the ballot's ciphertexts.",
+        "Signed encrypted ballots (version 2). 'verify' cases: decode 'ballot' strictly, check it against the ballot style 'shapes' and the election's key and fingerprint, in the order of spec §7.4. Valid cases also give every secret and nonce used to make them (credential secret, per-option encryption nonces — an exact contest's derived last option has nonce −Σ of the others — the real-branch nonce of each option proof sent and of each contest's sum proof, null for an exact contest, the signature's 32 random bytes), so the bytes can be reproduced exactly. 'audit' cases: re-encrypt each revealed selection with its revealed nonce and compare with the ballot's ciphertexts.",
         "§7",
         vec![
             ("election", e.json()),

@@ -140,6 +140,123 @@ proptest! {
     }
 }
 
+/// A random exact shape (min = max = k) and a selection summing to k.
+fn exact_case(options: u16, option_max: u32, pick: u64) -> (ContestShape, Vec<u64>) {
+    let mut r = rng(pick);
+    let sel: Vec<u64> = (0..options)
+        .map(|_| r.random_range(0..=u64::from(option_max)))
+        .collect();
+    let k = sel.iter().sum::<u64>() as u32;
+    let shape = ContestShape {
+        options,
+        option_max,
+        min: k,
+        max: k,
+    };
+    (shape, sel)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, .. ProptestConfig::default() })]
+
+    /// spec §7.1, §7.3: an exact contest sends n − 1 ciphertexts, no sum
+    /// proof, and the derived option's proof unless it is implied; decoding
+    /// restores all n ciphertexts; every part is still bound.
+    #[test]
+    fn exact_contest_ballots_verify_and_every_change_fails(
+        seed in any::<u64>(),
+        options in 1u16..6,
+        option_max in 1u32..4,
+        pick in any::<u64>(),
+        bit in any::<prop::sample::Index>(),
+    ) {
+        let (mut r, kp, fp) = setup(seed);
+        let cred = CredentialKey::generate(&mut r);
+        let (exact, sel) = exact_case(options, option_max, pick);
+        prop_assert!(exact.is_exact());
+        let shapes = [exact, ContestShape::choose(2, 0, 1)];
+        let selections = [sel.clone(), vec![0, 1]];
+        let (ballot, secrets) = Ballot::encrypt(kp.public(), &fp, &cred, b"h", &shapes, &selections, &mut r).unwrap();
+        let key = *kp.public().element();
+        let c = &ballot.contests[0];
+        let implied = options == 1 || (options == 2 && exact.max == option_max);
+        prop_assert_eq!(exact.last_range_implied(), implied);
+        prop_assert_eq!(c.ciphertexts.len(), usize::from(options));
+        prop_assert_eq!(c.proofs.len(), usize::from(options) - usize::from(implied));
+        prop_assert!(c.sum_proof.is_none() && ballot.contests[1].sum_proof.is_some());
+        let bytes = ballot.encode().unwrap();
+        let k_o = 128 * (option_max as usize + 1);
+        let contest0 = 14 + (usize::from(options) - 1) * 64 + c.proofs.len() * k_o;
+        let contest1 = 14 + 2 * (64 + 256) + 256;
+        prop_assert_eq!(bytes.len(), 1 + 32 + 4 + 1 + 2 + contest0 + contest1 + 64);
+        prop_assert_eq!(Ballot::decode(&bytes), Ok(ballot.clone()));
+        prop_assert_eq!(verify_one(&ballot.statement(&key, &fp, &shapes), Some(&key), &mut r), Ok(()));
+        // The audit reveals every option, the derived one with nonce −Σ r.
+        prop_assert_eq!(ballot.check_audit(kp.public(), &secrets), Ok(()));
+        let last = usize::from(options) - 1;
+        let mut lie = secrets.clone();
+        lie.nonces[0][last] = SecretScalar::new(lie.nonces[0][last].expose() + Scalar::ONE);
+        prop_assert_eq!(
+            ballot.check_audit(kp.public(), &lie),
+            Err(PeerError::AuditMismatch { contest: 0, option: last as u16 })
+        );
+
+        let mut flipped = bytes.clone();
+        let i = bit.index(bytes.len() * 8);
+        flipped[i / 8] ^= 1 << (i % 8);
+        if let Ok(b) = Ballot::decode(&flipped) {
+            prop_assert!(verify_one(&b.statement(&key, &fp, &shapes), Some(&key), &mut r).is_err(), "bit {} accepted", i);
+        }
+        // The derived option's proof, when sent, is checked and named.
+        if !implied {
+            let mut bad = ballot.clone();
+            bad.contests[0].proofs[last].branches[0].z += Scalar::ONE;
+            bad.signature = cred.sign(&fp, &bad.signed_bytes().unwrap(), &mut r);
+            let check = [bad.statement(&key, &fp, &shapes)];
+            let err = verify_batch(&check, Some(&key), &mut r).unwrap_err();
+            prop_assert_eq!(
+                &err[0].error,
+                &PeerError::BadBallotProof { contest: 0, option: Some(last as u16) }
+            );
+        }
+        // A sum other than k is refused at encryption.
+        let mut wrong = sel.clone();
+        if wrong[0] < u64::from(option_max) { wrong[0] += 1 } else { wrong[0] -= 1 }
+        prop_assert!(Ballot::encrypt(kp.public(), &fp, &cred, b"h", &shapes, &[wrong, vec![0, 1]], &mut r).is_err());
+    }
+}
+
+#[test]
+fn exact_contest_layouts_of_version_1_are_refused() {
+    // The sum proof and the last option are not part of version 2's
+    // layout for an exact contest: decoding leaves bytes over or misreads.
+    let (mut r, kp, fp) = setup(5);
+    let cred = CredentialKey::generate(&mut r);
+    let shapes = [ContestShape::choose(3, 2, 2)];
+    let (ballot, _) = Ballot::encrypt(
+        kp.public(),
+        &fp,
+        &cred,
+        b"",
+        &shapes,
+        &[vec![0, 1, 1]],
+        &mut r,
+    )
+    .unwrap();
+    let key = *kp.public().element();
+    let mut with_sum = ballot.clone();
+    with_sum.contests[0].sum_proof = Some(ballot.contests[0].proofs[0].clone());
+    assert!(matches!(
+        verify_one(&with_sum.statement(&key, &fp, &shapes), Some(&key), &mut r),
+        Err(PeerError::ShapeMismatch { .. })
+    ));
+    let bytes = with_sum.encode().unwrap();
+    assert!(Ballot::decode(&bytes).is_err());
+    let mut v1 = ballot.encode().unwrap();
+    v1[0] = 1;
+    assert_eq!(Ballot::decode(&v1), Err(PeerError::UnknownVersion(1)));
+}
+
 #[test]
 fn lifted_proofs_fail_under_another_credential() {
     // Replay attack (Cortier-Smyth): copy a victim's ciphertexts and proofs, re-sign.
@@ -249,7 +366,7 @@ fn batch_names_exactly_the_bad_ballots() {
         Ok(())
     );
     // Break three ballots in different chunks and in different ways.
-    ballots[3].contests[0].proofs[1].branches[0].z += Scalar::ONE;
+    ballots[3].contests[0].proofs[0].branches[0].z += Scalar::ONE;
     ballots[300].signature.response += Scalar::ONE;
     ballots[599].header.push(1);
     let bad = verify_batch(&checks(&ballots, &key, &fp, &shapes), Some(&key), &mut r).unwrap_err();
@@ -260,7 +377,7 @@ fn batch_names_exactly_the_bad_ballots() {
         bad[0].error,
         PeerError::BadBallotProof {
             contest: 0,
-            option: Some(1)
+            option: Some(0)
         }
     );
     assert_eq!(bad[1].error, PeerError::InvalidProof(ProofKind::Signature));

@@ -722,13 +722,30 @@ fn ballot() {
                 let sel = nested_u64(&c["selections"]);
                 let nonces = nested_scalars(&c["nonces"]);
                 let option_u = nested_scalars(&c["option_proof_nonces"]);
-                let sum_u: Vec<Scalar> = c["sum_proof_nonces"]
+                let sum_u: Vec<Option<Scalar>> = c["sum_proof_nonces"]
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(scal)
+                    .map(|u| (!u.is_null()).then(|| scal(u)))
                     .collect();
                 for (ci, contest) in ballot.contests.iter().enumerate() {
+                    let shape = contest.shape;
+                    assert_eq!(contest.ciphertexts.len(), usize::from(shape.options));
+                    assert_eq!(contest.proofs.len(), option_u[ci].len());
+                    if shape.min == shape.max {
+                        // §7.1: the last option is derived, with nonce −Σ r.
+                        let last = nonces[ci].len() - 1;
+                        let rest: Scalar = nonces[ci][..last].iter().sum();
+                        assert_eq!(nonces[ci][last], -rest);
+                        let implied = shape.options == 1
+                            || (shape.options == 2 && shape.max == shape.option_max);
+                        assert_eq!(contest.proofs.len(), last + usize::from(!implied));
+                        assert!(sum_u[ci].is_none() && contest.sum_proof.is_none());
+                    }
+                    // Every option, a derived one included, is Enc(v; r).
+                    for (oi, ct) in contest.ciphertexts.iter().enumerate() {
+                        assert_eq!(pk.encrypt_with_nonce(sel[ci][oi], &nonces[ci][oi]), *ct);
+                    }
                     for (oi, ((ctx_, proof), m)) in contest
                         .ciphertexts
                         .iter()
@@ -759,11 +776,15 @@ fn ballot() {
                         assert_eq!(proof.branches.iter().map(|b| b.c).sum::<Scalar>(), ch);
                     }
                     let total: u64 = sel[ci].iter().sum();
-                    let br = &contest.sum_proof.branches
-                        [(total - u64::from(contest.shape.min)) as usize];
+                    assert!((shape.min..=shape.max).contains(&(total as u32)));
+                    let Some(sum_proof) = &contest.sum_proof else {
+                        continue;
+                    };
+                    let su = sum_u[ci].unwrap();
+                    let br = &sum_proof.branches[(total - u64::from(contest.shape.min)) as usize];
                     let rsum: Scalar = nonces[ci].iter().sum();
-                    assert_eq!(pt(mul_g(&sum_u[ci])), br.a);
-                    assert_eq!(sum_u[ci] + br.c * rsum, br.z);
+                    assert_eq!(pt(mul_g(&su)), br.a);
+                    assert_eq!(su + br.c * rsum, br.z);
                     let pctx = proof_context(&ballot.credential, ci as u16, SUM_OPTION);
                     let ch = range_challenge(
                         &f,
@@ -772,22 +793,13 @@ fn ballot() {
                         &contest.ciphertexts,
                         contest.shape.min.into(),
                         contest.shape.max.into(),
-                        &contest
-                            .sum_proof
+                        &sum_proof
                             .branches
                             .iter()
                             .map(|b| (b.a, b.b))
                             .collect::<Vec<_>>(),
                     );
-                    assert_eq!(
-                        contest
-                            .sum_proof
-                            .branches
-                            .iter()
-                            .map(|b| b.c)
-                            .sum::<Scalar>(),
-                        ch
-                    );
+                    assert_eq!(sum_proof.branches.iter().map(|b| b.c).sum::<Scalar>(), ch);
                 }
                 // Signature with the hedged nonce.
                 let signed = &b[..b.len() - 64];

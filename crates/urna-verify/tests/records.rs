@@ -427,7 +427,8 @@ fn weak_fs_ballot(h: &mut Honest) -> Vec<u8> {
     assert_eq!(contest.ciphertexts.len(), 1);
     contest.ciphertexts[0] = ct;
     contest.proofs[0] = proof.clone();
-    contest.sum_proof = proof;
+    assert!(!contest.shape.is_exact(), "approve has a sum proof");
+    contest.sum_proof = Some(proof);
     let signed = b.signed_bytes().unwrap();
     b.signature = h.voters[4]
         .key

@@ -2,8 +2,8 @@
 // the byte layout, strict decoding, verification and Benaloh audits.
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fail, Reader, concat, u8, u16, u32, utf8 } from './bytes.js';
-import { Ciphertext, encodeCiphertext, encrypt, readCiphertext } from './elgamal.js';
-import { G, Point, enc, mod, mul, prepare, randomBytes, randomScalar, readElement, readScalar, scalarToBytes } from './group.js';
+import { Ciphertext, encodeCiphertext, encrypt, readCiphertext, sumCiphertexts } from './elgamal.js';
+import { G, H, Point, enc, mod, mul, mulPub, prepare, randomBytes, randomScalar, readElement, readScalar, scalarToBytes } from './group.js';
 import {
   RangeProof,
   RangeRandomness,
@@ -28,7 +28,7 @@ export interface ContestShape {
 
 export const MAX_CONTESTS = 64;
 export const MAX_HEADER = 1024;
-export const BALLOT_VERSION = 1;
+export const BALLOT_VERSION = 2;
 export const SUM_PROOF = 0xffff;
 
 /** §7.1 bounds; `out_of_bounds` otherwise. */
@@ -44,11 +44,31 @@ export function checkShape(s: ContestShape): void {
   if (!ok) fail('out_of_bounds', `contest shape ${JSON.stringify(s)} is outside the bounds of §7.1`);
 }
 
+/** §7.1: min = max = k; the last option is then derived, not sent. */
+export const isExact = (s: ContestShape): boolean => s.min === s.max;
+/** §7.3: options whose ciphertext is on the wire. */
+export const sentOptions = (s: ContestShape): number => s.options - (isExact(s) ? 1 : 0);
+/** §7.1: the derived option's range follows from the others' (n = 1, or n = 2 with k = option_max). */
+export const lastRangeImplied = (s: ContestShape): boolean =>
+  isExact(s) && (s.options === 1 || (s.options === 2 && s.max === s.option_max));
+/** §7.3: range proofs in a contest, in option order. */
+export const optionProofCount = (s: ContestShape): number => s.options - (lastRangeImplied(s) ? 1 : 0);
+
+/** §7.1: the derived last option Enc(k; 0) − Σ sent = (−Σα, k·H − Σβ). */
+export function derivedCiphertext(s: ContestShape, sent: Ciphertext[]): Ciphertext {
+  const t = sumCiphertexts(sent);
+  const kH = s.max === 0 ? Point.ZERO : mulPub(H, BigInt(s.max));
+  return { alpha: t.alpha.negate(), beta: kH.subtract(t.beta) };
+}
+
 export interface EncryptedContest {
   shape: ContestShape;
+  /** All n options, an exact contest's derived last one included. */
   ciphertexts: Ciphertext[];
+  /** One per option in order, except an implied derived option. */
   optionProofs: RangeProof[];
-  sumProof: RangeProof;
+  /** null in an exact contest (its sum is fixed). */
+  sumProof: RangeProof | null;
 }
 
 export interface Ballot {
@@ -68,8 +88,10 @@ export function proofContext(P: Point, contest: number, option: number): Uint8Ar
 
 function encodeContest(c: EncryptedContest): Uint8Array {
   const parts = [u16(c.shape.options), u32(c.shape.option_max), u32(c.shape.min), u32(c.shape.max)];
-  c.ciphertexts.forEach((ct, i) => parts.push(encodeCiphertext(ct), encodeRange(c.optionProofs[i])));
-  parts.push(encodeRange(c.sumProof));
+  const sent = sentOptions(c.shape);
+  c.ciphertexts.slice(0, sent).forEach((ct, i) => parts.push(encodeCiphertext(ct), encodeRange(c.optionProofs[i])));
+  c.optionProofs.slice(sent).forEach((p) => parts.push(encodeRange(p)));
+  if (c.sumProof) parts.push(encodeRange(c.sumProof));
   return concat(...parts);
 }
 
@@ -92,11 +114,15 @@ export function decodeBallot(bytes: Uint8Array): Ballot {
     checkShape(shape);
     const ciphertexts: Ciphertext[] = [];
     const optionProofs: RangeProof[] = [];
-    for (let o = 0; o < shape.options; o++) {
+    for (let o = 0; o < sentOptions(shape); o++) {
       ciphertexts.push(readCiphertext(r));
       optionProofs.push(readRange(r, shape.option_max + 1));
     }
-    const sumProof = readRange(r, shape.max - shape.min + 1);
+    let sumProof: RangeProof | null = null;
+    if (isExact(shape)) {
+      ciphertexts.push(derivedCiphertext(shape, ciphertexts));
+      if (!lastRangeImplied(shape)) optionProofs.push(readRange(r, shape.option_max + 1));
+    } else sumProof = readRange(r, shape.max - shape.min + 1);
     contests.push({ shape, ciphertexts, optionProofs, sumProof });
   }
   const signedLen = r.offset;
@@ -119,10 +145,12 @@ export function verifyBallot(b: Ballot, shapes: ContestShape[], e: Election): vo
     const s = shapes[ci];
     if (c.shape.options !== s.options || c.shape.option_max !== s.option_max || c.shape.min !== s.min || c.shape.max !== s.max)
       fail('shape_mismatch', `contest ${ci} has another shape`);
-    c.ciphertexts.forEach((ct, o) =>
-      verifyRange(e.fingerprint, proofContext(b.credential, ci, o), e.key, [ct], 0, s.option_max, c.optionProofs[o]),
+    if (c.ciphertexts.length !== s.options || c.optionProofs.length !== optionProofCount(s) || (c.sumProof === null) !== isExact(s))
+      fail('shape_mismatch', `contest ${ci} has another number of ciphertexts or proofs`);
+    c.optionProofs.forEach((p, o) =>
+      verifyRange(e.fingerprint, proofContext(b.credential, ci, o), e.key, [c.ciphertexts[o]], 0, s.option_max, p),
     );
-    verifyRange(e.fingerprint, proofContext(b.credential, ci, SUM_PROOF), e.key, c.ciphertexts, s.min, s.max, c.sumProof);
+    if (c.sumProof) verifyRange(e.fingerprint, proofContext(b.credential, ci, SUM_PROOF), e.key, c.ciphertexts, s.min, s.max, c.sumProof);
   });
   verifySignature(e.fingerprint, b.credential, b.signed, b.signature);
 }
@@ -192,18 +220,23 @@ export function encryptBallot(
     const cts: Ciphertext[] = [];
     const proofs: RangeProof[] = [];
     for (let o = 0; o < s.options; o++) {
-      const r = rand.nonce(ci, o);
-      const ct = encrypt(e.key, selections[ci][o], r);
+      // An exact contest's last option is derived, with nonce −Σ r (§7.1).
+      const sent = o < sentOptions(s);
+      const r = sent ? rand.nonce(ci, o) : mod(-rs.reduce((a, x) => a + x, 0n));
+      const ct = sent ? encrypt(e.key, selections[ci][o], r) : derivedCiphertext(s, cts);
       rs.push(r);
       cts.push(ct);
-      proofs.push(
-        proveRange(e.fingerprint, proofContext(P, ci, o), e.key, [ct], 0, s.option_max, selections[ci][o], r, rand.optionProof(ci, o)),
-      );
+      if (o < optionProofCount(s))
+        proofs.push(
+          proveRange(e.fingerprint, proofContext(P, ci, o), e.key, [ct], 0, s.option_max, selections[ci][o], r, rand.optionProof(ci, o)),
+        );
     }
     nonces.push(rs);
     const total = selections[ci].reduce((a, v) => a + v, 0);
     const rsum = rs.reduce((a, r) => mod(a + r), 0n);
-    const sumProof = proveRange(e.fingerprint, proofContext(P, ci, SUM_PROOF), e.key, cts, s.min, s.max, total, rsum, rand.sumProof(ci));
+    const sumProof = isExact(s)
+      ? null
+      : proveRange(e.fingerprint, proofContext(P, ci, SUM_PROOF), e.key, cts, s.min, s.max, total, rsum, rand.sumProof(ci));
     return { shape: s, ciphertexts: cts, optionProofs: proofs, sumProof };
   });
   const signed = encodeSigned(P, header, contests);
@@ -224,7 +257,7 @@ export function ballotHeader(electionId: string, district: string): Uint8Array {
 
 // ---- §7.5 Benaloh audit, record.md §R7 payload ----
 
-/** Checks Enc_K(v; r) = (α, β) for every option (`shape_mismatch`, `invalid_proof`). */
+/** Checks Enc_K(v; r) = (α, β) for every option, a derived one included (`shape_mismatch`, `invalid_proof`). */
 export function verifyAudit(b: Ballot, K: Point, selections: number[][], nonces: bigint[][]): void {
   if (selections.length !== b.contests.length || nonces.length !== b.contests.length)
     fail('shape_mismatch', 'the revealed lists do not match the ballot');

@@ -124,7 +124,7 @@ pub fn run(opts: &CryptoBench) -> anyhow::Result<Report> {
         "us",
     );
 
-    // Verification of yes/no ballots: two 0/1 options, sum exactly 1, credential signature.
+    // Verification of yes/no ballots (v2): option 0 proven 0/1, option 1 derived, credential signature.
     let bytes = make_ballots(&kp, &fp, &yes_no, opts.ballots, quiet)?;
     let one = Ballot::decode(&bytes[0])?;
     let decode_us = time_per_call(BUDGET, 100, || {

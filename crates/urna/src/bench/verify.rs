@@ -215,7 +215,7 @@ pub fn run(opts: &VerifyBench) -> anyhow::Result<Report> {
         "verify",
         serde_json::json!({
             "ballots": opts.ballots,
-            "ballot": "yes/no (2 options each proven 0/1, sum proven 1, credential signature)",
+            "ballot": "yes/no, ballot v2 (option 0 sent and proven 0/1, option 1 derived as 1 − option 0, credential signature)",
             "entries": m.entries,
             "record": dir.display().to_string(),
             "batch_size": opts.batch_size,

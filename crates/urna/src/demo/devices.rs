@@ -96,14 +96,18 @@ impl Style {
         Ok((b.encode()?, secrets))
     }
 
-    /// Bytes from the end of a ballot to the last scalar `z_0` of its last
-    /// contest's sum proof (spec/crypto.md §6.4, §7.3).
-    fn sum_proof_z0_from_end(&self) -> usize {
-        let k_s = self
-            .shapes
-            .last()
-            .map_or(1, |s| (s.max - s.min + 1) as usize);
-        64 + 128 * k_s - 96
+    /// Bytes from the end of a ballot to the scalar `z_0` of its last range
+    /// proof: the last contest's sum proof, or in an exact contest (a yes/no
+    /// one) its last option proof (spec/crypto.md §6.4, §7.3).
+    fn last_proof_z0_from_end(&self) -> usize {
+        let k = self.shapes.last().map_or(1, |s| {
+            if s.is_exact() {
+                s.option_max as usize + 1
+            } else {
+                (s.max - s.min + 1) as usize
+            }
+        });
+        64 + 128 * k - 96
     }
 }
 
@@ -247,7 +251,7 @@ fn prepare_one(
     // stranger's credential, and a replay of their first ballot.
     if v % 200 == 11 {
         let mut broken = ballot.clone();
-        let at = broken.len() - style.sum_proof_z0_from_end();
+        let at = broken.len() - style.last_proof_z0_from_end();
         // The lowest bit of a little-endian scalar: still canonical, wrong.
         broken[at] ^= 1;
         later.push(Submission {
