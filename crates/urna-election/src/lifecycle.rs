@@ -319,6 +319,12 @@ impl Election<Registration> {
         self.state.district_of.len()
     }
 
+    /// The registered credentials, in no particular order: what the caller
+    /// asks its registry about before [`open_without`](Self::open_without).
+    pub fn credentials(&self) -> impl Iterator<Item = &CredentialBytes> {
+        self.state.district_of.keys()
+    }
+
     /// Seals the credential lists and opens voting at `now`, which must be
     /// inside the voting window. Entries: every district's list in
     /// district order (spec/record.md §R4), then `voting_opened` (§R5).

@@ -14,7 +14,7 @@
 //! ([`super::journal`]): registrations not yet sealed, each credential's
 //! precinct, and acceptance times.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use urna_board::{Entry, EntryKind};
@@ -104,6 +104,8 @@ struct Replayer<'a> {
     /// Credential → (district, precinct) from the journal.
     registered: HashMap<[u8; 32], (u32, u32)>,
     registration_order: Vec<[u8; 32]>,
+    /// Credentials left out of the sealed lists at the open (journal).
+    withdrawn: HashSet<[u8; 32]>,
     precinct_of: HashMap<[u8; 32], usize>,
     /// `(first, count, time)`, sorted by `first`.
     times: Vec<(u64, u64, i64)>,
@@ -342,7 +344,7 @@ impl Replayer<'_> {
             }
         }
         let opened = VotingOpened::decode(e.entry.payload()).map_err(|x| engine(e.index, x))?;
-        let (phase, out) = std::mem::take(&mut self.phase).open(opened.time);
+        let (phase, out) = std::mem::take(&mut self.phase).open(opened.time, &[]);
         self.phase = phase;
         let out =
             out.map_err(|x| at(e.index, format!("opening: {} ({})", x.message(), x.code())))?;
@@ -381,12 +383,47 @@ impl Replayer<'_> {
             self.precinct_of.insert(cred, p);
             book.registered(precincts, p);
         }
-        if let Some(cred) = self.registered.keys().next() {
-            return Err(general(format!(
-                "credential {} was registered (acknowledged) but is not on the sealed lists of the board",
-                hex::encode(cred)
-            )));
+        drop(book);
+        self.unsealed()
+    }
+
+    /// The journalled registrations the sealed lists do not hold: each must
+    /// have been left out because its application no longer stood at the
+    /// open (spec/record.md §R4): journalled as such, or, failing that, not
+    /// standing by the registrar's word now. Anything else was lost.
+    fn unsealed(&mut self) -> Result<(), ResumeError> {
+        let withdrawn = std::mem::take(&mut self.withdrawn);
+        self.registered.retain(|c, _| !withdrawn.contains(c));
+        if self.registered.is_empty() {
+            return Ok(());
         }
+        let rest: Vec<[u8; 32]> = self.registered.keys().copied().collect();
+        let stands = self
+            .shared
+            .config
+            .registrar
+            .standing(&rest)
+            .map_err(|e| {
+                general(format!(
+                    "{} journalled registration(s) are not on the sealed lists and the registrar cannot say whether they stand: {} ({})",
+                    rest.len(),
+                    e.message(),
+                    e.code()
+                ))
+            })?;
+        for (k, cred) in rest.iter().enumerate() {
+            if stands.get(k).copied().unwrap_or(true) {
+                return Err(general(format!(
+                    "credential {} was registered (acknowledged) but is not on the sealed lists of the board",
+                    hex::encode(cred)
+                )));
+            }
+            tracing::warn!(
+                credential = %hex::encode(cred),
+                "a registration missing from the sealed lists is not journalled as withdrawn, but its application does not stand"
+            );
+        }
+        self.registered.clear();
         Ok(())
     }
 
@@ -646,6 +683,7 @@ pub(crate) fn replay(
     let mut registered = HashMap::new();
     let mut registration_order = Vec::new();
     let mut times = Vec::new();
+    let mut withdrawn = HashSet::new();
     for r in records {
         match r {
             Record::Registration {
@@ -665,6 +703,9 @@ pub(crate) fn replay(
                 registration_order.push(credential);
             }
             Record::Times { first, count, time } => times.push((first, count, time)),
+            Record::Withdrawn { credential } => {
+                withdrawn.insert(credential);
+            }
         }
     }
     times.sort_unstable();
@@ -675,6 +716,7 @@ pub(crate) fn replay(
         ballots: Vec::new(),
         registered,
         registration_order,
+        withdrawn,
         precinct_of: HashMap::new(),
         times,
         now: shared.now(),
