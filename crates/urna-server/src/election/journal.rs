@@ -277,12 +277,17 @@ mod tests {
             count: 3,
             time: 1_593_000_000,
         };
+        let r3 = Record::Withdrawn {
+            credential: [9; 32],
+        };
         {
             let (j, recs) = Journal::open(&path).unwrap();
             assert!(recs.is_empty());
             let s = j.write(&r1).unwrap();
             j.write(&r2).unwrap();
-            j.sync(s).unwrap();
+            let s3 = j.write(&r3).unwrap();
+            assert!(s3 > s);
+            j.sync(s3).unwrap();
         }
         // A torn record at the end is cut off, the rest kept.
         let mut bytes = std::fs::read(&path).unwrap();
@@ -290,12 +295,12 @@ mod tests {
         bytes.extend_from_slice(&[TAG_TIMES, 1, 2, 3]);
         std::fs::write(&path, &bytes).unwrap();
         let (j, recs) = Journal::open(&path).unwrap();
-        assert_eq!(recs, vec![r1, r2]);
+        assert_eq!(recs, vec![r1, r2, r3]);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), good as u64);
         j.write(&r1).unwrap();
         drop(j);
         let (_, recs) = Journal::open(&path).unwrap();
-        assert_eq!(recs, vec![r1, r2, r1]);
+        assert_eq!(recs, vec![r1, r2, r3, r1]);
         // A damaged record in the middle is an error, never skipped.
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[MAGIC.len() + 5] ^= 1;
