@@ -246,8 +246,47 @@ async fn resume(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn withdrawn_before_the_open_is_not_sealed() {
+async fn withdrawn_before_the_open_is_not_sealed_sqlite() {
     let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::open_sqlite(&dir.path().join("registry.db")).unwrap();
+    scenario(dir, registry).await;
+}
+
+/// The same on PostgreSQL (`source .ci/postgres.sh` sets
+/// URNA_TEST_POSTGRES_URL; skipped loudly without it unless
+/// URNA_REQUIRE_POSTGRES=1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawn_before_the_open_is_not_sealed_postgres() {
+    let require = std::env::var("URNA_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+    let Some(url) = std::env::var("URNA_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            !require,
+            "URNA_REQUIRE_POSTGRES=1 but URNA_TEST_POSTGRES_URL is not set"
+        );
+        eprintln!(
+            "!!! SKIPPED sealing_api postgres: URNA_TEST_POSTGRES_URL is not set (see .ci/postgres.sh)"
+        );
+        return;
+    };
+    let schema = format!("urna_test_sealing_{}", std::process::id());
+    let (u, sc) = (url.clone(), schema.clone());
+    let registry = tokio::task::spawn_blocking(move || {
+        Registry::open_postgres(&u, &urna_registry::store::PostgresOptions::with_schema(&sc))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    scenario(tempfile::tempdir().unwrap(), registry).await;
+    tokio::task::spawn_blocking(move || urna_registry::store::drop_postgres_schema(&url, &schema))
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+async fn scenario(dir: tempfile::TempDir, registry: Registry) {
     let key = BoardSigningKey::from_secret_bytes("urna.example/seal", &[7; 32]).unwrap();
     let store = BoardStore::open_sqlite(dir.path().join("board.db"), key).unwrap();
     let text = EXAMPLE.replace("n = 5\nt = 3", "n = 3\nt = 2");
@@ -255,18 +294,19 @@ async fn withdrawn_before_the_open_is_not_sealed() {
     let sched = m.schedule().clone();
     let clock = TestClock::new(sched.applications_open.plus_seconds(3600));
     let now: Timestamp = clock.now();
-    let registry = Registry::open_sqlite(&dir.path().join("registry.db")).unwrap();
     let secret = CommissionSecret::from_bytes([5; 32]);
-    registry
-        .import_csv(
-            "msk.csv",
-            "msk",
-            &Geography::of(&m),
-            &secret,
-            MSK.as_bytes(),
-            now,
-        )
-        .unwrap();
+    tokio::task::block_in_place(|| {
+        registry
+            .import_csv(
+                "msk.csv",
+                "msk",
+                &Geography::of(&m),
+                &secret,
+                MSK.as_bytes(),
+                now,
+            )
+            .unwrap()
+    });
     let rules = Rules::new(RegistrationConfig::from_bytes(CONFIG).unwrap(), &m).unwrap();
     let outbox_path = dir.path().join("outbox.jsonl");
     let service = RegistrationService::new(
@@ -430,7 +470,7 @@ async fn withdrawn_before_the_open_is_not_sealed() {
     assert_eq!(code_of(&v), "unknown_credential", "{st} {v}");
     assert_eq!(store.size(), size);
     // The refused ballot gave its reservation back: m3 may withdraw again.
-    assert!(service.registry().casting().unwrap().is_empty());
+    assert!(tokio::task::block_in_place(|| service.registry().casting().unwrap()).is_empty());
     let t3 = login(&app, &outbox, 2).await;
     ok(&app, "POST", "/registration/withdrawal", Some(&t3), None).await;
 
@@ -439,7 +479,7 @@ async fn withdrawn_before_the_open_is_not_sealed() {
     // (The sessions of before the open have expired.)
     let tokens = [login(&app, &outbox, 0).await, login(&app, &outbox, 1).await];
     let c2 = *creds[1].public().as_bytes();
-    service.registry().reserve_cast(&c2).unwrap();
+    tokio::task::block_in_place(|| service.registry().reserve_cast(&c2).unwrap());
     let (st, v) = call(
         &app,
         "POST",
@@ -453,7 +493,7 @@ async fn withdrawn_before_the_open_is_not_sealed() {
         (StatusCode::CONFLICT, "ballot_being_cast"),
         "{v}"
     );
-    service.registry().release_cast(&c2).unwrap();
+    tokio::task::block_in_place(|| service.registry().release_cast(&c2).unwrap());
 
     // m1 votes and withdraws at the same moment: never both.
     let b1 = ballot(&app, &creds[0]).await;
