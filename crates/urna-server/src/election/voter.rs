@@ -1,6 +1,8 @@
 //! Voter endpoints: cast a ballot (batched verification, receipt once
 //! durable) and Benaloh audits.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
@@ -43,34 +45,39 @@ pub(crate) async fn cast(
         // refused, so a withdrawal cannot pass it (spec/registration.md §G4).
         shared.config.registrar.authorize_ballot(c)?;
     }
-    let (reply, answer) = oneshot::channel();
-    let sent = state
-        .election
-        .verifier()
-        .send(Submission { bytes, reply })
-        .await;
-    let verdict = match sent {
-        // Never reached the engine: nothing of it is on the board.
-        Err(_) => Err(Refused(gone())),
-        Ok(()) => match answer.await {
-            Ok(Ok(r)) => Ok(r),
-            // A refusal (4xx) changed nothing; a 5xx (a failed append,
-            // a lost task) may leave the ballot on the board.
-            Ok(Err(e)) if e.status().is_client_error() => Err(Refused(e)),
-            Ok(Err(e)) => Err(Unknown(e)),
-            Err(_) => Err(Unknown(gone())),
-        },
-    };
-    match verdict {
-        Ok(r) => Ok(Json(r).into_response()),
-        Err(Refused(e)) => {
-            if let Some(c) = &credential {
-                shared.config.registrar.ballot_refused(c);
+    let verifier = state.election.verifier().clone();
+    let registrar = Arc::clone(&shared.config.registrar);
+    // The rest runs on its own task: a client that goes away must not
+    // leave a reservation behind by dropping this handler mid-way.
+    let settle = tokio::spawn(async move {
+        let (reply, answer) = oneshot::channel();
+        let verdict = match verifier.send(Submission { bytes, reply }).await {
+            // Never reached the engine: nothing of it is on the board.
+            Err(_) => Err(Refused(gone())),
+            Ok(()) => match answer.await {
+                Ok(Ok(r)) => Ok(r),
+                // A refusal (4xx) changed nothing; a 5xx (a failed append,
+                // a lost task) may leave the ballot on the board.
+                Ok(Err(e)) if e.status().is_client_error() => Err(Refused(e)),
+                Ok(Err(e)) => Err(Unknown(e)),
+                Err(_) => Err(Unknown(gone())),
+            },
+        };
+        match verdict {
+            Ok(r) => Ok(r),
+            Err(Refused(e)) => {
+                if let Some(c) = credential {
+                    // Released before the answer, so the voter who reads
+                    // the refusal may withdraw at once.
+                    let _ = tokio::task::spawn_blocking(move || registrar.ballot_refused(&c)).await;
+                }
+                Err(e)
             }
-            Err(e)
+            Err(Unknown(e)) => Err(e),
         }
-        Err(Unknown(e)) => Err(e),
-    }
+    });
+    let r = settle.await.map_err(|_| gone())??;
+    Ok(Json(r).into_response())
 }
 
 /// How a ballot that did not get a receipt ended.
