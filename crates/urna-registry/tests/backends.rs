@@ -683,6 +683,17 @@ fn casting_and_withdrawal(reg: &Registry) {
         assert!(reg.casting().unwrap().is_empty());
     }
     assert_eq!(won.0 + won.1, 12);
+
+    // A restart settles what a stopped server left reserved: a ballot found
+    // on the board is a vote (its mark was lost with the server), the
+    // others' reservations go.
+    reg.reserve_cast(&c4).unwrap();
+    reg.settle_casting(&[c4], &[[97; 32]]).unwrap();
+    assert!(reg.casting().unwrap().is_empty());
+    assert_eq!(
+        reg.withdraw(&r, "m4", now()).unwrap_err().code(),
+        "ballot_already_cast"
+    );
 }
 
 fn sealed_lists(reg: &Registry) {

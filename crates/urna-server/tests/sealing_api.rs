@@ -311,7 +311,7 @@ async fn scenario(dir: tempfile::TempDir, registry: Registry) {
     let outbox_path = dir.path().join("outbox.jsonl");
     let service = RegistrationService::new(
         registry,
-        rules,
+        rules.clone(),
         secret,
         Arc::new(Outbox::new(&outbox_path)),
         &m,
@@ -553,6 +553,29 @@ async fn scenario(dir: tempfile::TempDir, registry: Registry) {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert_eq!(code, "ballot_already_cast");
+
+    // The server stops with two ballots in flight (their reservations
+    // taken, their outcome never learnt): m2's, whose ballot is on the
+    // board, and m3's (renewed again), which never got there.
+    clock.set(sched.applications_open.plus_seconds(9000));
+    let (name, birth, doc, phone) = VOTERS[2];
+    let (_, v) = json_call(
+        &app,
+        "POST",
+        "/registration/applications",
+        None,
+        json!({ "full_name": name, "birth_date": birth, "document_number": doc, "phone": phone }),
+    )
+    .await;
+    assert_eq!(v["decision"], "approved", "{v}");
+    clock.set(sched.voting_opens.plus_seconds(600));
+    let c3 = *creds[2].public().as_bytes();
+    let reg = service.registry();
+    tokio::task::block_in_place(|| {
+        reg.reserve_cast(&c2).unwrap();
+        reg.reserve_cast(&c3).unwrap();
+        assert_eq!(reg.casting().unwrap().len(), 2);
+    });
     drop(app);
 
     // Restarts replay the board: with the journal's record of the
@@ -562,6 +585,16 @@ async fn scenario(dir: tempfile::TempDir, registry: Registry) {
     assert_eq!((r.phase, r.ballots), ("voting", ballots + 1));
     let r = resume(&store, voter_config(), &journal).await.unwrap();
     assert_eq!((r.phase, r.ballots), ("voting", ballots + 1));
+    // The voter registrar's restart settled the reservations by the board:
+    // m2 voted online, m3 did not and may withdraw.
+    tokio::task::block_in_place(|| {
+        assert!(reg.casting().unwrap().is_empty());
+        assert_eq!(
+            reg.withdraw(&rules, "m2", clock.now()).unwrap_err().code(),
+            "ballot_already_cast"
+        );
+        reg.withdraw(&rules, "m3", clock.now()).unwrap();
+    });
     // ... without it, because the registrar says m3's application does not stand ...
     let copy = dir.path().join("copy.journal");
     std::fs::copy(&before_open, &copy).unwrap();

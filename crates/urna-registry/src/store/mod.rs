@@ -703,6 +703,33 @@ impl Registry {
         })
     }
 
+    /// Settles reservations that a stopped server left behind (its crash,
+    /// or a failed board append whose outcome it could not know), once the
+    /// board has been replayed at the restart: the credentials in
+    /// `on_board` have a ballot there and are marked as voted; the
+    /// reservations of those in `not_on_board` are dropped. One transaction.
+    pub fn settle_casting(
+        &self,
+        on_board: &[[u8; 32]],
+        not_on_board: &[[u8; 32]],
+    ) -> Result<(), RegistryError> {
+        self.tx(|tx| {
+            for c in on_board {
+                tx.exec(
+                    "UPDATE applications SET voted = 1 WHERE credential = ?1",
+                    &[Val::Blob(c.to_vec())],
+                )?;
+            }
+            for c in on_board.iter().chain(not_on_board) {
+                tx.exec(
+                    "DELETE FROM casting WHERE credential = ?1",
+                    &[Val::Blob(c.to_vec())],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
     /// Notes that a credential's ballot is on the board (withdrawal is then
     /// refused) and drops its reservations, which the mark supersedes.
     /// `false` if no application has this credential.

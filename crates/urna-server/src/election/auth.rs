@@ -128,6 +128,22 @@ pub trait Registrar: Send + Sync + fmt::Debug + 'static {
         let _ = credential;
     }
 
+    /// Credentials reserved by ballots whose outcome a stopped server never
+    /// learnt (a crash, a failed append): asked once before a restart's
+    /// replay. The default has none.
+    fn unsettled(&self) -> Result<Vec<[u8; 32]>, ApiError> {
+        Ok(Vec::new())
+    }
+
+    /// After a restart's replay, which of the [`unsettled`](Self::unsettled)
+    /// credentials have a ballot on the board (`on_board`: they voted
+    /// online) and which do not (their reservation is given back). The
+    /// default does nothing.
+    fn settle(&self, on_board: &[[u8; 32]], not_on_board: &[[u8; 32]]) -> Result<(), ApiError> {
+        let _ = (on_board, not_on_board);
+        Ok(())
+    }
+
     /// Told, once they are durable on the board, the credentials whose
     /// ballots were just recorded (first votes and re-votes), so a
     /// registrar can mark those voters as having voted online: their

@@ -106,6 +106,10 @@ struct Replayer<'a> {
     registration_order: Vec<[u8; 32]>,
     /// Credentials left out of the sealed lists at the open (journal).
     withdrawn: HashSet<[u8; 32]>,
+    /// Credentials the registrar holds reserved for ballots of unknown
+    /// outcome, and those of them found with a ballot on the board.
+    unsettled: HashSet<[u8; 32]>,
+    on_board: Vec<[u8; 32]>,
     precinct_of: HashMap<[u8; 32], usize>,
     /// `(first, count, time)`, sorted by `first`.
     times: Vec<(u64, u64, i64)>,
@@ -487,6 +491,9 @@ impl Replayer<'_> {
                 .record_replayed(v, when)
                 .map_err(|x| engine(s.index, x))?;
             self.shared.remember(cast.tracking, s.index);
+            if self.unsettled.remove(&cred) {
+                self.on_board.push(cred);
+            }
             let p = self.precinct_of.get(&cred).copied();
             self.shared
                 .book()
@@ -664,6 +671,26 @@ impl Replayer<'_> {
             }
             _ => {}
         }
+        // The board now says how each reserved ballot ended (spec/registration.md §G4).
+        let not_on_board: Vec<[u8; 32]> = self.unsettled.drain().collect();
+        if !self.on_board.is_empty() || !not_on_board.is_empty() {
+            self.shared
+                .config
+                .registrar
+                .settle(&self.on_board, &not_on_board)
+                .map_err(|e| {
+                    general(format!(
+                        "settling the registry's reservations of ballots being cast: {} ({})",
+                        e.message(),
+                        e.code()
+                    ))
+                })?;
+            tracing::info!(
+                on_board = self.on_board.len(),
+                not_on_board = not_on_board.len(),
+                "settled the reservations of ballots being cast when the server stopped"
+            );
+        }
         self.report.phase = self.phase.name();
         Ok((
             Inner {
@@ -709,6 +736,13 @@ pub(crate) fn replay(
         }
     }
     times.sort_unstable();
+    let unsettled = shared.config.registrar.unsettled().map_err(|e| {
+        general(format!(
+            "reading the registry's reservations of ballots being cast: {} ({})",
+            e.message(),
+            e.code()
+        ))
+    })?;
     let mut r = Replayer {
         shared,
         phase: Phase::Empty,
@@ -717,6 +751,8 @@ pub(crate) fn replay(
         registered,
         registration_order,
         withdrawn,
+        unsettled: unsettled.into_iter().collect(),
+        on_board: Vec::new(),
         precinct_of: HashMap::new(),
         times,
         now: shared.now(),

@@ -584,6 +584,15 @@ impl Registrar for VoterRegistrar {
         }
     }
 
+    fn unsettled(&self) -> Result<Vec<[u8; 32]>, ApiError> {
+        let casting = in_place(|| self.0.0.registry.casting()).map_err(api)?;
+        Ok(casting.into_iter().map(|(c, _)| c).collect())
+    }
+
+    fn settle(&self, on_board: &[[u8; 32]], not_on_board: &[[u8; 32]]) -> Result<(), ApiError> {
+        in_place(|| self.0.0.registry.settle_casting(on_board, not_on_board)).map_err(api)
+    }
+
     fn standing(&self, credentials: &[[u8; 32]]) -> Result<Vec<bool>, ApiError> {
         in_place(|| self.0.0.registry.standing(credentials).map_err(api))
     }
