@@ -223,6 +223,10 @@ pub enum Misuse {
     /// The same credential is listed twice in one reconciliation.
     #[error("credential {0} is listed twice")]
     DuplicateAnnulment(String),
+    /// A credential left out of the sealed lists that was never registered
+    /// (or is left out twice).
+    #[error("credential {0} is not registered, so it cannot be left out of the sealed lists")]
+    NotRegistered(String),
     /// A value outside what a payload can carry (e.g. an audited selection above 255).
     #[error("cannot encode: {0}")]
     Unencodable(String),
@@ -246,6 +250,7 @@ impl Misuse {
             Misuse::NothingToAnnul(_) => "nothing_to_annul",
             Misuse::AgainstPolicy => "against_policy",
             Misuse::DuplicateAnnulment(_) => "duplicate_annulment",
+            Misuse::NotRegistered(_) => "not_registered",
             Misuse::Unencodable(_) => "unencodable",
             Misuse::Crypto(_) => "crypto_usage",
             Misuse::Board(_) => "board_entry",

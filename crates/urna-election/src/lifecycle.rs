@@ -319,10 +319,31 @@ impl Election<Registration> {
         self.state.district_of.len()
     }
 
+    /// The registered credentials, in no particular order: what the caller
+    /// asks its registry about before [`open_without`](Self::open_without).
+    pub fn credentials(&self) -> impl Iterator<Item = &CredentialBytes> {
+        self.state.district_of.keys()
+    }
+
     /// Seals the credential lists and opens voting at `now`, which must be
     /// inside the voting window. Entries: every district's list in
     /// district order (spec/record.md §R4), then `voting_opened` (§R5).
-    pub fn open(mut self, now: Timestamp) -> Step<Voting, Registration> {
+    pub fn open(self, now: Timestamp) -> Step<Voting, Registration> {
+        self.open_without(now, &[])
+    }
+
+    /// [`open`](Self::open), leaving `withdrawn` out of the sealed lists:
+    /// registered credentials whose application no longer stands (withdrawn
+    /// or revoked before the open, spec/registration.md §G4), which the
+    /// caller learnt from its registry. They are neither sealed nor counted
+    /// in `voting_opened` (spec/record.md §R4), so their ballots are refused
+    /// as `unknown_credential`. A credential that is not registered, or is
+    /// listed twice, is a misuse; a failed open leaves every list as it was.
+    pub fn open_without(
+        self,
+        now: Timestamp,
+        withdrawn: &[CredentialBytes],
+    ) -> Step<Voting, Registration> {
         let sched = self.manifest.schedule();
         if now < sched.voting_opens {
             let at = sched.voting_opens;
@@ -346,11 +367,30 @@ impl Election<Registration> {
                 },
             ));
         }
-        let mut out = Vec::new();
-        for list in &mut self.state.lists {
-            list.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let mut left_out = HashSet::with_capacity(withdrawn.len());
+        for c in withdrawn {
+            if !self.state.district_of.contains_key(c) || !left_out.insert(*c) {
+                let e = Misuse::NotRegistered(hex::encode(c));
+                return Err(stuck(self, e));
+            }
         }
-        for (d, list) in self.state.lists.iter().enumerate() {
+        // The sealed lists are built aside, so a failed open changes nothing.
+        let lists: Vec<Vec<Element>> = self
+            .state
+            .lists
+            .iter()
+            .map(|l| {
+                let mut l: Vec<Element> = l
+                    .iter()
+                    .filter(|c| !left_out.contains(c.as_bytes()))
+                    .copied()
+                    .collect();
+                l.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+                l
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (d, list) in lists.iter().enumerate() {
             let id = &self.manifest.districts()[d].id;
             match CredentialChunk::payloads(id, list)
                 .map_err(ElectionError::from)
@@ -360,23 +400,26 @@ impl Election<Registration> {
                 Err(err) => return Err(stuck(self, err)),
             }
         }
+        let sealed: usize = lists.iter().map(Vec::len).sum();
         let opened = VotingOpened {
             manifest_hash: *self.manifest.hash(),
             time: now,
-            credentials: self.state.district_of.len() as u64,
+            credentials: sealed as u64,
         };
         match Entry::new(EntryKind::VotingOpened, &opened.encode()) {
             Ok(e) => out.push(e),
             Err(err) => return Err(stuck(self, err)),
         }
-        let eligible = self.state.lists.iter().map(|l| l.len() as u64).collect();
+        let mut district_of = self.state.district_of;
+        district_of.retain(|c, _| !left_out.contains(c));
+        let eligible = lists.iter().map(|l| l.len() as u64).collect();
         let n = self.manifest.districts().len();
         let acc = TallyAccumulator::new(&self.manifest);
         Ok((
             Election {
                 state: Voting {
                     keys: self.state.keys,
-                    sealed: Arc::new(self.state.district_of),
+                    sealed: Arc::new(district_of),
                     ballot_box: BallotBox::new(self.manifest.revote()),
                     acc,
                     current: HashMap::new(),

@@ -586,6 +586,116 @@ fn withdrawal_until_ballot(reg: &Registry) {
     assert!(reg.register_credential("m2", &[6; 32]).is_ok());
 }
 
+/// Withdrawal and casting are serialised (spec/registration.md §G4): a
+/// reservation taken with the `may_cast` check holds a withdrawal off until
+/// the ballot is on the board (then it is refused for good) or refused
+/// (then the reservation is given back).
+fn casting_and_withdrawal(reg: &Registry) {
+    imported(reg);
+    let r = rules();
+    let m6 = app(
+        "Морозов Кирилл Андреевич",
+        "1985-04-04",
+        "4513444444",
+        "+79160001122",
+    );
+    let m4 = app(
+        "Кузнецова Ольга Николаевна",
+        "1969-02-28",
+        "4511222222",
+        "+79165554433",
+    );
+    let (c1, c6, c4) = ([11u8; 32], [16u8; 32], [14u8; 32]);
+    for (a, id, c) in [(m1(), "m1", c1), (m6, "m6", c6), (m4.clone(), "m4", c4)] {
+        assert_eq!(reg.apply(&r, &a, now()).unwrap().0, Decision::Approved);
+        reg.register_credential(id, &c).unwrap();
+    }
+    assert_eq!(
+        reg.standing(&[c1, c6, [99; 32]]).unwrap(),
+        [true, true, false]
+    );
+
+    // A ballot being cast holds the withdrawal off; refused, it lets go.
+    reg.reserve_cast(&c1).unwrap();
+    assert_eq!(reg.casting().unwrap(), vec![(c1, 1)]);
+    assert_eq!(
+        reg.withdraw(&r, "m1", now()).unwrap_err().code(),
+        "ballot_being_cast"
+    );
+    reg.release_cast(&c1).unwrap();
+    assert!(reg.casting().unwrap().is_empty());
+    reg.withdraw(&r, "m1", now()).unwrap();
+    assert_eq!(
+        reg.reserve_cast(&c1).unwrap_err().code(),
+        "application_withdrawn"
+    );
+    assert!(reg.casting().unwrap().is_empty());
+    assert_eq!(reg.standing(&[c1, c6]).unwrap(), [false, true]);
+
+    // Two ballots at once: one refused leaves the other's reservation; the
+    // one on the board turns it into the voted mark.
+    reg.reserve_cast(&c6).unwrap();
+    reg.reserve_cast(&c6).unwrap();
+    reg.release_cast(&c6).unwrap();
+    assert_eq!(reg.casting().unwrap(), vec![(c6, 1)]);
+    assert_eq!(
+        reg.withdraw(&r, "m6", now()).unwrap_err().code(),
+        "ballot_being_cast"
+    );
+    assert!(reg.mark_voted(&c6).unwrap());
+    assert!(reg.casting().unwrap().is_empty());
+    assert_eq!(
+        reg.withdraw(&r, "m6", now()).unwrap_err().code(),
+        "ballot_already_cast"
+    );
+    // A credential no application holds is not reserved.
+    reg.reserve_cast(&[98; 32]).unwrap();
+    assert!(reg.casting().unwrap().is_empty());
+
+    // Raced from two threads, exactly one of withdrawal and reservation wins.
+    let mut won = (0, 0);
+    for _ in 0..12 {
+        let barrier = std::sync::Barrier::new(2);
+        let (w, c) = std::thread::scope(|s| {
+            let w = s.spawn(|| {
+                barrier.wait();
+                reg.withdraw(&r, "m4", now())
+            });
+            let c = s.spawn(|| {
+                barrier.wait();
+                reg.reserve_cast(&c4)
+            });
+            (w.join().unwrap(), c.join().unwrap())
+        });
+        match (w, c) {
+            (Ok(()), Err(e)) => {
+                assert_eq!(e.code(), "application_withdrawn");
+                won.0 += 1;
+                assert_eq!(reg.apply(&r, &m4, now()).unwrap().0, Decision::Approved);
+            }
+            (Err(e), Ok(())) => {
+                assert_eq!(e.code(), "ballot_being_cast");
+                won.1 += 1;
+                reg.release_cast(&c4).unwrap();
+            }
+            other => panic!("withdrawal and casting both {other:?}"),
+        }
+        assert!(reg.casting().unwrap().is_empty());
+    }
+    assert_eq!(won.0 + won.1, 12);
+
+    // A restart settles what a stopped server left reserved: a ballot found
+    // on the board is a vote (its mark was lost with the server), the
+    // others' reservations go.
+    reg.reserve_cast(&c4).unwrap();
+    reg.settle_casting(&[c4], &[[97; 32]]).unwrap();
+    assert!(reg.casting().unwrap().is_empty());
+    assert_eq!(
+        reg.withdraw(&r, "m4", now()).unwrap_err().code(),
+        "ballot_already_cast"
+    );
+}
+
 fn sealed_lists(reg: &Registry) {
     imported(reg);
     let r = rules();
@@ -1360,6 +1470,7 @@ both!(
     import_errors_change_nothing,
     every_screening_rule,
     withdrawal_until_ballot,
+    casting_and_withdrawal,
     sealed_lists,
     amendments_chain,
     one_time_codes,

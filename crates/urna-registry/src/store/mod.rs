@@ -522,6 +522,20 @@ impl Registry {
                     "a ballot has been cast; the application can no longer be withdrawn",
                 ));
             }
+            // A ballot being cast holds a reservation taken in the same
+            // serialised transactions (see `reserve_cast`): until it is on
+            // the board or refused, the withdrawal must wait.
+            let casting = tx.query(
+                "SELECT COUNT(*) FROM casting c JOIN applications a ON a.credential = c.credential \
+                 WHERE a.voter_id = ?1",
+                &[text(voter_id)],
+            )?;
+            if count(&casting)? > 0 {
+                return Err(refused(
+                    "ballot_being_cast",
+                    "a ballot of this application is being cast; try again in a moment",
+                ));
+            }
             tx.exec(
                 "UPDATE applications SET state = 'withdrawn' WHERE voter_id = ?1",
                 &[text(voter_id)],
@@ -620,29 +634,136 @@ impl Registry {
                 &[Val::Blob(credential.to_vec())],
             )
         })?;
-        match rows.first().map(|r| get_text(r, 0)).transpose()?.as_deref() {
-            Some("withdrawn") => Err(refused(
-                "application_withdrawn",
-                "the application for online voting was withdrawn; vote at your polling station",
-            )),
-            Some("revoked") => Err(refused(
-                "application_revoked",
-                "the application for online voting was revoked; vote at your polling station",
-            )),
-            _ => Ok(()),
-        }
+        cast_allowed(rows.first().map(|r| get_text(r, 0)).transpose()?.as_deref())
+    }
+
+    /// [`may_cast`](Self::may_cast) and, if it may, a reservation of the
+    /// credential for one ballot, in one transaction (spec/registration.md
+    /// §G4). Withdrawal and casting are serialised by the registry's write
+    /// transactions: a withdrawal that comes first makes this refuse; one
+    /// that comes after finds the reservation (`ballot_being_cast`) until
+    /// the ballot is on the board ([`mark_voted`](Self::mark_voted), then
+    /// `ballot_already_cast`) or refused ([`release_cast`](Self::release_cast)).
+    /// So no ballot reaches the board after its application was withdrawn.
+    /// A credential no application holds is not reserved (nothing can
+    /// withdraw it).
+    pub fn reserve_cast(&self, credential: &[u8; 32]) -> Result<(), RegistryError> {
+        self.tx(|tx| {
+            let rows = tx.query(
+                "SELECT state FROM applications WHERE credential = ?1",
+                &[Val::Blob(credential.to_vec())],
+            )?;
+            let state = rows.first().map(|r| get_text(r, 0)).transpose()?;
+            cast_allowed(state.as_deref())?;
+            if state.is_some() {
+                tx.exec(
+                    "INSERT INTO casting (credential, pending) VALUES (?1, 1) \
+                     ON CONFLICT (credential) DO UPDATE SET pending = casting.pending + 1",
+                    &[Val::Blob(credential.to_vec())],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Gives back one reservation of [`reserve_cast`](Self::reserve_cast)
+    /// whose ballot was refused (it is not on the board).
+    pub fn release_cast(&self, credential: &[u8; 32]) -> Result<(), RegistryError> {
+        self.tx(|tx| {
+            let c = Val::Blob(credential.to_vec());
+            tx.exec(
+                "UPDATE casting SET pending = pending - 1 WHERE credential = ?1",
+                std::slice::from_ref(&c),
+            )?;
+            tx.exec(
+                "DELETE FROM casting WHERE credential = ?1 AND pending <= 0",
+                &[c],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Credentials reserved by ballots being cast, with how many ballots
+    /// each: what a crash left behind is seen here.
+    pub fn casting(&self) -> Result<Vec<([u8; 32], u64)>, RegistryError> {
+        self.tx(|tx| {
+            tx.query(
+                "SELECT credential, pending FROM casting ORDER BY credential",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                let c = get_32(r, 0)?
+                    .ok_or_else(|| RegistryError::storage("casting", "null credential"))?;
+                let n = u64::try_from(get_i64(r, 1)?)
+                    .map_err(|_| RegistryError::storage("casting", "negative count"))?;
+                Ok((c, n))
+            })
+            .collect()
+        })
+    }
+
+    /// Settles reservations that a stopped server left behind (its crash,
+    /// or a failed board append whose outcome it could not know), once the
+    /// board has been replayed at the restart: the credentials in
+    /// `on_board` have a ballot there and are marked as voted; the
+    /// reservations of those in `not_on_board` are dropped. One transaction.
+    pub fn settle_casting(
+        &self,
+        on_board: &[[u8; 32]],
+        not_on_board: &[[u8; 32]],
+    ) -> Result<(), RegistryError> {
+        self.tx(|tx| {
+            for c in on_board {
+                tx.exec(
+                    "UPDATE applications SET voted = 1 WHERE credential = ?1",
+                    &[Val::Blob(c.to_vec())],
+                )?;
+            }
+            for c in on_board.iter().chain(not_on_board) {
+                tx.exec(
+                    "DELETE FROM casting WHERE credential = ?1",
+                    &[Val::Blob(c.to_vec())],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// Notes that a credential's ballot is on the board (withdrawal is then
-    /// refused). `false` if no application has this credential.
+    /// refused) and drops its reservations, which the mark supersedes.
+    /// `false` if no application has this credential.
     pub fn mark_voted(&self, credential: &[u8; 32]) -> Result<bool, RegistryError> {
         self.tx(|tx| {
+            let c = Val::Blob(credential.to_vec());
             let n = tx.exec(
                 "UPDATE applications SET voted = 1 WHERE credential = ?1",
-                &[Val::Blob(credential.to_vec())],
+                std::slice::from_ref(&c),
             )?;
+            tx.exec("DELETE FROM casting WHERE credential = ?1", &[c])?;
             Ok(n > 0)
         })
+    }
+
+    /// For each credential, whether an application holds it and still
+    /// stands (approved: neither withdrawn nor revoked). At the open only
+    /// these are sealed (spec/record.md §R4, spec/registration.md §G4).
+    pub fn standing(&self, credentials: &[[u8; 32]]) -> Result<Vec<bool>, RegistryError> {
+        // One scan rather than a query per credential: the open asks for
+        // every registered credential at once.
+        let approved = self.tx(|tx| {
+            tx.query(
+                "SELECT credential FROM applications WHERE state = 'approved' AND credential IS NOT NULL",
+                &[],
+            )
+        })?;
+        let mut set = std::collections::HashSet::with_capacity(approved.len());
+        for r in &approved {
+            if let Some(c) = get_32(r, 0)? {
+                set.insert(c);
+            }
+        }
+        Ok(credentials.iter().map(|c| set.contains(c)).collect())
     }
 
     /// The credentials of approved applications, per district in manifest
@@ -904,6 +1025,22 @@ impl Registry {
             )
             .map(|_| ())
         })
+    }
+}
+
+/// Whether an application in this state (`None`: no application holds
+/// the credential) lets its credential cast a ballot.
+fn cast_allowed(state: Option<&str>) -> Result<(), RegistryError> {
+    match state {
+        Some("withdrawn") => Err(refused(
+            "application_withdrawn",
+            "the application for online voting was withdrawn; vote at your polling station",
+        )),
+        Some("revoked") => Err(refused(
+            "application_revoked",
+            "the application for online voting was revoked; vote at your polling station",
+        )),
+        _ => Ok(()),
     }
 }
 

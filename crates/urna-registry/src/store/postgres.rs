@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS applications (
     voted BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS applications_phone ON applications (phone, state);
+CREATE TABLE IF NOT EXISTS casting (credential BYTEA PRIMARY KEY, pending BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS decisions (
     id BIGSERIAL PRIMARY KEY, time BIGINT NOT NULL, day TEXT NOT NULL, region TEXT NOT NULL,
     voter_id TEXT, outcome TEXT NOT NULL, version BIGINT NOT NULL

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS applications (
     voted INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS applications_phone ON applications (phone, state);
+CREATE TABLE IF NOT EXISTS casting (credential BLOB PRIMARY KEY, pending INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS decisions (
     id INTEGER PRIMARY KEY, time INTEGER NOT NULL, day TEXT NOT NULL, region TEXT NOT NULL,
     voter_id TEXT, outcome TEXT NOT NULL, version INTEGER NOT NULL

@@ -212,14 +212,54 @@ async fn simple(
 }
 
 /// `POST /election/open`: seals the credential lists and opens voting.
+/// Only credentials whose application still stands are sealed (the
+/// registrar is asked under the engine lock, so no registration slips in
+/// between); the others are journalled and left out (spec/record.md §R4).
+/// A withdrawal racing the open is no different from one just after it:
+/// the credential is sealed and the registrar refuses its ballots.
 pub(crate) async fn open(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    state.election.shared.config.admin.check(&headers)?;
+    let shared = &state.election.shared;
+    shared.config.admin.check(&headers)?;
     // Every registration the sealed lists will hold is on disk first.
-    state.election.shared.sync_journal(u64::MAX).await?;
-    simple(state, headers, Phase::open).await
+    shared.sync_journal(u64::MAX).await?;
+    let (appended, phase) = shared
+        .transition(|inner, now| {
+            let Phase::Registration(e) = &inner.phase else {
+                return Err(wrong_phase("open voting", inner.phase.name()));
+            };
+            let registered: Vec<[u8; 32]> = e.credentials().copied().collect();
+            let precincts = e.manifest().precincts().len();
+            let stands = shared.config.registrar.standing(&registered)?;
+            if stands.len() != registered.len() {
+                tracing::error!(
+                    asked = registered.len(),
+                    answered = stands.len(),
+                    "the registrar answered for a different number of credentials"
+                );
+                return Err(ApiError::internal());
+            }
+            let withdrawn: Vec<[u8; 32]> = registered
+                .into_iter()
+                .zip(stands)
+                .filter_map(|(c, stands)| (!stands).then_some(c))
+                .collect();
+            if !withdrawn.is_empty() {
+                shared.journal_withdrawn(&withdrawn)?;
+            }
+            let r = step(inner, |p| p.open(now, &withdrawn))?;
+            let mut book = shared.book();
+            for c in &withdrawn {
+                if let Some(p) = inner.precinct_of.remove(c) {
+                    book.unregistered(precincts, p);
+                }
+            }
+            Ok(r)
+        })
+        .await?;
+    Ok(done(shared, phase, &appended))
 }
 
 /// `POST /election/close`: closes voting (at or after the scheduled end).

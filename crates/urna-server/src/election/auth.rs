@@ -97,9 +97,50 @@ pub trait Registrar: Send + Sync + fmt::Debug + 'static {
     /// `Ok` if a ballot signed by this credential may be cast; called before
     /// the ballot is verified. A voter registrar refuses the credential of
     /// a withdrawn or revoked application here (spec/registration.md §G4):
-    /// that voter votes on paper. The default accepts every credential.
+    /// that voter votes on paper; and in the same registry transaction
+    /// reserves the credential, so a withdrawal cannot slip in before the
+    /// ballot is on the board ([`ballots_recorded`](Self::ballots_recorded)
+    /// or [`ballot_refused`](Self::ballot_refused) end the reservation).
+    /// The default accepts every credential.
     fn authorize_ballot(&self, credential: &[u8; 32]) -> Result<(), ApiError> {
         let _ = credential;
+        Ok(())
+    }
+
+    /// For each registered credential, whether its application still
+    /// stands; asked once at the open, under the engine lock, and only
+    /// those that stand are sealed (spec/record.md §R4). A voter registrar
+    /// answers `false` for a withdrawn or revoked application. The answer
+    /// must have one entry per credential; the default says all stand.
+    fn standing(&self, credentials: &[[u8; 32]]) -> Result<Vec<bool>, ApiError> {
+        Ok(vec![true; credentials.len()])
+    }
+
+    /// Told that a ballot of this credential, which
+    /// [`authorize_ballot`](Self::authorize_ballot) let through, was refused
+    /// and is not on the board, so that a registrar that reserved the
+    /// credential there (withdrawal waits while a ballot is being cast,
+    /// spec/registration.md §G4) gives the reservation back. Not called when
+    /// the outcome is unknown (an internal error): the reservation then
+    /// stays, which only keeps the application from being withdrawn. The
+    /// default does nothing.
+    fn ballot_refused(&self, credential: &[u8; 32]) {
+        let _ = credential;
+    }
+
+    /// Credentials reserved by ballots whose outcome a stopped server never
+    /// learnt (a crash, a failed append): asked once before a restart's
+    /// replay. The default has none.
+    fn unsettled(&self) -> Result<Vec<[u8; 32]>, ApiError> {
+        Ok(Vec::new())
+    }
+
+    /// After a restart's replay, which of the [`unsettled`](Self::unsettled)
+    /// credentials have a ballot on the board (`on_board`: they voted
+    /// online) and which do not (their reservation is given back). The
+    /// default does nothing.
+    fn settle(&self, on_board: &[[u8; 32]], not_on_board: &[[u8; 32]]) -> Result<(), ApiError> {
+        let _ = (on_board, not_on_board);
         Ok(())
     }
 

@@ -7,6 +7,11 @@
 //!   registration is answered only once its record is on disk (fsync,
 //!   shared by concurrent registrations: one `sync_data` covers every
 //!   record written before it).
+//! * Withdrawals at the open: a registered credential whose application
+//!   no longer stood when voting opened is left out of the sealed lists
+//!   (spec/record.md §R4). The record is on disk before the sealed lists
+//!   are appended, so a restart knows why an acknowledged registration is
+//!   missing from them, whatever the registry says by then.
 //! * Acceptance times: ballots carry no time on the board, but the hourly
 //!   turnout and the re-vote interval need one. After each durable append
 //!   the server notes `(first index, count, time)`. These records are
@@ -31,8 +36,10 @@ use sha2::{Digest, Sha256};
 const MAGIC: &[u8; 8] = b"URNA-SJ1";
 const TAG_REGISTRATION: u8 = 1;
 const TAG_TIMES: u8 = 2;
+const TAG_WITHDRAWN: u8 = 3;
 const REGISTRATION_BODY: usize = 32 + 4 + 4;
 const TIMES_BODY: usize = 8 + 8 + 8;
+const WITHDRAWN_BODY: usize = 32;
 
 /// One journal record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +52,9 @@ pub(crate) enum Record {
     },
     /// Board entries `first .. first + count` were durable at `time` (unix seconds).
     Times { first: u64, count: u64, time: i64 },
+    /// A registered credential left out of the sealed lists at the open
+    /// because its application no longer stood.
+    Withdrawn { credential: [u8; 32] },
 }
 
 impl Record {
@@ -66,6 +76,10 @@ impl Record {
                 out.extend_from_slice(&first.to_be_bytes());
                 out.extend_from_slice(&count.to_be_bytes());
                 out.extend_from_slice(&time.to_be_bytes());
+            }
+            Record::Withdrawn { credential } => {
+                out.push(TAG_WITHDRAWN);
+                out.extend_from_slice(credential);
             }
         }
         let check = Sha256::digest(&out);
@@ -111,6 +125,7 @@ fn parse(bytes: &[u8], path: &Path) -> Result<(Vec<Record>, usize), JournalError
         let body = match tag {
             TAG_REGISTRATION => REGISTRATION_BODY,
             TAG_TIMES => TIMES_BODY,
+            TAG_WITHDRAWN => WITHDRAWN_BODY,
             _ => {
                 return Err(JournalError(format!(
                     "{}: unknown record tag {tag} at byte {at}",
@@ -139,6 +154,9 @@ fn parse(bytes: &[u8], path: &Path) -> Result<(Vec<Record>, usize), JournalError
                 credential: be::<32>(b),
                 district: u32::from_be_bytes(be::<4>(&b[32..])),
                 precinct: u32::from_be_bytes(be::<4>(&b[36..])),
+            },
+            TAG_WITHDRAWN => Record::Withdrawn {
+                credential: be::<32>(b),
             },
             _ => Record::Times {
                 first: u64::from_be_bytes(be::<8>(b)),
@@ -259,12 +277,17 @@ mod tests {
             count: 3,
             time: 1_593_000_000,
         };
+        let r3 = Record::Withdrawn {
+            credential: [9; 32],
+        };
         {
             let (j, recs) = Journal::open(&path).unwrap();
             assert!(recs.is_empty());
             let s = j.write(&r1).unwrap();
             j.write(&r2).unwrap();
-            j.sync(s).unwrap();
+            let s3 = j.write(&r3).unwrap();
+            assert!(s3 > s);
+            j.sync(s3).unwrap();
         }
         // A torn record at the end is cut off, the rest kept.
         let mut bytes = std::fs::read(&path).unwrap();
@@ -272,12 +295,12 @@ mod tests {
         bytes.extend_from_slice(&[TAG_TIMES, 1, 2, 3]);
         std::fs::write(&path, &bytes).unwrap();
         let (j, recs) = Journal::open(&path).unwrap();
-        assert_eq!(recs, vec![r1, r2]);
+        assert_eq!(recs, vec![r1, r2, r3]);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), good as u64);
         j.write(&r1).unwrap();
         drop(j);
         let (_, recs) = Journal::open(&path).unwrap();
-        assert_eq!(recs, vec![r1, r2, r1]);
+        assert_eq!(recs, vec![r1, r2, r3, r1]);
         // A damaged record in the middle is an error, never skipped.
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[MAGIC.len() + 5] ^= 1;

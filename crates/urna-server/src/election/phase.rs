@@ -78,10 +78,10 @@ impl Phase {
         }
     }
 
-    /// Seals the credential lists and opens voting.
-    pub(crate) fn open(self, now: Timestamp) -> Outcome {
+    /// Seals the credential lists, without `withdrawn`, and opens voting.
+    pub(crate) fn open(self, now: Timestamp, withdrawn: &[[u8; 32]]) -> Outcome {
         match self {
-            Phase::Registration(e) => match e.open(now) {
+            Phase::Registration(e) => match e.open_without(now, withdrawn) {
                 Ok((e, out)) => (Phase::Voting(Box::new(e)), Ok(out)),
                 Err(stuck) => (Phase::Registration(stuck.election), Err(stuck.error.into())),
             },

@@ -14,7 +14,7 @@
 //! ([`super::journal`]): registrations not yet sealed, each credential's
 //! precinct, and acceptance times.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use urna_board::{Entry, EntryKind};
@@ -104,6 +104,12 @@ struct Replayer<'a> {
     /// Credential → (district, precinct) from the journal.
     registered: HashMap<[u8; 32], (u32, u32)>,
     registration_order: Vec<[u8; 32]>,
+    /// Credentials left out of the sealed lists at the open (journal).
+    withdrawn: HashSet<[u8; 32]>,
+    /// Credentials the registrar holds reserved for ballots of unknown
+    /// outcome, and those of them found with a ballot on the board.
+    unsettled: HashSet<[u8; 32]>,
+    on_board: Vec<[u8; 32]>,
     precinct_of: HashMap<[u8; 32], usize>,
     /// `(first, count, time)`, sorted by `first`.
     times: Vec<(u64, u64, i64)>,
@@ -342,7 +348,7 @@ impl Replayer<'_> {
             }
         }
         let opened = VotingOpened::decode(e.entry.payload()).map_err(|x| engine(e.index, x))?;
-        let (phase, out) = std::mem::take(&mut self.phase).open(opened.time);
+        let (phase, out) = std::mem::take(&mut self.phase).open(opened.time, &[]);
         self.phase = phase;
         let out =
             out.map_err(|x| at(e.index, format!("opening: {} ({})", x.message(), x.code())))?;
@@ -381,12 +387,47 @@ impl Replayer<'_> {
             self.precinct_of.insert(cred, p);
             book.registered(precincts, p);
         }
-        if let Some(cred) = self.registered.keys().next() {
-            return Err(general(format!(
-                "credential {} was registered (acknowledged) but is not on the sealed lists of the board",
-                hex::encode(cred)
-            )));
+        drop(book);
+        self.unsealed()
+    }
+
+    /// The journalled registrations the sealed lists do not hold: each must
+    /// have been left out because its application no longer stood at the
+    /// open (spec/record.md §R4): journalled as such, or, failing that, not
+    /// standing by the registrar's word now. Anything else was lost.
+    fn unsealed(&mut self) -> Result<(), ResumeError> {
+        let withdrawn = std::mem::take(&mut self.withdrawn);
+        self.registered.retain(|c, _| !withdrawn.contains(c));
+        if self.registered.is_empty() {
+            return Ok(());
         }
+        let rest: Vec<[u8; 32]> = self.registered.keys().copied().collect();
+        let stands = self
+            .shared
+            .config
+            .registrar
+            .standing(&rest)
+            .map_err(|e| {
+                general(format!(
+                    "{} journalled registration(s) are not on the sealed lists and the registrar cannot say whether they stand: {} ({})",
+                    rest.len(),
+                    e.message(),
+                    e.code()
+                ))
+            })?;
+        for (k, cred) in rest.iter().enumerate() {
+            if stands.get(k).copied().unwrap_or(true) {
+                return Err(general(format!(
+                    "credential {} was registered (acknowledged) but is not on the sealed lists of the board",
+                    hex::encode(cred)
+                )));
+            }
+            tracing::warn!(
+                credential = %hex::encode(cred),
+                "a registration missing from the sealed lists is not journalled as withdrawn, but its application does not stand"
+            );
+        }
+        self.registered.clear();
         Ok(())
     }
 
@@ -450,6 +491,9 @@ impl Replayer<'_> {
                 .record_replayed(v, when)
                 .map_err(|x| engine(s.index, x))?;
             self.shared.remember(cast.tracking, s.index);
+            if self.unsettled.remove(&cred) {
+                self.on_board.push(cred);
+            }
             let p = self.precinct_of.get(&cred).copied();
             self.shared
                 .book()
@@ -627,6 +671,26 @@ impl Replayer<'_> {
             }
             _ => {}
         }
+        // The board now says how each reserved ballot ended (spec/registration.md §G4).
+        let not_on_board: Vec<[u8; 32]> = self.unsettled.drain().collect();
+        if !self.on_board.is_empty() || !not_on_board.is_empty() {
+            self.shared
+                .config
+                .registrar
+                .settle(&self.on_board, &not_on_board)
+                .map_err(|e| {
+                    general(format!(
+                        "settling the registry's reservations of ballots being cast: {} ({})",
+                        e.message(),
+                        e.code()
+                    ))
+                })?;
+            tracing::info!(
+                on_board = self.on_board.len(),
+                not_on_board = not_on_board.len(),
+                "settled the reservations of ballots being cast when the server stopped"
+            );
+        }
         self.report.phase = self.phase.name();
         Ok((
             Inner {
@@ -646,6 +710,7 @@ pub(crate) fn replay(
     let mut registered = HashMap::new();
     let mut registration_order = Vec::new();
     let mut times = Vec::new();
+    let mut withdrawn = HashSet::new();
     for r in records {
         match r {
             Record::Registration {
@@ -665,9 +730,19 @@ pub(crate) fn replay(
                 registration_order.push(credential);
             }
             Record::Times { first, count, time } => times.push((first, count, time)),
+            Record::Withdrawn { credential } => {
+                withdrawn.insert(credential);
+            }
         }
     }
     times.sort_unstable();
+    let unsettled = shared.config.registrar.unsettled().map_err(|e| {
+        general(format!(
+            "reading the registry's reservations of ballots being cast: {} ({})",
+            e.message(),
+            e.code()
+        ))
+    })?;
     let mut r = Replayer {
         shared,
         phase: Phase::Empty,
@@ -675,6 +750,9 @@ pub(crate) fn replay(
         ballots: Vec::new(),
         registered,
         registration_order,
+        withdrawn,
+        unsettled: unsettled.into_iter().collect(),
+        on_board: Vec::new(),
         precinct_of: HashMap::new(),
         times,
         now: shared.now(),

@@ -205,6 +205,23 @@ impl Shared {
         j.write(&r).map_err(|e| self.journal_failed(&e))
     }
 
+    /// Writes the credentials left out of the sealed lists to the journal
+    /// and waits until they are on disk; call with the engine lock held,
+    /// before the sealed lists are appended (spec/api.md §A6.2). Blocking,
+    /// like the open it belongs to.
+    pub(crate) fn journal_withdrawn(&self, credentials: &[[u8; 32]]) -> Result<(), ApiError> {
+        let Some(j) = &self.journal else {
+            return Ok(());
+        };
+        let mut seq = 0;
+        for c in credentials {
+            seq = j
+                .write(&Record::Withdrawn { credential: *c })
+                .map_err(|e| self.journal_failed(&e))?;
+        }
+        j.sync(seq).map_err(|e| self.journal_failed(&e))
+    }
+
     /// Waits until journal records up to `seq` are on disk.
     pub(crate) async fn sync_journal(&self, seq: u64) -> Result<(), ApiError> {
         let Some(j) = self.journal.clone() else {

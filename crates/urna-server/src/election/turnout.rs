@@ -39,6 +39,12 @@ impl TurnoutBook {
         self.eligible[precinct] += 1;
     }
 
+    /// A registered credential left out of the sealed lists at the open.
+    pub(crate) fn unregistered(&mut self, precincts: usize, precinct: usize) {
+        self.fit(precincts);
+        self.eligible[precinct] = self.eligible[precinct].saturating_sub(1);
+    }
+
     /// A ballot is durable; `first` if the credential had none before.
     pub(crate) fn ballot(
         &mut self,

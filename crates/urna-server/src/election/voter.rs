@@ -1,6 +1,8 @@
 //! Voter endpoints: cast a ballot (batched verification, receipt once
 //! durable) and Benaloh audits.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
@@ -37,19 +39,55 @@ pub(crate) async fn cast(
     let bytes = from_hex("ballot", &json_body(body)?.ballot)?;
     // The credential follows the version byte (spec/crypto.md §7.3); a
     // ballot too short to hold one is refused by the verifier below.
-    if let Some(credential) = bytes.get(1..33).and_then(|c| <&[u8; 32]>::try_from(c).ok()) {
-        shared.config.registrar.authorize_ballot(credential)?;
+    let credential = bytes.get(1..33).and_then(|c| <[u8; 32]>::try_from(c).ok());
+    if let Some(c) = &credential {
+        // May reserve the credential until the ballot is on the board or
+        // refused, so a withdrawal cannot pass it (spec/registration.md §G4).
+        shared.config.registrar.authorize_ballot(c)?;
     }
-    let (reply, answer) = oneshot::channel();
-    state
-        .election
-        .verifier()
-        .send(Submission { bytes, reply })
-        .await
-        .map_err(|_| gone())?;
-    let r = answer.await.map_err(|_| gone())??;
+    let verifier = state.election.verifier().clone();
+    let registrar = Arc::clone(&shared.config.registrar);
+    // The rest runs on its own task: a client that goes away must not
+    // leave a reservation behind by dropping this handler mid-way.
+    let settle = tokio::spawn(async move {
+        let (reply, answer) = oneshot::channel();
+        let verdict = match verifier.send(Submission { bytes, reply }).await {
+            // Never reached the engine: nothing of it is on the board.
+            Err(_) => Err(Refused(gone())),
+            Ok(()) => match answer.await {
+                Ok(Ok(r)) => Ok(r),
+                // A refusal (4xx) changed nothing; a 5xx (a failed append,
+                // a lost task) may leave the ballot on the board.
+                Ok(Err(e)) if e.status().is_client_error() => Err(Refused(e)),
+                Ok(Err(e)) => Err(Unknown(e)),
+                Err(_) => Err(Unknown(gone())),
+            },
+        };
+        match verdict {
+            Ok(r) => Ok(r),
+            Err(Refused(e)) => {
+                if let Some(c) = credential {
+                    // Released before the answer, so the voter who reads
+                    // the refusal may withdraw at once.
+                    let _ = tokio::task::spawn_blocking(move || registrar.ballot_refused(&c)).await;
+                }
+                Err(e)
+            }
+            Err(Unknown(e)) => Err(e),
+        }
+    });
+    let r = settle.await.map_err(|_| gone())??;
     Ok(Json(r).into_response())
 }
+
+/// How a ballot that did not get a receipt ended.
+enum NoReceipt {
+    /// Certainly not on the board.
+    Refused(ApiError),
+    /// Perhaps on the board.
+    Unknown(ApiError),
+}
+use NoReceipt::{Refused, Unknown};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

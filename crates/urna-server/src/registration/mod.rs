@@ -220,6 +220,7 @@ fn api(e: RegistryError) -> ApiError {
         "unknown_complaint" => StatusCode::NOT_FOUND,
         "no_application"
         | "ballot_already_cast"
+        | "ballot_being_cast"
         | "credential_already_registered"
         | "duplicate_credential"
         | "already_answered"
@@ -572,7 +573,28 @@ impl Registrar for VoterRegistrar {
     }
 
     fn authorize_ballot(&self, credential: &[u8; 32]) -> Result<(), ApiError> {
-        in_place(|| self.0.0.registry.may_cast(credential).map_err(api))
+        in_place(|| self.0.0.registry.reserve_cast(credential).map_err(api))
+    }
+
+    fn ballot_refused(&self, credential: &[u8; 32]) {
+        // A reservation left behind only holds off this voter's withdrawal
+        // (until the ballot's mark or an operator clears it): logged.
+        if let Err(e) = in_place(|| self.0.0.registry.release_cast(credential)) {
+            tracing::error!(error = %e, "could not release a casting reservation");
+        }
+    }
+
+    fn unsettled(&self) -> Result<Vec<[u8; 32]>, ApiError> {
+        let casting = in_place(|| self.0.0.registry.casting()).map_err(api)?;
+        Ok(casting.into_iter().map(|(c, _)| c).collect())
+    }
+
+    fn settle(&self, on_board: &[[u8; 32]], not_on_board: &[[u8; 32]]) -> Result<(), ApiError> {
+        in_place(|| self.0.0.registry.settle_casting(on_board, not_on_board)).map_err(api)
+    }
+
+    fn standing(&self, credentials: &[[u8; 32]]) -> Result<Vec<bool>, ApiError> {
+        in_place(|| self.0.0.registry.standing(credentials).map_err(api))
     }
 
     fn ballots_recorded(&self, credentials: &[[u8; 32]]) {
