@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use urna_election::{Manifest, Timestamp};
+use urna_registry::amendment::{Amendment, Change};
+use urna_registry::import::RowReader;
 use urna_registry::lists::{ListKind, ListSet};
 use urna_registry::store::PostgresOptions;
 use urna_registry::{CommissionSecret, Geography, Registry, synthetic};
@@ -80,6 +82,37 @@ pub enum RegistryCmd {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Make the next signed amendment (spec/registration.md §G3) from a
+    /// CSV of voters to add (the import format) and a CSV of removals
+    /// (`voter_id,reason`), write it as a file for
+    /// `POST /registration/admin/amendments`, and with `--apply` apply it
+    /// to this registry too. Nothing is written if any row is refused.
+    Amend {
+        #[command(flatten)]
+        db: DbOpts,
+        /// File holding the commission secret (hashes the added voters'
+        /// document numbers), 64 hex digits.
+        #[arg(long)]
+        secret_file: PathBuf,
+        /// File holding the commission's Ed25519 seed, 64 hex digits.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// Voters to add, in the registry CSV format of `import`.
+        #[arg(long, requires = "region")]
+        adds: Option<PathBuf>,
+        /// Region of the added voters.
+        #[arg(long)]
+        region: Option<String>,
+        /// Voters to remove: CSV `voter_id,reason` with that header.
+        #[arg(long)]
+        removals: Option<PathBuf>,
+        /// The signed amendment file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also apply it to the registry given by `--db`/`--postgres-url`.
+        #[arg(long)]
+        apply: bool,
     },
     /// Voters who voted online and on paper.
     Reconcile {
@@ -223,6 +256,26 @@ pub fn run(cmd: &RegistryCmd) -> anyhow::Result<()> {
                 hex::encode(key.verifying_key().as_bytes())
             );
         }
+        RegistryCmd::Amend {
+            db,
+            secret_file,
+            key_file,
+            adds,
+            region,
+            removals,
+            out,
+            apply,
+        } => amend(
+            db,
+            &AmendFiles {
+                secret_file,
+                key_file,
+                adds: adds.as_deref().zip(region.as_deref()),
+                removals: removals.as_deref(),
+                out,
+                apply: *apply,
+            },
+        )?,
         RegistryCmd::Reconcile { db } => {
             let (reg, m) = open(db)?;
             let both = reg.double_votes().map_err(|e| anyhow!("{e}"))?;
@@ -254,4 +307,113 @@ pub fn run(cmd: &RegistryCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+struct AmendFiles<'a> {
+    secret_file: &'a Path,
+    key_file: &'a Path,
+    adds: Option<(&'a Path, &'a str)>,
+    removals: Option<&'a Path>,
+    out: &'a Path,
+    apply: bool,
+}
+
+fn amend(db: &DbOpts, f: &AmendFiles<'_>) -> anyhow::Result<()> {
+    let (reg, m) = open(db)?;
+    let geography = Geography::of(&m);
+    let secret =
+        CommissionSecret::from_hex(&read_secret(f.secret_file)?).map_err(|e| anyhow!("{e}"))?;
+    let key = urna_registry::secret::signing_key_from_hex(&read_secret(f.key_file)?)
+        .map_err(|e| anyhow!("{e}"))?;
+    let mut changes = Vec::new();
+    if let Some((path, region)) = f.adds {
+        if !geography.has_region(region) {
+            return Err(anyhow!(
+                "--region `{region}` is not a region of the manifest"
+            ));
+        }
+        let input =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let name = path.display().to_string();
+        for row in RowReader::new(&name, region, &geography, &secret, BufReader::new(input)) {
+            let (_, record) = row.map_err(|e| anyhow!("{e}"))?;
+            changes.push(Change::Add(record));
+        }
+    }
+    if let Some(path) = f.removals {
+        changes.extend(read_removals(path)?);
+    }
+    if changes.is_empty() {
+        return Err(anyhow!(
+            "nothing to amend: give --adds/--region or --removals"
+        ));
+    }
+    let (version, previous) = reg.head().map_err(|e| anyhow!("{e}"))?;
+    let signed = Amendment {
+        version: version + 1,
+        previous,
+        time: now(),
+        changes,
+    }
+    .sign(&key)
+    .map_err(|e| anyhow!("{e}"))?;
+    if f.apply {
+        reg.apply_amendment(&signed, &key.verifying_key(), &geography, now())
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    std::fs::write(f.out, signed.to_file())
+        .with_context(|| format!("writing {}", f.out.display()))?;
+    let n = Amendment::decode(&signed.bytes)
+        .map_err(|e| anyhow!("{e}"))?
+        .changes
+        .len();
+    println!(
+        "amendment version {} ({n} changes) chained to {}\nhash {}\nwritten to {}{}",
+        version + 1,
+        hex::encode(previous),
+        hex::encode(signed.hash()),
+        f.out.display(),
+        if f.apply {
+            "; applied to the registry"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// The removals CSV: header `voter_id,reason`, then one row per voter;
+/// errors name the file and line.
+fn read_removals(path: &Path) -> anyhow::Result<Vec<Change>> {
+    let name = path.display().to_string();
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .with_context(|| format!("opening {name}"))?;
+    let mut out = Vec::new();
+    for (i, row) in csv.records().enumerate() {
+        let line = i + 1;
+        let row = row.map_err(|e| anyhow!("{name}:{line}: {e}"))?;
+        let fields: Vec<&str> = row.iter().collect();
+        if line == 1 {
+            if fields != ["voter_id", "reason"] {
+                return Err(anyhow!("{name}:1: the header must be `voter_id,reason`"));
+            }
+            continue;
+        }
+        match fields.as_slice() {
+            [id, reason] if !id.is_empty() && !reason.trim().is_empty() => {
+                out.push(Change::Remove {
+                    voter_id: (*id).to_string(),
+                    reason: (*reason).to_string(),
+                })
+            }
+            _ => {
+                return Err(anyhow!(
+                    "{name}:{line}: expected a voter id and a non-empty reason"
+                ));
+            }
+        }
+    }
+    Ok(out)
 }

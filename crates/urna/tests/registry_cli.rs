@@ -163,3 +163,119 @@ fn import_lists_and_paper_votes() {
         "{out}"
     );
 }
+
+/// `urna registry amend`: a signed amendment (adds and removals) chained
+/// to the imported registry, applied locally; a second one chains to the
+/// first; a bad removals file or an unknown voter writes nothing.
+#[test]
+fn amendments_are_signed_chained_and_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("secret.hex"), "11".repeat(32)).unwrap();
+    std::fs::write(d.join("key.hex"), "22".repeat(32)).unwrap();
+    let db = ["--db", "reg.db", "--manifest", MANIFEST];
+    let generate = [
+        "registry",
+        "generate",
+        "--manifest",
+        MANIFEST,
+        "--region",
+        "msk",
+        "--rows",
+        "20",
+        "--out",
+        "msk.csv",
+    ];
+    ok(&urna(d, &generate));
+    let import = ["--secret-file", "secret.hex", "--region", "msk", "msk.csv"];
+    let out = ok(&urna(
+        d,
+        &[&["registry", "import"][..], &db, &import].concat(),
+    ));
+    let base = out
+        .lines()
+        .last()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string();
+
+    std::fs::write(
+        d.join("adds.csv"),
+        "voter_id,full_name,birth_date,document_number,phone,email,precinct,account_created\n\
+         msk90000000,Орлова Анна Сергеевна,1990-01-02,45 01 900000000,+79009000000,,uik-0301,2019-01-01\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("rm.csv"),
+        "voter_id,reason\nmsk00000003,court decision 12/2020\n",
+    )
+    .unwrap();
+    let keys = ["--secret-file", "secret.hex", "--key-file", "key.hex"];
+    let out = ok(&urna(
+        d,
+        &[
+            &["registry", "amend"][..],
+            &db,
+            &keys,
+            &[
+                "--adds",
+                "adds.csv",
+                "--region",
+                "msk",
+                "--removals",
+                "rm.csv",
+            ],
+            &["--out", "a1.bin", "--apply"],
+        ]
+        .concat(),
+    ));
+    assert!(out.contains("amendment version 1 (2 changes)"), "{out}");
+    assert!(out.contains(&format!("chained to {base}")), "{out}");
+    let file = std::fs::read(d.join("a1.bin")).unwrap();
+    let signed = urna_registry::amendment::SignedAmendment::from_file(&file).unwrap();
+    let key = urna_registry::secret::signing_key_from_hex(&"22".repeat(32)).unwrap();
+    let a = signed.verify(&key.verifying_key()).unwrap();
+    assert_eq!((a.version, hex::encode(a.previous)), (1, base));
+    assert_eq!(a.changes.len(), 2);
+
+    // Removing a voter who is not in the registry is refused when applied:
+    // no file, and the registry stays at version 1.
+    std::fs::write(d.join("rm2.csv"), "voter_id,reason\nmsk99999999,moved\n").unwrap();
+    let amend2 = |rm: &str, out: &str| {
+        urna(
+            d,
+            &[
+                &["registry", "amend"][..],
+                &db,
+                &keys,
+                &["--removals", rm, "--out", out, "--apply"],
+            ]
+            .concat(),
+        )
+    };
+    let bad = amend2("rm2.csv", "a2.bin");
+    assert!(!bad.status.success());
+    assert!(!d.join("a2.bin").exists());
+    // A removals file without its header names the file and line.
+    std::fs::write(d.join("rm3.csv"), "msk00000004,moved\n").unwrap();
+    let bad = amend2("rm3.csv", "a3.bin");
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("rm3.csv:1"),
+        "{bad:?}"
+    );
+    assert!(!d.join("a3.bin").exists());
+    // The next amendment chains to the first.
+    std::fs::write(
+        d.join("rm4.csv"),
+        "voter_id,reason\nmsk00000004,moved abroad\n",
+    )
+    .unwrap();
+    let out = ok(&amend2("rm4.csv", "a4.bin"));
+    assert!(out.contains("amendment version 2 (1 changes)"), "{out}");
+    assert!(
+        out.contains(&format!("chained to {}", hex::encode(signed.hash()))),
+        "{out}"
+    );
+}
