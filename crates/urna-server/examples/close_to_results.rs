@@ -19,11 +19,10 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use urna_board::BoardSigningKey;
 use urna_crypto::Fingerprint;
-use urna_crypto::ballot::{Ballot, ContestShape};
+use urna_crypto::ballot::Ballot;
 use urna_crypto::credential::CredentialKey;
 use urna_crypto::dkg::{CeremonyParams, Trustee};
-use urna_crypto::elgamal::{KeyPair, PublicKey};
-use urna_crypto::encoding::Element;
+use urna_crypto::elgamal::KeyPair;
 use urna_election::Manifest;
 use urna_election::record::{CeremonyMessage, PartialChunk, TallyChunk};
 use urna_election::rules::tally_items;
@@ -186,36 +185,18 @@ fn main() {
                         .enumerate()
                         .map(|(i, (key, d, _))| {
                             let v = &styles[d];
-                            let shapes: Vec<ContestShape> = v["contests"]
-                                .as_array()
-                                .unwrap()
-                                .iter()
-                                .map(|c| ContestShape {
-                                    options: c["shape"]["options"].as_u64().unwrap() as u16,
-                                    option_max: c["shape"]["option_max"].as_u64().unwrap() as u32,
-                                    min: c["shape"]["min"].as_u64().unwrap() as u32,
-                                    max: c["shape"]["max"].as_u64().unwrap() as u32,
-                                })
-                                .collect();
-                            let pk = PublicKey::new(
-                                Element::from_hex(v["joint_key"].as_str().unwrap()).unwrap(),
-                            )
-                            .unwrap();
-                            let fp: [u8; 32] = hex::decode(v["fingerprint"].as_str().unwrap())
-                                .unwrap()
-                                .try_into()
-                                .unwrap();
+                            let st = urna_server::election::BallotStyle::from_value(v).unwrap();
                             let sel = if !(base + i).is_multiple_of(3) {
                                 vec![vec![1, 0]]
                             } else {
                                 vec![vec![0, 1]]
                             };
                             Ballot::encrypt(
-                                &pk,
-                                &Fingerprint(fp),
+                                &st.key,
+                                &st.fingerprint,
                                 key,
-                                &hex::decode(v["header"].as_str().unwrap()).unwrap(),
-                                &shapes,
+                                &st.header,
+                                &st.shapes,
                                 &sel,
                                 &mut rand::rng(),
                             )

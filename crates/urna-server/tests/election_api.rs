@@ -14,12 +14,10 @@ use tower::ServiceExt;
 use urna_board::{
     BoardSigningKey, Entry, EntryKind, Hash, SignedNote, verify_checkpoint, verify_inclusion,
 };
-use urna_crypto::Fingerprint;
-use urna_crypto::ballot::{Ballot, BallotSecrets, ContestShape};
+use urna_crypto::ballot::{Ballot, BallotSecrets};
 use urna_crypto::credential::CredentialKey;
 use urna_crypto::dkg::{CeremonyParams, Trustee};
-use urna_crypto::elgamal::{Ciphertext, KeyPair, PublicKey};
-use urna_crypto::encoding::Element;
+use urna_crypto::elgamal::{Ciphertext, KeyPair};
 use urna_crypto::threshold::KeyShare;
 use urna_election::Manifest;
 use urna_election::record::{AuditedBallot, CeremonyMessage, PartialChunk, TallyChunk};
@@ -111,39 +109,10 @@ impl Api {
 }
 
 /// What a device needs, from `GET /election/style/{district}`.
-struct Style {
-    header: Vec<u8>,
-    shapes: Vec<ContestShape>,
-    key: PublicKey,
-    fingerprint: Fingerprint,
-}
+type Style = urna_server::election::BallotStyle;
 
 fn style_from(v: &Value) -> Style {
-    let shapes = v["contests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let s = &c["shape"];
-            ContestShape {
-                options: s["options"].as_u64().unwrap() as u16,
-                option_max: s["option_max"].as_u64().unwrap() as u32,
-                min: s["min"].as_u64().unwrap() as u32,
-                max: s["max"].as_u64().unwrap() as u32,
-            }
-        })
-        .collect();
-    let key = Element::from_hex(v["joint_key"].as_str().unwrap()).unwrap();
-    let fp: [u8; 32] = hex::decode(v["fingerprint"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
-    Style {
-        header: hex::decode(v["header"].as_str().unwrap()).unwrap(),
-        shapes,
-        key: PublicKey::new(key).unwrap(),
-        fingerprint: Fingerprint(fp),
-    }
+    Style::from_value(v).unwrap()
 }
 
 fn make_ballot(style: &Style, cred: &CredentialKey, yes: bool) -> (Vec<u8>, BallotSecrets) {

@@ -21,7 +21,6 @@ use urna_crypto::ballot::{Ballot, ContestShape};
 use urna_crypto::credential::CredentialKey;
 use urna_crypto::dkg::{CeremonyParams, Trustee};
 use urna_crypto::elgamal::{KeyPair, PublicKey};
-use urna_crypto::encoding::Element;
 use urna_crypto::threshold::KeyShare;
 use urna_election::record::{
     AnnulReason, CeremonyMessage, PartialChunk, ReconciliationChunk, TallyChunk,
@@ -114,31 +113,8 @@ impl Api {
 }
 
 fn style(v: &Value) -> (Vec<u8>, Vec<ContestShape>, PublicKey, Fingerprint) {
-    let shapes = v["contests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let s = &c["shape"];
-            ContestShape {
-                options: s["options"].as_u64().unwrap() as u16,
-                option_max: s["option_max"].as_u64().unwrap() as u32,
-                min: s["min"].as_u64().unwrap() as u32,
-                max: s["max"].as_u64().unwrap() as u32,
-            }
-        })
-        .collect();
-    let key = PublicKey::new(Element::from_hex(v["joint_key"].as_str().unwrap()).unwrap()).unwrap();
-    let fp: [u8; 32] = hex::decode(v["fingerprint"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
-    (
-        hex::decode(v["header"].as_str().unwrap()).unwrap(),
-        shapes,
-        key,
-        Fingerprint(fp),
-    )
+    let s = urna_server::election::BallotStyle::from_value(v).unwrap();
+    (s.header, s.shapes, s.key, s.fingerprint)
 }
 
 async fn ceremony(api: &Api, m: &Manifest) -> BTreeMap<u16, KeyShare> {

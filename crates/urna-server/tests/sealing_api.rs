@@ -23,7 +23,6 @@ use urna_crypto::ballot::{Ballot, ContestShape};
 use urna_crypto::credential::CredentialKey;
 use urna_crypto::dkg::{CeremonyParams, Trustee};
 use urna_crypto::elgamal::{KeyPair, PublicKey};
-use urna_crypto::encoding::Element;
 use urna_election::record::{CeremonyMessage, CredentialChunk, VotingOpened};
 use urna_election::{Manifest, Timestamp};
 use urna_registry::notify::Outbox;
@@ -190,31 +189,8 @@ async fn login(app: &Router, outbox: &Outbox, k: usize) -> String {
 }
 
 fn style(v: &Value) -> (Vec<u8>, Vec<ContestShape>, PublicKey, Fingerprint) {
-    let shapes = v["contests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let s = &c["shape"];
-            ContestShape {
-                options: s["options"].as_u64().unwrap() as u16,
-                option_max: s["option_max"].as_u64().unwrap() as u32,
-                min: s["min"].as_u64().unwrap() as u32,
-                max: s["max"].as_u64().unwrap() as u32,
-            }
-        })
-        .collect();
-    let key = PublicKey::new(Element::from_hex(v["joint_key"].as_str().unwrap()).unwrap()).unwrap();
-    let fp: [u8; 32] = hex::decode(v["fingerprint"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
-    (
-        hex::decode(v["header"].as_str().unwrap()).unwrap(),
-        shapes,
-        key,
-        Fingerprint(fp),
-    )
+    let s = urna_server::election::BallotStyle::from_value(v).unwrap();
+    (s.header, s.shapes, s.key, s.fingerprint)
 }
 
 async fn ballot(app: &Router, cred: &CredentialKey) -> Value {

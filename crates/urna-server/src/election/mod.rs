@@ -15,6 +15,7 @@ mod phase;
 mod public;
 mod resume;
 pub(crate) mod service;
+mod style;
 mod trustees;
 mod turnout;
 mod tz;
@@ -28,6 +29,7 @@ pub use clock::{Clock, SystemClock, TestClock};
 pub use journal::JournalError;
 pub use resume::{ResumeError, ResumeReport};
 pub use service::{ElectionConfig, ElectionService};
+pub use style::{BallotStyle, StyleError};
 
 use crate::AppState;
 

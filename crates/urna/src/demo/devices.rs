@@ -6,17 +6,15 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, anyhow, ensure};
+use anyhow::ensure;
 use hyper::body::Bytes;
 use hyper::http::StatusCode;
 use rand::RngExt;
 use rayon::prelude::*;
-use serde::Deserialize;
 use urna_crypto::Fingerprint;
 use urna_crypto::ballot::{Ballot, ContestShape};
 use urna_crypto::credential::CredentialKey;
 use urna_crypto::elgamal::PublicKey;
-use urna_crypto::encoding::Element;
 use urna_election::record::AuditedBallot;
 
 use super::http_client::Api;
@@ -31,48 +29,15 @@ pub struct Style {
     fingerprint: Fingerprint,
 }
 
-#[derive(Deserialize)]
-struct StyleJson {
-    header: String,
-    contests: Vec<ContestJson>,
-    joint_key: String,
-    fingerprint: String,
-}
-
-#[derive(Deserialize)]
-struct ContestJson {
-    shape: ShapeJson,
-}
-
-#[derive(Deserialize)]
-struct ShapeJson {
-    options: u16,
-    option_max: u32,
-    min: u32,
-    max: u32,
-}
-
 impl Style {
     /// Parses the server's answer.
     pub fn parse(body: &[u8]) -> anyhow::Result<Self> {
-        let s: StyleJson = serde_json::from_slice(body).context("ballot style JSON")?;
-        let fp: [u8; 32] = hex::decode(&s.fingerprint)?
-            .try_into()
-            .map_err(|_| anyhow!("the fingerprint is not 32 bytes"))?;
+        let s = urna_server::election::BallotStyle::from_json(body)?;
         Ok(Style {
-            header: hex::decode(&s.header).context("ballot style header")?,
-            shapes: s
-                .contests
-                .iter()
-                .map(|c| ContestShape {
-                    options: c.shape.options,
-                    option_max: c.shape.option_max,
-                    min: c.shape.min,
-                    max: c.shape.max,
-                })
-                .collect(),
-            key: PublicKey::new(Element::from_hex(&s.joint_key)?)?,
-            fingerprint: Fingerprint(fp),
+            header: s.header,
+            shapes: s.shapes,
+            key: s.key,
+            fingerprint: s.fingerprint,
         })
     }
 
