@@ -165,6 +165,22 @@ pub fn derived_ciphertext(shape: &ContestShape, sent: &[Ciphertext]) -> Cipherte
 }
 
 impl EncryptedContest {
+    /// The points (α, β) of the derived last option of an exact contest
+    /// (spec §7.1), computed without encoding them; `None` otherwise.
+    pub fn derived_points(&self) -> Option<(RistrettoPoint, RistrettoPoint)> {
+        if !self.shape.is_exact() {
+            return None;
+        }
+        let sent = self.shape.sent_options().min(self.ciphertexts.len());
+        Some(self.ciphertexts[..sent].iter().fold(
+            (
+                RistrettoPoint::identity(),
+                small_multiple_of_h(self.shape.max),
+            ),
+            |(a, b), c| (a - c.alpha.point(), b - c.beta.point()),
+        ))
+    }
+
     /// The homomorphic sum of the options.
     pub fn sum(&self) -> Ciphertext {
         Ciphertext::sum(&self.ciphertexts)
@@ -399,6 +415,21 @@ impl Ballot {
 
     /// Strict decoding (spec §7.3): every field canonical, nothing left over.
     pub fn decode(bytes: &[u8]) -> Result<Self, PeerError> {
+        Self::decode_with(bytes, true)
+    }
+
+    /// [`decode`](Self::decode) for a verifier that needs only points: a
+    /// contest whose derived option is implied (no proof is about it,
+    /// spec §7.1) keeps just its n − 1 sent ciphertexts, and
+    /// [`EncryptedContest::derived_points`] gives the last one's points.
+    /// This skips compressing two points per such contest (an inverse
+    /// square root each), about a tenth of verifying a yes/no ballot.
+    /// The checks are the same; [`Ballot::statement`] accepts both forms.
+    pub fn decode_deferred(bytes: &[u8]) -> Result<Self, PeerError> {
+        Self::decode_with(bytes, false)
+    }
+
+    fn decode_with(bytes: &[u8], derive_implied: bool) -> Result<Self, PeerError> {
         let mut r = Reader::new(bytes);
         let version = r.u8()?;
         if version != BALLOT_VERSION {
@@ -417,7 +448,9 @@ impl Ballot {
                 proofs.push(RangeProof::decode(&mut r, 0, shape.option_max.into())?);
             }
             let sum_proof = if shape.is_exact() {
-                ciphertexts.push(derived_ciphertext(&shape, &ciphertexts));
+                if derive_implied || !shape.last_range_implied() {
+                    ciphertexts.push(derived_ciphertext(&shape, &ciphertexts));
+                }
                 if !shape.last_range_implied() {
                     proofs.push(RangeProof::decode(&mut r, 0, shape.option_max.into())?);
                 }
@@ -523,8 +556,13 @@ impl<'a> BallotCheck<'a> {
             });
         }
         for (ci, (c, shape)) in b.contests.iter().zip(self.shapes).enumerate() {
+            // n − 1 ciphertexts only from `decode_deferred`, where the
+            // derived option is implied and no proof is about it.
+            let deferred = shape.is_exact()
+                && shape.last_range_implied()
+                && c.ciphertexts.len() == shape.sent_options();
             if c.shape != *shape
-                || c.ciphertexts.len() != usize::from(shape.options)
+                || (c.ciphertexts.len() != usize::from(shape.options) && !deferred)
                 || c.proofs.len() != shape.option_proofs()
                 || c.sum_proof.is_some() == shape.is_exact()
             {

@@ -395,3 +395,70 @@ fn checks<'a>(
         .map(|b| b.statement(key, fp, shapes))
         .collect()
 }
+
+/// `decode_deferred` (the verifier's decoding): a contest whose derived
+/// option is implied keeps only its sent ciphertexts, its derived points
+/// equal the derived ciphertext `decode` computes, it verifies exactly as
+/// the full decoding does, and a contest whose derived option carries a
+/// proof is decoded in full either way.
+#[test]
+fn deferred_decoding_verifies_the_same_and_derives_the_same_points() {
+    let (mut r, kp, fp) = setup(11);
+    let cred = CredentialKey::generate(&mut r);
+    let shapes = [
+        ContestShape {
+            options: 2,
+            option_max: 1,
+            min: 1,
+            max: 1,
+        },
+        ContestShape::choose(3, 2, 2),
+    ];
+    let (ballot, _) = Ballot::encrypt(
+        kp.public(),
+        &fp,
+        &cred,
+        b"h",
+        &shapes,
+        &[vec![0, 1], vec![1, 0, 1]],
+        &mut r,
+    )
+    .unwrap();
+    let bytes = ballot.encode().unwrap();
+    let full = Ballot::decode(&bytes).unwrap();
+    let deferred = Ballot::decode_deferred(&bytes).unwrap();
+    assert_eq!(full.contests[0].ciphertexts.len(), 2);
+    assert_eq!(deferred.contests[0].ciphertexts.len(), 1);
+    assert_eq!(deferred.contests[1].ciphertexts.len(), 3);
+    let derived = &full.contests[0].ciphertexts[1];
+    assert_eq!(
+        deferred.contests[0].derived_points(),
+        Some((*derived.alpha.point(), *derived.beta.point()))
+    );
+    let key = *kp.public().element();
+    let checks = [
+        full.statement(&key, &fp, &shapes),
+        deferred.statement(&key, &fp, &shapes),
+    ];
+    verify_batch(&checks, Some(&key), &mut r).unwrap();
+    // A flipped bit fails in both forms and is named in the same place.
+    let mut bad = bytes.clone();
+    let at = bad.len() - 100;
+    bad[at] ^= 1;
+    let (a, b) = (Ballot::decode(&bad), Ballot::decode_deferred(&bad));
+    match (a, b) {
+        (Ok(a), Ok(b)) => {
+            let ea = verify_one(&a.statement(&key, &fp, &shapes), Some(&key), &mut r).unwrap_err();
+            let eb = verify_one(&b.statement(&key, &fp, &shapes), Some(&key), &mut r).unwrap_err();
+            assert_eq!(ea, eb);
+        }
+        (a, b) => assert_eq!(a.err(), b.err()),
+    }
+    // Dropping a sent ciphertext is not mistaken for the deferred form.
+    let mut short = deferred.clone();
+    short.contests[1].ciphertexts.pop();
+    assert!(matches!(
+        verify_one(&short.statement(&key, &fp, &shapes), Some(&key), &mut r),
+        Err(PeerError::ShapeMismatch { .. })
+    ));
+}

@@ -295,7 +295,7 @@ fn run_job(ctx: Option<&Ctx>, batch: Batch) -> Done {
     let decoded: Vec<Result<Ballot, PeerError>> = batch
         .items
         .par_iter()
-        .map(|it| Ballot::decode(&batch.buf[it.start..it.start + it.len]))
+        .map(|it| Ballot::decode_deferred(&batch.buf[it.start..it.start + it.len]))
         .collect();
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(decoded.len());
     let mut to_verify: Vec<(usize, &Ballot, usize)> = Vec::with_capacity(decoded.len());
@@ -344,6 +344,13 @@ fn run_job(ctx: Option<&Ctx>, batch: Batch) -> Done {
             for c in &b.contests {
                 for ct in &c.ciphertexts {
                     points.push((*ct.alpha.point(), *ct.beta.point()));
+                }
+                // An implied derived option is not decoded (§7.1): its
+                // points follow from the sent ones.
+                if c.ciphertexts.len() < usize::from(c.shape.options) {
+                    if let Some(d) = c.derived_points() {
+                        points.push(d);
+                    }
                 }
             }
             outcomes[i] = Outcome::Ok(from..points.len());
