@@ -347,10 +347,10 @@ fn run_job(ctx: Option<&Ctx>, batch: Batch) -> Done {
                 }
                 // An implied derived option is not decoded (§7.1): its
                 // points follow from the sent ones.
-                if c.ciphertexts.len() < usize::from(c.shape.options) {
-                    if let Some(d) = c.derived_points() {
-                        points.push(d);
-                    }
+                if c.ciphertexts.len() < usize::from(c.shape.options)
+                    && let Some(d) = c.derived_points()
+                {
+                    points.push(d);
                 }
             }
             outcomes[i] = Outcome::Ok(from..points.len());
