@@ -7,6 +7,8 @@
 //! exported record checked by the independent verifier.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -19,12 +21,9 @@ use urna_board::{BoardSigningKey, EntryKind};
 use urna_crypto::Fingerprint;
 use urna_crypto::ballot::{Ballot, ContestShape};
 use urna_crypto::credential::CredentialKey;
-use urna_crypto::dkg::{CeremonyParams, Trustee};
-use urna_crypto::elgamal::{KeyPair, PublicKey};
+use urna_crypto::elgamal::PublicKey;
 use urna_crypto::threshold::KeyShare;
-use urna_election::record::{
-    AnnulReason, CeremonyMessage, PartialChunk, ReconciliationChunk, TallyChunk,
-};
+use urna_election::record::{AnnulReason, PartialChunk, ReconciliationChunk, TallyChunk};
 use urna_election::rules::tally_items;
 use urna_election::{Manifest, Timestamp};
 use urna_registry::notify::Outbox;
@@ -118,43 +117,10 @@ fn style(v: &Value) -> (Vec<u8>, Vec<ContestShape>, PublicKey, Fingerprint) {
 }
 
 async fn ceremony(api: &Api, m: &Manifest) -> BTreeMap<u16, KeyShare> {
-    let mut rng = rand::rng();
-    let params = CeremonyParams::new(3, 2).unwrap();
-    let post = |msg: CeremonyMessage| json!({ "message": hex::encode(msg.encode()) });
-    let (mut r1s, mut msgs1) = (Vec::new(), Vec::new());
-    for i in 1..=3 {
-        let tr = Trustee::new(params, i, m.hash(), KeyPair::generate(&mut rng)).unwrap();
-        let (r1, msg) = tr.start(&mut rng);
-        api.ok(
-            "POST",
-            "/election/ceremony",
-            true,
-            Some(post(CeremonyMessage::Round1(msg.clone()))),
-        )
-        .await;
-        r1s.push(r1);
-        msgs1.push(msg);
-    }
-    let (mut r2s, mut msgs2) = (Vec::new(), Vec::new());
-    for r1 in r1s {
-        let (r2, msg) = r1.deal(&msgs1, &mut rng).unwrap();
-        api.ok(
-            "POST",
-            "/election/ceremony",
-            true,
-            Some(post(CeremonyMessage::Round2(msg.clone()))),
-        )
-        .await;
-        r2s.push(r2);
-        msgs2.push(msg);
-    }
-    let mut shares = BTreeMap::new();
-    for r2 in r2s {
-        let (r3, complaints) = r2.receive(&msgs2, &mut rng);
-        assert!(complaints.is_empty());
-        let q = r3.finish(&[], &mut rng).unwrap();
-        shares.insert(q.key_share().index(), q.key_share().clone());
-    }
+    let shares = common::honest_ceremony(m, |body| async move {
+        api.ok("POST", "/election/ceremony", true, Some(body)).await;
+    })
+    .await;
     api.ok("POST", "/election/ceremony/finish", true, None)
         .await;
     shares

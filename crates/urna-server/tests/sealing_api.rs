@@ -9,6 +9,8 @@
 //! the withdrawal) while any other missing registration is still refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -21,9 +23,8 @@ use urna_board::{BoardSigningKey, EntryKind};
 use urna_crypto::Fingerprint;
 use urna_crypto::ballot::{Ballot, ContestShape};
 use urna_crypto::credential::CredentialKey;
-use urna_crypto::dkg::{CeremonyParams, Trustee};
-use urna_crypto::elgamal::{KeyPair, PublicKey};
-use urna_election::record::{CeremonyMessage, CredentialChunk, VotingOpened};
+use urna_crypto::elgamal::PublicKey;
+use urna_election::record::{CredentialChunk, VotingOpened};
 use urna_election::{Manifest, Timestamp};
 use urna_registry::notify::Outbox;
 use urna_registry::screening::Rules;
@@ -122,35 +123,10 @@ fn code_of(v: &Value) -> &str {
 }
 
 async fn ceremony(app: &Router, m: &Manifest) {
-    let mut rng = rand::rng();
-    let params = CeremonyParams::new(3, 2).unwrap();
-    let post = |msg: CeremonyMessage| json!({ "message": hex::encode(msg.encode()) });
-    let (mut r1s, mut msgs1) = (Vec::new(), Vec::new());
-    for i in 1..=3 {
-        let tr = Trustee::new(params, i, m.hash(), KeyPair::generate(&mut rng)).unwrap();
-        let (r1, msg) = tr.start(&mut rng);
-        ok(
-            app,
-            "POST",
-            "/election/ceremony",
-            Some(TOKEN),
-            Some(post(CeremonyMessage::Round1(msg.clone()))),
-        )
-        .await;
-        r1s.push(r1);
-        msgs1.push(msg);
-    }
-    for r1 in r1s {
-        let (_, msg) = r1.deal(&msgs1, &mut rng).unwrap();
-        ok(
-            app,
-            "POST",
-            "/election/ceremony",
-            Some(TOKEN),
-            Some(post(CeremonyMessage::Round2(msg))),
-        )
-        .await;
-    }
+    common::honest_ceremony(m, |body| async move {
+        ok(app, "POST", "/election/ceremony", Some(TOKEN), Some(body)).await;
+    })
+    .await;
     ok(app, "POST", "/election/ceremony/finish", Some(TOKEN), None).await;
 }
 
