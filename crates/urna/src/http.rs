@@ -99,12 +99,12 @@ impl Response {
 
 /// GET `path` under `base`.
 pub fn get(base: &BaseUrl, path: &str) -> anyhow::Result<Response> {
-    request(base, "GET", path, None, None, Duration::from_secs(60))
+    send(base, "GET", path, None, None, Duration::from_secs(60))
 }
 
 /// `POST` of a JSON body.
 pub fn post_json(base: &BaseUrl, path: &str, body: &[u8]) -> anyhow::Result<Response> {
-    request(
+    send(
         base,
         "POST",
         path,
@@ -117,20 +117,7 @@ pub fn post_json(base: &BaseUrl, path: &str, body: &[u8]) -> anyhow::Result<Resp
 /// `GET` that gives up after `limit` without progress (connecting,
 /// reading or writing): for peers that must not hold up the caller.
 pub fn get_within(base: &BaseUrl, path: &str, limit: Duration) -> anyhow::Result<Response> {
-    request(base, "GET", path, None, None, limit)
-}
-
-/// A request with a JSON body (empty if `None`) and, if given, a bearer
-/// token (not kept beyond the call).
-pub fn send(
-    base: &BaseUrl,
-    method: &str,
-    path: &str,
-    body: Option<&[u8]>,
-    bearer: Option<&str>,
-    limit: Duration,
-) -> anyhow::Result<Response> {
-    request(base, method, path, body, bearer, limit)
+    send(base, "GET", path, None, None, limit)
 }
 
 /// CA certificates (PEM) trusted besides Mozilla's roots, from `--ca-cert`.
@@ -201,7 +188,9 @@ fn connect(base: &BaseUrl, limit: Duration) -> anyhow::Result<Box<dyn Stream>> {
     Ok(Box::new(rustls::StreamOwned::new(conn, tcp)))
 }
 
-fn request(
+/// A request with a JSON body (empty if `None`) and, if given, a bearer
+/// token (not kept beyond the call).
+pub fn send(
     base: &BaseUrl,
     method: &str,
     path: &str,

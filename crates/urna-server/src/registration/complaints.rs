@@ -122,10 +122,7 @@ async fn file_complaint(
             Ok((vec![entry], id))
         })
         .await?;
-    let index = appended
-        .first()
-        .map(|a| a.index)
-        .ok_or_else(ApiError::internal)?;
+    let index = board_index(&appended)?;
     blocking(move || {
         s.0.registry.complaint_on_board(id, index).map_err(api)?;
         Ok((
@@ -195,10 +192,7 @@ async fn answer_complaint(
             Ok((vec![entry], ()))
         })
         .await?;
-    let index = appended
-        .first()
-        .map(|a| a.index)
-        .ok_or_else(ApiError::internal)?;
+    let index = board_index(&appended)?;
     blocking(move || {
         s.0.registry.answer_on_board(id, index).map_err(api)?;
         Ok(
@@ -207,4 +201,12 @@ async fn answer_complaint(
         )
     })
     .await
+}
+
+/// The board index of the one entry a complaint or an answer appended.
+fn board_index(appended: &[urna_store::Appended]) -> Result<u64, ApiError> {
+    appended
+        .first()
+        .map(|a| a.index)
+        .ok_or_else(ApiError::internal)
 }
