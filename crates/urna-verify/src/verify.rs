@@ -177,7 +177,7 @@ fn read_pos(r: &mut Reader<'_>) -> Result<ChunkPos, String> {
 }
 
 /// Tracks one chunk sequence (§R1.3).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Seq {
     next: u32,
     count: u32,
@@ -210,6 +210,30 @@ fn label(d: &str, c: &str, o: u16) -> Vec<u8> {
     l.extend(id_bytes(c));
     l.extend_from_slice(&o.to_be_bytes());
     l
+}
+
+/// A tree size written in decimal (board.md §B1): ASCII digits, no sign,
+/// no leading zero unless the value is 0 (spec/export.md §X1).
+fn decimal(s: &str) -> Option<u64> {
+    let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits || (s.len() > 1 && s.starts_with('0')) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `admin_action` sub-tags (record.md §R10, §R15).
+const SUB_TAG_TALLY: u8 = 1;
+const SUB_TAG_PRECINCT_LIST: u8 = 2;
+
+/// The version and sub-tag that open every `admin_action` payload
+/// (record.md §R1.1): the sub-tag, or why there is none.
+fn admin_sub_tag(payload: &[u8]) -> Result<u8, String> {
+    match payload {
+        [1, tag, ..] => Ok(*tag),
+        [v, _, ..] => Err(format!("unknown_version {v}")),
+        _ => Err("truncated: admin_action without a sub-tag".into()),
+    }
 }
 
 // ---- state -----------------------------------------------------------------
@@ -446,6 +470,14 @@ struct Verifier {
 
     results_seq: Seq,
     results: Vec<(u64, ResultRec)>,
+
+    /// The board key, for `cosigned_checkpoint` entries (board.md §B5.3).
+    board_key: Option<VerifierKey>,
+    /// `cosigned_checkpoint` entries: (entry index, size, root), checked
+    /// against the tree of their size at the end (spec/export.md §X3).
+    cosigned: Vec<(u64, u64, Hash)>,
+    /// The entries file, to re-read for those checks.
+    reread: Option<std::path::PathBuf>,
 }
 
 fn kind_phase(k: EntryKind) -> Option<u8> {
@@ -518,6 +550,9 @@ impl Verifier {
             combined: None,
             results_seq: Seq::default(),
             results: Vec::new(),
+            board_key: None,
+            cosigned: Vec::new(),
+            reread: None,
         }
     }
 
@@ -541,9 +576,7 @@ impl Verifier {
                 .collect();
             names.sort();
             for name in names {
-                let size = name
-                    .strip_suffix(".txt")
-                    .and_then(|s| s.parse::<u64>().ok());
+                let size = name.strip_suffix(".txt").and_then(decimal);
                 let bytes = fs::read(cps.join(&name)).map_err(|e| e.to_string());
                 checkpoints.push(EarlierCheckpoint {
                     label: format!("{CHECKPOINTS_DIR}/{name}"),
@@ -570,8 +603,15 @@ impl Verifier {
     fn run(&mut self, source: Source, mut options: Options<'_>) -> Result<(), String> {
         self.batch_size = options.batch_size.max(1);
         self.checks.hook = options.on_failure.take();
-        let key = VerifierKey::parse(source.board_key.trim_end_matches('\n'))
+        // spec/export.md §X1: one line, at most one final `\n` (no `\r`).
+        let line = source
+            .board_key
+            .strip_suffix('\n')
+            .unwrap_or(&source.board_key);
+        let key = VerifierKey::parse(line)
             .map_err(|e| self.unusable(format!("{BOARD_KEY_FILE}: {e}")))?;
+        self.board_key = Some(key.clone());
+        self.reread = Some(source.reread.clone());
         self.checks.checked("record.files", 1);
         for cp in source.checkpoints {
             let file = cp.label;
@@ -592,7 +632,7 @@ impl Verifier {
                     continue;
                 }
             };
-            if let Some(cp) = self.check_note("checkpoint.consistency", &file, &bytes, &key) {
+            if let Some(cp) = self.check_note("checkpoint.consistency", None, &file, &bytes, &key) {
                 if cp.size() != size {
                     self.checks.fail(
                         "checkpoint.consistency",
@@ -692,7 +732,9 @@ impl Verifier {
         }
         self.checks.checked("checkpoint.signature", 1);
         let final_cp = match (source.final_checkpoint)() {
-            Ok(bytes) => self.check_note("checkpoint.signature", CHECKPOINT_FILE, &bytes, &key),
+            Ok(bytes) => {
+                self.check_note("checkpoint.signature", None, CHECKPOINT_FILE, &bytes, &key)
+            }
             Err(e) => {
                 self.checks.fail(
                     "checkpoint.signature",
@@ -723,6 +765,7 @@ impl Verifier {
     fn check_note(
         &mut self,
         check: &'static str,
+        at: Option<u64>,
         file: &str,
         bytes: &[u8],
         key: &VerifierKey,
@@ -730,14 +773,14 @@ impl Verifier {
         let note = match SignedNote::parse(bytes) {
             Ok(n) => n,
             Err(e) => {
-                self.checks.fail(check, None, format!("{file}: {e}"));
+                self.checks.fail(check, at, format!("{file}: {e}"));
                 return None;
             }
         };
         match verify_checkpoint(&note, key, &[]) {
             Ok(v) => Some(v.checkpoint),
             Err(e) => {
-                self.checks.fail(check, None, format!("{file}: {e}"));
+                self.checks.fail(check, at, format!("{file}: {e}"));
                 None
             }
         }
@@ -746,18 +789,27 @@ impl Verifier {
     // ---- per entry ---------------------------------------------------------
 
     fn entry(&mut self, index: u64, offset: u64, kind: EntryKind, payload: &[u8], code: &[u8; 32]) {
-        let list = kind == EntryKind::AdminAction && payload.get(1) == Some(&2);
-        if list || matches!(kind, EntryKind::Complaint | EntryKind::ComplaintAnswer) {
-            self.notice(index, kind, payload);
-            return;
+        match kind {
+            EntryKind::Complaint | EntryKind::ComplaintAnswer => {
+                return self.notice(index, kind, payload);
+            }
+            EntryKind::CosignedCheckpoint => return self.cosigned_checkpoint(index, payload),
+            // record.md §R1.1: the sub-tag is read before anything else;
+            // only the tally (§R10) has a place in the order of §R1.4.
+            EntryKind::AdminAction => match admin_sub_tag(payload) {
+                Ok(SUB_TAG_TALLY) => {}
+                Ok(SUB_TAG_PRECINCT_LIST) => return self.notice(index, kind, payload),
+                Ok(other) => {
+                    let msg = format!("unknown_tag: admin_action sub-tag {other}");
+                    return self.checks.fail("entries.envelope", Some(index), msg);
+                }
+                Err(e) => return self.checks.fail("entries.envelope", Some(index), e),
+            },
+            _ => {}
         }
         let Some(ph) = kind_phase(kind) else {
-            return; // cosigned checkpoints: not covered (§R1.4)
-        };
-        // Only the tally (sub-tag 1) of admin_action has a place in §R1.4.
-        if kind == EntryKind::AdminAction && payload.get(1) != Some(&1) {
             return;
-        }
+        };
         if ph != 5 {
             self.flush_ballots();
         }
@@ -850,6 +902,65 @@ impl Verifier {
         };
         if let Err(msg) = r {
             self.checks.fail(check, Some(index), msg);
+        }
+    }
+
+    /// board.md §B5.3: a `cosigned_checkpoint` entry holds a checkpoint
+    /// the board signed for a size no larger than the entry's index; its
+    /// root is compared with that tree at the end ([`Self::check_cosigned`]).
+    fn cosigned_checkpoint(&mut self, index: u64, payload: &[u8]) {
+        self.checks.checked("checkpoint.consistency", 1);
+        let Some(key) = self.board_key.clone() else {
+            return;
+        };
+        let label = format!("cosigned_checkpoint entry {index}");
+        let check = "checkpoint.consistency";
+        let Some(cp) = self.check_note(check, Some(index), &label, payload, &key) else {
+            return;
+        };
+        if cp.size() > index {
+            let msg = format!("{label}: size {} beyond the entries before it", cp.size());
+            self.checks.fail(check, Some(index), msg);
+            return;
+        }
+        self.cosigned.push((index, cp.size(), *cp.root()));
+    }
+
+    /// Re-reads the entries once to compare each cosigned checkpoint's
+    /// root with the tree of its size (spec/export.md §X3).
+    fn check_cosigned(&mut self) {
+        let mut wanted = std::mem::take(&mut self.cosigned);
+        let Some(path) = self.reread.clone() else {
+            return;
+        };
+        wanted.sort_by_key(|&(_, size, _)| size);
+        let mut frontier = Frontier::new();
+        let mut reader = crate::record::EntryReader::open(&path);
+        for (index, size, root) in wanted {
+            while frontier.size() < size {
+                let next = match reader.as_mut() {
+                    Ok(r) => r.next_entry().map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                match next {
+                    Ok(Some(e)) => {
+                        if frontier.push(urna_board::leaf_hash(&e.bytes)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) | Err(_) => {
+                        let msg = "entries.bin could not be re-read".to_owned();
+                        return self.checks.fail("checkpoint.consistency", Some(index), msg);
+                    }
+                }
+            }
+            if frontier.root() != root {
+                self.checks.fail(
+                    "checkpoint.consistency",
+                    Some(index),
+                    format!("cosigned_checkpoint entry {index}: root differs from the tree of the first {size} entries"),
+                );
+            }
         }
     }
 
@@ -967,7 +1078,8 @@ impl Verifier {
         Ok(())
     }
 
-    // §R4
+    /// record.md §R4: a chunk seals its credentials only if it passes
+    /// every rule; lists come in manifest district order.
     fn credential_chunk(&mut self, payload: &[u8]) -> Result<(), String> {
         let Some(m) = self.manifest.as_ref() else {
             return Err("no manifest".into());
@@ -980,30 +1092,24 @@ impl Verifier {
         let Some(&di) = m.district_index.get(&district) else {
             return Err(format!("unknown district {district}"));
         };
-        if self.cred_district != Some(di) {
-            // A new list: the previous one must be complete, this district next.
-            if let Some(prev) = self.cred_district
-                && !self.cred_seq.complete()
-            {
-                return Err(format!("list of {} is incomplete", m.districts[prev].id));
-            }
-            let expected = self.lists_done.iter().position(|d| !d);
-            if expected != Some(di) {
-                return Err(format!(
-                    "inconsistent_chunks: list of {district} out of manifest order or repeated"
-                ));
-            }
-            self.cred_district = Some(di);
-            self.cred_seq = Seq::default();
-            self.cred_last = None;
+        // A list goes on with its next chunk; a new list starts with
+        // chunk 0 of a district after the previous list's district. The
+        // state changes only once the whole chunk has passed.
+        let continuing = self.cred_district == Some(di);
+        if !continuing && self.cred_district.is_some_and(|prev| di <= prev) {
+            return Err(format!(
+                "inconsistent_chunks: list of {district} out of manifest district order or repeated"
+            ));
         }
-        self.cred_seq.push(pos)?;
-        if self.cred_seq.complete() {
-            self.lists_done[di] = true;
-        }
+        let (mut seq, mut last) = if continuing {
+            (self.cred_seq.clone(), self.cred_last)
+        } else {
+            (Seq::default(), None)
+        };
+        seq.push(pos)?;
         // Decompressing costs an inverse square root per credential (a
         // million in a large election): done in parallel, then checked
-        // and inserted in list order exactly as one at a time would.
+        // in list order exactly as one at a time would.
         let whole = (r.remaining() / 32).min(n as usize);
         let raw = r.take(whole * 32).map_err(pe)?;
         let decoded: Vec<Result<Element, PeerError>> = raw
@@ -1015,6 +1121,7 @@ impl Verifier {
             })
             .collect();
         let mut decoded = decoded.into_iter();
+        let mut accepted = Vec::with_capacity(whole);
         for _ in 0..n {
             let p = match decoded.next() {
                 Some(p) => p.map_err(pe)?,
@@ -1023,22 +1130,31 @@ impl Verifier {
             };
             let b = *p.as_bytes();
             self.checks.checked("credential_lists", 1);
-            if let Some(last) = self.cred_last
-                && b <= last
-            {
+            if last.is_some_and(|l| b <= l) {
                 return Err(format!("not_canonical_order at credential {}", p.to_hex()));
             }
-            self.cred_last = Some(b);
+            last = Some(b);
+            if self.creds.contains_key(&b) {
+                return Err(format!("credential {} is in two districts", p.to_hex()));
+            }
+            accepted.push(b);
+        }
+        r.finish().map_err(pe)?;
+        // Every rule passed: the chunk's credentials are sealed.
+        for b in accepted {
             let cred = Cred {
                 district: di as u32,
                 ballots: 0,
                 counted: None,
             };
-            if self.creds.insert(b, cred).is_some() {
-                return Err(format!("credential {} is in two districts", p.to_hex()));
-            }
+            self.creds.insert(b, cred);
         }
-        r.finish().map_err(pe)?;
+        self.cred_district = Some(di);
+        self.cred_seq = seq;
+        self.cred_last = last;
+        if self.cred_seq.complete() {
+            self.lists_done[di] = true;
+        }
         Ok(())
     }
 
@@ -1421,9 +1537,14 @@ impl Verifier {
             }
             r.finish().map_err(|e| ("audited_ballot", pe(e)))?;
             let pre = self.precheck(bytes);
-            let district = self
-                .apply_pre(index, &pre)
-                .ok_or(("audited_ballot", "header or credential rejected".to_owned()))?;
+            if matches!(pre, Pre::NoManifest) {
+                return Err(("audited_ballot", "no manifest or joint key".into()));
+            }
+            // spec/export.md §X4: a credential or header failure is
+            // reported by `ballot.credential` / `ballot.header` alone.
+            let Some(district) = self.apply_pre(index, &pre) else {
+                return Ok(());
+            };
             let (Some(m), Some(k), Some(fp)) = (self.manifest.as_ref(), self.joint_key, self.fp)
             else {
                 return Err(("audited_ballot", "no manifest or joint key".into()));
@@ -1472,7 +1593,8 @@ impl Verifier {
         Ok(())
     }
 
-    // §R9
+    /// record.md §R9: the chunk's header and length first (a failure
+    /// there annuls nothing), then each listed credential on its own.
     fn reconciliation(&mut self, index: u64, payload: &[u8]) -> Result<(), String> {
         let policy = self.manifest.as_ref().map(|m| m.paper_policy);
         let mut r = Reader::new(payload);
@@ -1482,43 +1604,62 @@ impl Verifier {
             return Err(format!("policy {p} differs from the manifest's"));
         }
         let pos = read_pos(&mut r)?;
-        self.recon_seq.push(pos)?;
         let n = r.u32().map_err(pe)?;
+        let len = 33 * n as usize;
+        if r.remaining() < len {
+            return Err(format!(
+                "truncated: {n} listed credentials need {len} bytes"
+            ));
+        }
+        if r.remaining() > len {
+            return Err(format!("trailing_bytes after {n} listed credentials"));
+        }
+        self.recon_seq.push(pos)?;
         for _ in 0..n {
             self.checks.checked("reconciliation", 1);
-            let c = r.element_non_identity().map_err(pe)?;
+            let raw = r.take(32).map_err(pe)?;
             let reason = r.u8().map_err(pe)?;
-            let b = *c.as_bytes();
-            if let Some(last) = self.recon_last
-                && b <= last
-            {
-                return Err("not_canonical_order".into());
-            }
-            self.recon_last = Some(b);
-            match reason {
-                1 if p == 2 => {}
-                2 => {}
-                3 if p == 1 => {}
-                1 => return Err("reason 1 (paper vote) under evote-stands".into()),
-                3 => return Err("reason 3 (paper vote, e-vote stands) under evote-annulled".into()),
-                x => return Err(format!("unknown_tag reason {x}")),
-            }
-            let Some(cred) = self.creds.get_mut(&b) else {
-                return Err(format!("annulled credential {} is not sealed", c.to_hex()));
-            };
-            if cred.ballots == 0 {
-                return Err(format!("annulled credential {} has no ballot", c.to_hex()));
-            }
-            if reason == 3 {
-                continue; // listed so that double votes are public; it counts
-            }
-            let d = cred.district as usize;
-            if let Some(off) = cred.counted.take() {
-                self.counted[d] -= 1;
-                self.subtract_at(off, index);
+            if let Err(e) = self.annul(index, p, raw, reason) {
+                self.checks.fail("reconciliation", Some(index), e);
             }
         }
-        r.finish().map_err(pe)?;
+        Ok(())
+    }
+
+    /// One listed credential of §R9: applied only if it passes every rule.
+    fn annul(&mut self, index: u64, policy: u8, raw: &[u8], reason: u8) -> Result<(), String> {
+        let b: [u8; 32] = raw.try_into().map_err(|_| "truncated".to_owned())?;
+        let ordered = self.recon_last.is_none_or(|last| b > last);
+        self.recon_last = Some(b);
+        if !ordered {
+            return Err(format!("not_canonical_order at {}", hex::encode(b)));
+        }
+        let c = Element::decode_non_identity(&b).map_err(pe)?;
+        match (reason, policy) {
+            (1, 2) | (2, _) | (3, 1) => {}
+            (1, _) => return Err("reason 1 (paper vote) under evote-stands".into()),
+            (3, _) => {
+                return Err("reason 3 (paper vote, e-vote stands) under evote-annulled".into());
+            }
+            (x, _) => return Err(format!("unknown_tag reason {x}")),
+        }
+        let Some(cred) = self.creds.get_mut(&b) else {
+            return Err(format!("annulled credential {} is not sealed", c.to_hex()));
+        };
+        if cred.ballots == 0 {
+            return Err(format!(
+                "annulled credential {} has no valid ballot in the voting window",
+                c.to_hex()
+            ));
+        }
+        if reason == 3 {
+            return Ok(()); // listed so that double votes are public; it counts
+        }
+        let d = cred.district as usize;
+        if let Some(off) = cred.counted.take() {
+            self.counted[d] -= 1;
+            self.subtract_at(off, index);
+        }
         Ok(())
     }
 
@@ -1781,11 +1922,13 @@ impl Verifier {
         let mut flat = 0usize;
         for (ti, rec) in self.published_tally.iter().enumerate() {
             let got = results.get(ti);
-            let counts: Vec<u64> = match got {
+            // A missing or misshapen district record is the `results`
+            // check's alone (spec/export.md §X4.1): no count to combine.
+            let (counts, published): (Vec<u64>, bool) = match got {
                 Some((_, g)) if g.scope == 0 && g.counts.len() == rec.sums.len() => {
-                    g.counts.clone()
+                    (g.counts.clone(), true)
                 }
-                _ => vec![0; rec.sums.len()],
+                _ => (vec![0; rec.sums.len()], false),
             };
             // Each count must decrypt the combination (m·H = M, m bounded).
             let option_max = m
@@ -1793,7 +1936,7 @@ impl Verifier {
                 .iter()
                 .find(|c| c.id == rec.contest)
                 .map_or(1, |c| u64::from(c.shape.option_max));
-            if let Some(comb) = &self.combined {
+            if let Some(comb) = self.combined.as_ref().filter(|_| published) {
                 for (o, &c) in counts.iter().enumerate() {
                     self.checks.checked("combination", 1);
                     let at = got.map(|g| g.0);
@@ -1941,6 +2084,7 @@ impl Verifier {
                 format!("{file}: size {size} beyond the final tree"),
             );
         }
+        self.check_cosigned();
         // Every phase must be present and complete.
         if self.fp.is_none() {
             self.checks.fail("key_ceremony", None, "no joint key");

@@ -326,6 +326,8 @@ struct Rec {
     older: Vec<(u64, Vec<Vec<u8>>)>,
     /// Sign the final checkpoint over `final_of` instead of `entries`.
     final_of: Option<Vec<Vec<u8>>>,
+    /// Changes the written folder (a file renamed, …).
+    fix: Option<fn(&Path)>,
 }
 
 fn note_over(key: &BoardSigningKey, entries: &[Vec<u8>], size: u64) -> urna_board::SignedNote {
@@ -352,6 +354,9 @@ fn write(rec: &Rec, key: &BoardSigningKey, dir: &Path) {
     }
     let f = rec.final_of.as_ref().unwrap_or(&rec.entries);
     w.finish(&note_over(key, f, f.len() as u64)).unwrap();
+    if let Some(fix) = rec.fix {
+        fix(dir);
+    }
 }
 
 fn bytes(entries: &[Entry]) -> Vec<Vec<u8>> {
@@ -453,6 +458,7 @@ fn build_all() -> Vec<(&'static str, Rec, Vec<&'static str>)> {
         older: older(&entries),
         entries,
         final_of: None,
+        fix: None,
     };
     let mut out = Vec::new();
     out.push(("valid", rec(good.clone()), vec![]));
@@ -480,6 +486,7 @@ fn build_all() -> Vec<(&'static str, Rec, Vec<&'static str>)> {
             older: vec![],
             final_of: Some(good.clone()),
             entries: e,
+            fix: None,
         },
         vec!["checkpoint.root", "voting_closed", "tally"],
     ));
@@ -642,6 +649,7 @@ fn build_all() -> Vec<(&'static str, Rec, Vec<&'static str>)> {
             older: vec![((opened + 1) as u64, good.clone()), (mid, good.clone())],
             entries: e,
             final_of: None,
+            fix: None,
         },
         vec!["checkpoint.consistency"],
     ));
@@ -663,6 +671,7 @@ fn build_all() -> Vec<(&'static str, Rec, Vec<&'static str>)> {
     ef.extend(tail_f);
     let mut ef = bytes(&ef);
     out.push(("forbidden-valid", rec(ef.clone()), vec![]));
+    let forbidden_good = ef.clone();
     let (second, _) = make_ballot(&mut hf, 0, 1);
     let closed_f = index_of(&ef, EntryKind::VotingClosed);
     ef.insert(closed_f, ballot_entry(&second));
@@ -676,6 +685,7 @@ fn build_all() -> Vec<(&'static str, Rec, Vec<&'static str>)> {
         vec!["revote"],
     ));
     notice_records(&good, &h, &mut out);
+    rule_records(&good, &forbidden_good, &mut h, &mut hf, &mut out);
     out
 }
 
@@ -742,6 +752,7 @@ fn notice_records(
         older: vec![],
         entries,
         final_of: None,
+        fix: None,
     };
     // Voters 0, 1 (p1), 2, 3 (p2) and 5 (p3) have ballots; 5's is annulled
     // but it was cast online all the same.
@@ -963,4 +974,236 @@ fn report_json_progress_and_small_batches() {
     let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
     assert_eq!(json["summary"]["counted"], 4);
     assert!(r.to_string().contains("VALID"));
+}
+
+fn entry_bytes(kind: EntryKind, payload: &[u8]) -> Vec<u8> {
+    Entry::new(kind, payload).unwrap().bytes().to_vec()
+}
+
+fn payload_of(entry: &[u8]) -> Vec<u8> {
+    Entry::from_bytes(entry.to_vec())
+        .unwrap()
+        .payload()
+        .to_vec()
+}
+
+fn kind_of(entry: &[u8]) -> EntryKind {
+    Entry::from_bytes(entry.to_vec()).unwrap().kind()
+}
+
+/// Prefixes every earlier checkpoint's file name with a zero.
+fn zero_pad_checkpoints(dir: &Path) {
+    let cps = dir.join("checkpoints");
+    for f in std::fs::read_dir(&cps).unwrap() {
+        let name = f.unwrap().file_name().into_string().unwrap();
+        std::fs::rename(cps.join(&name), cps.join(format!("0{name}"))).unwrap();
+    }
+}
+
+/// Records for the rules that spec/record.md and spec/export.md settle
+/// for a second verifier (issue 15 items 3–9 and 13) and for unassigned
+/// sub-tags (issue 12 item 2); each breaks one rule.
+fn rule_records(
+    good: &[Vec<u8>],
+    forbidden: &[Vec<u8>],
+    h: &mut Honest,
+    hf: &mut Honest,
+    out: &mut Vec<(&'static str, Rec, Vec<&'static str>)>,
+) {
+    let rec = |entries: Vec<Vec<u8>>| Rec {
+        older: vec![],
+        entries,
+        final_of: None,
+        fix: None,
+    };
+    let opened = index_of(good, EntryKind::VotingOpened);
+    let closed = index_of(good, EntryKind::VotingClosed);
+    let recon = index_of(good, EntryKind::Reconciliation);
+
+    // §R6.3: under `forbidden`, an invalid ballot of voter 0 before its
+    // valid one takes no part in the re-vote rule: the valid one counts.
+    let mut e = forbidden.to_vec();
+    let (bad, _) = make_ballot(hf, 0, 3);
+    let mut bad = ballot_entry(&bad);
+    let l = bad.len() - 32;
+    bad[l] ^= 1;
+    e.insert(hf.cast[0].0, bad);
+    patch_closed(&mut e, 1);
+    out.push(("forbidden-invalid-first", rec(e), vec!["ballot.proofs"]));
+
+    // §R9: an annulled credential whose only ballot is after voting_closed
+    // has no valid ballot; voter 5's annulment still applies.
+    let (late, _) = make_ballot(h, 6, 2);
+    let mut e = good.to_vec();
+    e.insert(closed + 1, ballot_entry(&late));
+    let mut annul = vec![
+        (*h.voters[5].key.public(), AnnulReason::PaperVote),
+        (*h.voters[6].key.public(), AnnulReason::PaperVote),
+    ];
+    annul.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let p = ReconciliationChunk::payloads(PaperPolicy::EvoteAnnulled, &annul).unwrap();
+    e[recon + 1] = entry_bytes(EntryKind::Reconciliation, &p[0]);
+    out.push((
+        "annulled-ballot-after-close",
+        rec(e),
+        vec!["ballot.window", "reconciliation"],
+    ));
+
+    // §R1.4: a reconciliation after the tally is out of order and annuls
+    // nothing, so the published tally (without voter 5) is wrong.
+    let mut e = good.to_vec();
+    let r = e.remove(recon);
+    let after_tally = index_of(&e, EntryKind::PartialDecryption);
+    e.insert(after_tally, r);
+    out.push((
+        "reconciliation-after-tally",
+        rec(e),
+        vec!["board.order", "tally"],
+    ));
+
+    // §R4: the lists of d1 and d2 swapped: d1's comes after d2's and
+    // seals nobody.
+    let mut e = good.to_vec();
+    let first = index_of(&e, EntryKind::CredentialList);
+    e.swap(first, first + 1);
+    out.push((
+        "lists-out-of-order",
+        rec(e),
+        vec![
+            "credential_lists",
+            "voting_opened",
+            "ballot.credential",
+            "tally",
+        ],
+    ));
+
+    // §X4: which check owns which failure.
+    let mut e = good.to_vec();
+    e.insert(opened + 1, good[opened].clone());
+    out.push(("second-voting-opened", rec(e), vec!["voting_opened"]));
+    let mut e = good.to_vec();
+    e.insert(0, complaint(1, "Before the manifest."));
+    out.push(("complaint-before-manifest", rec(e), vec!["complaints"]));
+    let mut e = good.to_vec();
+    e.remove(closed);
+    out.push(("missing-voting-closed", rec(e), vec!["voting_closed"]));
+    let stranger = CredentialKey::generate(&mut h.rng);
+    h.voters.push(Voter {
+        key: stranger,
+        district: "d1",
+    });
+    let n = h.voters.len() - 1;
+    let (ab, secrets) = make_ballot(h, n, 0);
+    let mut e = good.to_vec();
+    let payload = AuditedBallot::encode(&ab, &secrets).unwrap();
+    e.insert(closed, entry_bytes(EntryKind::AuditedBallot, &payload));
+    patch_closed_at(&mut e, 49, 1);
+    out.push((
+        "audited-unknown-credential",
+        rec(e),
+        vec!["ballot.credential"],
+    ));
+    let mut e = good.to_vec();
+    e.retain(|x| kind_of(x) != EntryKind::PartialDecryption);
+    out.push(("missing-partial-decryptions", rec(e), vec!["combination"]));
+    let mut e = good.to_vec();
+    e.retain(|x| kind_of(x) != EntryKind::Results);
+    out.push(("missing-results", rec(e), vec!["results"]));
+
+    // §X1: checkpoint file names are decimal without leading zeros.
+    let (b1, _) = h.cast[1];
+    let older = vec![
+        ((opened + 1) as u64, good.to_vec()),
+        ((b1 + 1) as u64, good.to_vec()),
+    ];
+    out.push((
+        "checkpoint-leading-zero",
+        Rec {
+            older,
+            entries: good.to_vec(),
+            final_of: None,
+            fix: Some(zero_pad_checkpoints),
+        },
+        vec!["checkpoint.consistency"],
+    ));
+
+    // board.md §B5.3: cosigned checkpoints on the board.
+    let key = BoardSigningKey::from_secret_bytes(ORIGIN, &[7; 32]).unwrap();
+    let observer =
+        urna_board::ObserverSigningKey::from_secret_bytes("observer.example", &[9; 32]).unwrap();
+    let size = (b1 + 1) as u64;
+    let cosigned = |entries: &[Vec<u8>]| {
+        let mut note = note_over(&key, entries, size);
+        let cp = Checkpoint::parse(note.text()).unwrap();
+        note.add_signature(urna_board::cosign_checkpoint(&observer, &cp, 1_631_900_000).unwrap())
+            .unwrap();
+        entry_bytes(EntryKind::CosignedCheckpoint, note.to_text().as_bytes())
+    };
+    let mut e = good.to_vec();
+    e.insert(closed, cosigned(good));
+    out.push(("cosigned-checkpoint", rec(e), vec![]));
+    let mut e = good.to_vec();
+    e.push(entry_bytes(
+        EntryKind::CosignedCheckpoint,
+        b"not a signed note\n",
+    ));
+    out.push((
+        "cosigned-checkpoint-garbage",
+        rec(e),
+        vec!["checkpoint.consistency"],
+    ));
+    let mut forked = good.to_vec();
+    let mut p = payload_of(&forked[opened]);
+    p[40] ^= 1;
+    forked[opened] = entry_bytes(EntryKind::VotingOpened, &p);
+    let mut e = good.to_vec();
+    e.push(cosigned(&forked));
+    out.push((
+        "cosigned-checkpoint-forked",
+        rec(e),
+        vec!["checkpoint.consistency"],
+    ));
+
+    // §R3 / crypto.md §8.8: ceremony messages that do not decode.
+    let joint = index_of(good, EntryKind::CredentialList) - 1;
+    for (name, payload) in [
+        ("short-ceremony-message", vec![1u8, 1, 0]),
+        ("undecodable-ceremony-complaint", vec![1u8, 3, 0xff, 0xff]),
+    ] {
+        let mut e = good.to_vec();
+        e.insert(joint, entry_bytes(EntryKind::TrusteeCeremony, &payload));
+        out.push((name, rec(e), vec!["key_ceremony"]));
+    }
+
+    // record.md §R1.1: unassigned admin_action sub-tags (issue 12 item 2).
+    let mut e = good.to_vec();
+    let tally = index_of(&e, EntryKind::AdminAction);
+    let mut p = payload_of(&e[tally]);
+    p[1] = 9;
+    e.push(entry_bytes(EntryKind::AdminAction, &p));
+    out.push(("admin-action-subtag-9", rec(e), vec!["entries.envelope"]));
+    // p2's voted-online list (3 rows, one too many) hidden from the rows
+    // check by an unassigned sub-tag.
+    let counted = out
+        .iter()
+        .find(|(n, _, _)| *n == "voted-online-count")
+        .map(|(_, r, _)| r.entries.clone())
+        .unwrap();
+    let p2 = counted
+        .iter()
+        .position(|x| {
+            kind_of(x) == EntryKind::AdminAction && payload_of(x)[1..6] == [2, 2, 2, b'p', b'2']
+        })
+        .unwrap();
+    for (name, tag) in [
+        ("voted-online-subtag-00", 0u8),
+        ("voted-online-subtag-03", 3),
+        ("voted-online-subtag-ff", 0xff),
+    ] {
+        let mut e = counted.clone();
+        let mut p = payload_of(&e[p2]);
+        p[1] = tag;
+        e[p2] = entry_bytes(EntryKind::AdminAction, &p);
+        out.push((name, rec(e), vec!["entries.envelope"]));
+    }
 }
