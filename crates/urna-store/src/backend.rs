@@ -10,9 +10,12 @@
 //!   (spec/board.md §B3.1), never updated;
 //! * checkpoints: `(size, note)`, every signed checkpoint handed out.
 //!
-//! SQLite is the embedded default ([`crate::SqliteBackend`]); the PostgreSQL
-//! backend will implement the same traits. The election state will be added
-//! to these traits as further methods.
+//! plus a small `urna_meta` table of named values (schema version, the board
+//! key the board was created with).
+//!
+//! SQLite is the embedded default ([`crate::SqliteBackend`]);
+//! [`crate::PostgresBackend`] keeps the same rows in PostgreSQL, so that
+//! both give the same board bytes and the same checkpoints.
 
 use std::fmt;
 
@@ -97,6 +100,12 @@ pub trait BackendWriter: Send {
 
     /// Hashes of the given subtrees, in order (`None` where missing).
     fn subtrees(&mut self, ids: &[SubtreeId]) -> Result<Vec<Option<Hash>>, BackendError>;
+
+    /// A named value of `urna_meta`, outside a transaction.
+    fn meta(&mut self, name: &str) -> Result<Option<String>, BackendError>;
+
+    /// Sets a named value of `urna_meta`, inside the transaction.
+    fn put_meta(&mut self, name: &str, value: &str) -> Result<(), BackendError>;
 }
 
 /// A read session.

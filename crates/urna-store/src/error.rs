@@ -132,6 +132,21 @@ pub enum StoreError {
     /// store is reopened (which recovers from what is durable).
     #[error("the board writer has stopped: {0}")]
     WriterStopped(String),
+    /// The database holds a board created with another board key (or
+    /// origin): the server was started with the wrong key, or pointed at
+    /// another election's database. Nothing was changed.
+    #[error(
+        "this database holds the board of key {stored}, not of the configured key {configured}: \
+         start with the board key this election was created with, or use another database"
+    )]
+    WrongBoardKey {
+        /// The board key the database was created with (spec/board.md
+        /// §B7.2 text form; for a database from before keys were recorded,
+        /// `name+key id` of its latest checkpoint's signature).
+        stored: String,
+        /// The key the store was opened with.
+        configured: String,
+    },
     /// Stored data contradicts itself or the board key.
     #[error("stored board data is inconsistent: {0}")]
     Corrupt(String),
@@ -156,7 +171,9 @@ impl StoreError {
             StoreError::TreeFull
             | StoreError::WriterStopped(_)
             | StoreError::CosignaturesFull(_) => ErrorKind::Unavailable,
-            StoreError::Corrupt(_) | StoreError::Backend(_) => ErrorKind::Internal,
+            StoreError::WrongBoardKey { .. } | StoreError::Corrupt(_) | StoreError::Backend(_) => {
+                ErrorKind::Internal
+            }
         }
     }
 
@@ -182,6 +199,7 @@ impl StoreError {
             StoreError::TreeFull => "board_full",
             StoreError::CosignaturesFull(_) => "cosignatures_full",
             StoreError::WriterStopped(_) => "writer_stopped",
+            StoreError::WrongBoardKey { .. } => "board_key_mismatch",
             StoreError::Corrupt(_) | StoreError::Backend(_) => "internal_error",
         }
     }

@@ -10,10 +10,12 @@
 //!   proofs, checkpoints, C2SP tiles) use separate connections and never
 //!   wait for the writer.
 //! * [`Backend`] is what a database has to offer; [`SqliteBackend`] is the
-//!   embedded default. PostgreSQL will be a second implementation.
+//!   embedded default, [`PostgresBackend`] the shared one (same rows, same
+//!   board bytes, same checkpoints).
 //!
 //! The design, the durability argument and the SQLite settings are in
-//! `docs/decisions/0003-board-storage.md`.
+//! `docs/decisions/0003-board-storage.md`; PostgreSQL's in
+//! `docs/decisions/0010-store-postgres.md`.
 //!
 //! ```
 //! use urna_board::{BoardSigningKey, Entry, EntryKind, verify_inclusion};
@@ -34,11 +36,13 @@ mod cache;
 mod cosign;
 mod error;
 mod leaves;
+mod postgres;
 mod sqlite;
 mod store;
 
 pub use backend::{Backend, BackendReader, BackendWriter, CosignatureRow, EntryRow};
 pub use cosign::{COSIGNED_SIZES_KEPT, MAX_COSIGNATURES_PER_SIZE};
 pub use error::{BackendError, ErrorKind, StoreError};
+pub use postgres::{PostgresBackend, PostgresOptions, drop_postgres_schema};
 pub use sqlite::{SqliteBackend, SqliteOptions};
 pub use store::{Appended, BoardStore, SignedCheckpoint, StoreOptions, StoredEntry, WriterStats};

@@ -72,6 +72,9 @@ const UPSERT_COSIGNATURE: &str = "INSERT INTO board_cosignatures (size, observer
 const PRUNE_COSIGNATURES: &str = "DELETE FROM board_cosignatures WHERE size < \
      (SELECT MIN(size) FROM (SELECT DISTINCT size FROM board_cosignatures \
       ORDER BY size DESC LIMIT ?1) AS kept)";
+const META: &str = "SELECT value FROM urna_meta WHERE name = ?1";
+const PUT_META: &str = "INSERT INTO urna_meta (name, value) VALUES (?1, ?2) \
+     ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 const COSIGNATURES: &str =
     "SELECT size, observer, line FROM board_cosignatures ORDER BY size, observer";
 
@@ -559,6 +562,20 @@ impl BackendWriter for SqliteWriter {
 
     fn subtrees(&mut self, ids: &[SubtreeId]) -> Result<Vec<Option<Hash>>, BackendError> {
         subtrees(&self.conn, ids)
+    }
+
+    fn meta(&mut self, name: &str) -> Result<Option<String>, BackendError> {
+        self.conn
+            .query_row(META, [name], |r| r.get(0))
+            .optional()
+            .map_err(err("reading urna_meta"))
+    }
+
+    fn put_meta(&mut self, name: &str, value: &str) -> Result<(), BackendError> {
+        self.conn
+            .execute(PUT_META, [name, value])
+            .map_err(err("writing urna_meta"))?;
+        Ok(())
     }
 }
 

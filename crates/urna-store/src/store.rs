@@ -266,6 +266,110 @@ fn proof_error(e: ProofError, tree_size: u64) -> StoreError {
     }
 }
 
+/// `urna_meta` name of the board key (spec/board.md §B7.2 text form) the
+/// board was created with: a store opened with another key refuses with
+/// [`StoreError::WrongBoardKey`] before it reads or writes anything else.
+const META_BOARD_KEY: &str = "board_key";
+
+/// Checks the configured key against the one the database recorded. `Ok(true)`
+/// when none is recorded yet (a new board, or one from before keys were
+/// recorded, whose latest checkpoint must then carry a signature by `key`).
+fn check_board_key(
+    writer: &mut dyn BackendWriter,
+    key: &VerifierKey,
+    latest_note: Option<&str>,
+) -> Result<bool, StoreError> {
+    let configured = key.to_string();
+    match writer.meta(META_BOARD_KEY)? {
+        Some(stored) if stored == configured => Ok(false),
+        Some(stored) => Err(StoreError::WrongBoardKey { stored, configured }),
+        None => {
+            let Some(note) = latest_note.and_then(|t| SignedNote::parse(t.as_bytes()).ok()) else {
+                // No checkpoint yet, or one that does not parse (reported
+                // as corruption by the caller).
+                return Ok(true);
+            };
+            let ours = note
+                .signatures()
+                .iter()
+                .any(|s| s.name() == key.name() && s.key_id() == key.key_id());
+            match note.signatures().first() {
+                Some(sig) if !ours => Err(StoreError::WrongBoardKey {
+                    stored: format!("{}+{}", sig.name(), hex::encode(sig.key_id())),
+                    configured,
+                }),
+                _ => Ok(true),
+            }
+        }
+    }
+}
+
+/// Reads and checks the latest checkpoint, creating the signed empty one
+/// (and recording the board key) for a new board.
+fn open_latest(
+    writer: &mut dyn BackendWriter,
+    key: &BoardSigningKey,
+) -> Result<SignedCheckpoint, StoreError> {
+    let verifier_key = key.verifier_key();
+    let size = writer.entry_count()?;
+    let stored = writer.latest_checkpoint()?;
+    let record_key = check_board_key(writer, &verifier_key, stored.as_ref().map(|(_, t)| &**t))?;
+    let latest = match stored {
+        Some((cp_size, text)) => {
+            // Entries, subtrees and their checkpoint are committed in one
+            // transaction, so the latest checkpoint covers exactly the
+            // stored entries.
+            if cp_size != size {
+                return Err(corrupt(format!(
+                    "latest checkpoint has size {cp_size} but {size} entries are stored"
+                )));
+            }
+            let cp = parse_note(&text, &verifier_key)?;
+            if cp.size() != cp_size {
+                return Err(corrupt(format!(
+                    "checkpoint row {cp_size} holds a note of size {}",
+                    cp.size()
+                )));
+            }
+            if record_key {
+                in_transaction(writer, |w| {
+                    w.put_meta(META_BOARD_KEY, &verifier_key.to_string())
+                })?;
+            }
+            cp
+        }
+        None if size == 0 => {
+            let cp = sign(key, 0, urna_board::empty_root())?;
+            in_transaction(writer, |w| {
+                w.put_meta(META_BOARD_KEY, &verifier_key.to_string())?;
+                w.insert_checkpoint(0, cp.text())
+            })?;
+            cp
+        }
+        None => {
+            return Err(corrupt(format!(
+                "{size} entries are stored but no checkpoint"
+            )));
+        }
+    };
+    Ok(latest)
+}
+
+/// Runs `f` in one durable write transaction, rolled back if anything fails.
+fn in_transaction(
+    writer: &mut dyn BackendWriter,
+    f: impl FnOnce(&mut dyn BackendWriter) -> Result<(), crate::BackendError>,
+) -> Result<(), StoreError> {
+    writer.begin()?;
+    match f(writer).and_then(|()| writer.commit()) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = writer.rollback();
+            Err(e.into())
+        }
+    }
+}
+
 impl BoardStore {
     /// Opens the board held by `backend`, signing with `key` (whose name is
     /// the board's origin).
@@ -274,6 +378,8 @@ impl BoardStore {
     /// checked first: its latest checkpoint must verify with `key`, cover
     /// exactly the stored entries, and have the root that the stored
     /// frontier hashes give (spec/board.md §B3.3); then appends continue.
+    /// A database whose board was created with another key (or origin) is
+    /// refused with [`StoreError::WrongBoardKey`].
     pub fn open(
         backend: impl Backend,
         key: BoardSigningKey,
@@ -282,44 +388,8 @@ impl BoardStore {
         let backend: Arc<dyn Backend> = Arc::new(backend);
         let verifier_key = key.verifier_key();
         let mut writer = backend.open_writer()?;
-        let size = writer.entry_count()?;
-        let latest = match writer.latest_checkpoint()? {
-            Some((cp_size, text)) => {
-                // Entries, subtrees and their checkpoint are committed in one
-                // transaction, so the latest checkpoint covers exactly the
-                // stored entries.
-                if cp_size != size {
-                    return Err(corrupt(format!(
-                        "latest checkpoint has size {cp_size} but {size} entries are stored"
-                    )));
-                }
-                let cp = parse_note(&text, &verifier_key)?;
-                if cp.size() != cp_size {
-                    return Err(corrupt(format!(
-                        "checkpoint row {cp_size} holds a note of size {}",
-                        cp.size()
-                    )));
-                }
-                cp
-            }
-            None if size == 0 => {
-                let cp = sign(&key, 0, urna_board::empty_root())?;
-                writer.begin()?;
-                let stored = writer.insert_checkpoint(0, cp.text());
-                match stored.and_then(|()| writer.commit()) {
-                    Ok(()) => cp,
-                    Err(e) => {
-                        let _ = writer.rollback();
-                        return Err(e.into());
-                    }
-                }
-            }
-            None => {
-                return Err(corrupt(format!(
-                    "{size} entries are stored but no checkpoint"
-                )));
-            }
-        };
+        let latest = open_latest(&mut *writer, &key)?;
+        let size = latest.size();
 
         // spec/board.md §B3.3: the frontier of size n is cover(0, n).
         let plan = Frontier::restore_plan(size);
@@ -383,6 +453,14 @@ impl BoardStore {
         key: BoardSigningKey,
     ) -> Result<BoardStore, StoreError> {
         let backend = crate::SqliteBackend::open(path, crate::SqliteOptions::default())?;
+        Self::open(backend, key, StoreOptions::default())
+    }
+
+    /// Opens (creating if needed) a board in the PostgreSQL database at
+    /// `url` with default options. Blocking: call it from a plain thread or
+    /// `spawn_blocking`, not from an async task.
+    pub fn open_postgres(url: &str, key: BoardSigningKey) -> Result<BoardStore, StoreError> {
+        let backend = crate::PostgresBackend::open(url, &crate::PostgresOptions::default())?;
         Self::open(backend, key, StoreOptions::default())
     }
 

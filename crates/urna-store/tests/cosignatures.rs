@@ -1,25 +1,25 @@
 //! Observers' cosignatures in the store (spec/board.md §B10): durable
 //! across a reopen, created in databases from before the table existed,
-//! kept for the largest cosigned sizes only, and capped per checkpoint.
+//! kept for the largest cosigned sizes only, and capped per checkpoint; on
+//! SQLite and on PostgreSQL (`store_db`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
+#[macro_use]
+mod store_db;
+
+use store_db::Db;
 
 use urna_board::{BoardSigningKey, Entry, EntryKind, ObserverSigningKey, cosign_checkpoint};
-use urna_store::{
-    BoardStore, ErrorKind, MAX_COSIGNATURES_PER_SIZE, SqliteBackend, SqliteOptions, StoreError,
-    StoreOptions,
-};
+use urna_store::{BoardStore, ErrorKind, MAX_COSIGNATURES_PER_SIZE, StoreError, StoreOptions};
 
 fn key() -> BoardSigningKey {
     BoardSigningKey::from_secret_bytes("urna.example/cosign", &[7; 32]).unwrap()
 }
 
-fn open_keeping(path: &Path, keep: u64) -> BoardStore {
+fn open_keeping(db: &Db, keep: u64) -> BoardStore {
     let mut opts = StoreOptions::default();
     opts.cosigned_sizes_kept = keep;
-    let backend = SqliteBackend::open(path, SqliteOptions::default()).unwrap();
-    BoardStore::open(backend, key(), opts).unwrap()
+    db.open(key(), opts)
 }
 
 fn observer(i: u32) -> ObserverSigningKey {
@@ -46,19 +46,15 @@ fn grow(store: &BoardStore, n: u8) {
     }
 }
 
-fn rows(path: &Path) -> i64 {
-    let c = rusqlite::Connection::open(path).unwrap();
-    c.query_row("SELECT COUNT(*) FROM board_cosignatures", [], |r| r.get(0))
-        .unwrap()
+fn rows(db: &Db) -> i64 {
+    db.count("SELECT COUNT(*) FROM board_cosignatures")
 }
 
-#[test]
-fn cosignatures_survive_a_reopen_and_replace_by_observer() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("board.db");
+fn cosignatures_survive_a_reopen_and_replace_by_observer(db: &Db) {
+    let path = db;
     let (a, b) = (observer(1), observer(2));
     {
-        let store = open_keeping(&path, 16);
+        let store = open_keeping(path, 16);
         grow(&store, 3);
         assert_eq!(cosign(&store, 3, &a, 100).unwrap(), 1);
         assert_eq!(cosign(&store, 3, &a, 200).unwrap(), 1, "a replaces its own");
@@ -71,8 +67,8 @@ fn cosignatures_survive_a_reopen_and_replace_by_observer() {
             .unwrap_err();
         assert_eq!(e.code(), "size_beyond_tree");
     }
-    assert_eq!(rows(&path), 3);
-    let store = open_keeping(&path, 16);
+    assert_eq!(rows(path), 3);
+    let store = open_keeping(path, 16);
     let at3 = store.cosignatures(3);
     assert_eq!(at3.len(), 2);
     let cp = store.checkpoint(3).unwrap();
@@ -82,34 +78,27 @@ fn cosignatures_survive_a_reopen_and_replace_by_observer() {
     assert!(store.cosignatures(2).is_empty());
 }
 
-#[test]
-fn a_database_from_before_the_table_gets_it_on_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("board.db");
+fn a_database_from_before_the_table_gets_it_on_open(db: &Db) {
+    let path = db;
     {
-        let store = open_keeping(&path, 16);
+        let store = open_keeping(path, 16);
         grow(&store, 2);
     }
     // What a version-1 database written before cosignatures were stored
     // looks like.
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .execute_batch("DROP TABLE board_cosignatures")
-        .unwrap();
-    let store = open_keeping(&path, 16);
+    path.execute("DROP TABLE board_cosignatures");
+    let store = open_keeping(path, 16);
     assert_eq!(store.size(), 2);
     cosign(&store, 2, &observer(1), 5).unwrap();
     drop(store);
-    assert_eq!(rows(&path), 1);
+    assert_eq!(rows(path), 1);
 }
 
-#[test]
-fn only_the_largest_cosigned_sizes_are_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("board.db");
+fn only_the_largest_cosigned_sizes_are_kept(db: &Db) {
+    let path = db;
     let o = observer(1);
     {
-        let store = open_keeping(&path, 3);
+        let store = open_keeping(path, 3);
         grow(&store, 6);
         for size in 1..=5 {
             cosign(&store, size, &o, size).unwrap();
@@ -120,19 +109,17 @@ fn only_the_largest_cosigned_sizes_are_kept() {
         assert_eq!(cosign(&store, 1, &o, 9).unwrap(), 0);
         assert!(store.cosignatures(1).is_empty());
     }
-    assert_eq!(rows(&path), 3);
-    let store = open_keeping(&path, 3);
+    assert_eq!(rows(path), 3);
+    let store = open_keeping(path, 3);
     let kept: Vec<u64> = (0..=6)
         .filter(|s| !store.cosignatures(*s).is_empty())
         .collect();
     assert_eq!(kept, vec![3, 4, 5]);
 }
 
-#[test]
-fn a_full_checkpoint_refuses_new_observers_and_stores_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("board.db");
-    let store = open_keeping(&path, 16);
+fn a_full_checkpoint_refuses_new_observers_and_stores_nothing(db: &Db) {
+    let path = db;
+    let store = open_keeping(path, 16);
     grow(&store, 1);
     for i in 0..MAX_COSIGNATURES_PER_SIZE as u32 {
         cosign(&store, 1, &observer(i), 1).unwrap();
@@ -146,24 +133,26 @@ fn a_full_checkpoint_refuses_new_observers_and_stores_nothing() {
         MAX_COSIGNATURES_PER_SIZE
     );
     drop(store);
-    assert_eq!(rows(&path), MAX_COSIGNATURES_PER_SIZE as i64);
+    assert_eq!(rows(path), MAX_COSIGNATURES_PER_SIZE as i64);
 }
 
-#[test]
-fn a_stored_line_that_does_not_parse_is_refused_on_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("board.db");
+fn a_stored_line_that_does_not_parse_is_refused_on_open(db: &Db) {
+    let path = db;
     {
-        let store = open_keeping(&path, 16);
+        let store = open_keeping(path, 16);
         grow(&store, 1);
         cosign(&store, 1, &observer(1), 1).unwrap();
     }
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .execute_batch("UPDATE board_cosignatures SET line = 'garbage'")
-        .unwrap();
-    let backend = SqliteBackend::open(&path, SqliteOptions::default()).unwrap();
-    let e = BoardStore::open(backend, key(), StoreOptions::default()).unwrap_err();
+    path.execute("UPDATE board_cosignatures SET line = 'garbage'");
+    let e = path.try_open(key(), StoreOptions::default()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Internal, "{e}");
     assert!(e.to_string().contains("cosignature"), "{e}");
 }
+
+both!(
+    cosignatures_survive_a_reopen_and_replace_by_observer,
+    a_database_from_before_the_table_gets_it_on_open,
+    only_the_largest_cosigned_sizes_are_kept,
+    a_full_checkpoint_refuses_new_observers_and_stores_nothing,
+    a_stored_line_that_does_not_parse_is_refused_on_open,
+);

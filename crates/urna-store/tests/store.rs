@@ -1,17 +1,22 @@
-//! Behaviour of the board store on SQLite: round trips, proofs checked with
+//! Behaviour of the board store, on SQLite and on PostgreSQL (`store_db`,
+//! the `both!` list at the end): round trips, proofs checked with
 //! `urna_board::verify_*` against an in-memory oracle, restarts, concurrent
 //! appenders, tiles, and refusals that change nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[macro_use]
+mod store_db;
+
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::Arc;
+
+use store_db::Db;
 
 use urna_board::{
     BoardSigningKey, BundleId, Entry, EntryKind, Hash, MemoryTree, SignedNote, TileId, TilePath,
     parse_tile_path, verify_checkpoint, verify_consistency, verify_inclusion,
 };
-use urna_store::{BoardStore, ErrorKind, SqliteBackend, SqliteOptions, StoreError, StoreOptions};
+use urna_store::{BoardStore, ErrorKind, StoreError, StoreOptions};
 
 const ORIGIN: &str = "urna.example/test";
 
@@ -19,16 +24,15 @@ fn key() -> BoardSigningKey {
     BoardSigningKey::from_secret_bytes(ORIGIN, &[7; 32]).unwrap()
 }
 
-fn open_with(path: &Path, cache_min_level: u8) -> BoardStore {
+fn open_with(db: &Db, cache_min_level: u8) -> BoardStore {
     let mut opts = StoreOptions::default();
     opts.cache_min_level = cache_min_level;
     opts.max_page = 100;
-    let backend = SqliteBackend::open(path, SqliteOptions::default()).unwrap();
-    BoardStore::open(backend, key(), opts).unwrap()
+    db.open(key(), opts)
 }
 
-fn open(path: &Path) -> BoardStore {
-    open_with(path, 4)
+fn open(db: &Db) -> BoardStore {
+    open_with(db, 4)
 }
 
 fn entry(i: u64) -> Entry {
@@ -61,10 +65,8 @@ fn oracle(store: &BoardStore) -> MemoryTree {
     tree
 }
 
-#[test]
-fn new_board_has_a_signed_empty_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("b.db"));
+fn new_board_has_a_signed_empty_checkpoint(db: &Db) {
+    let store = open(db);
     let cp = store.latest_checkpoint();
     assert_eq!(cp.size(), 0);
     assert_eq!(*cp.root(), urna_board::empty_root());
@@ -74,10 +76,8 @@ fn new_board_has_a_signed_empty_checkpoint() {
     assert_eq!(store.origin(), ORIGIN);
 }
 
-#[test]
-fn append_and_read_round_trip() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("b.db"));
+fn append_and_read_round_trip(db: &Db) {
+    let store = open(db);
     let vkey = key().verifier_key();
     let mut entries = Vec::new();
     for i in 0..40 {
@@ -122,10 +122,8 @@ fn append_and_read_round_trip() {
     assert_eq!(*cp.root(), oracle(&store).root_at(7).unwrap());
 }
 
-#[test]
-fn pages_are_capped() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("b.db"));
+fn pages_are_capped(db: &Db) {
+    let store = open(db);
     fill(&store, 0..250);
     let page = store.entries(0, 250).unwrap();
     assert_eq!(page.len(), 100, "max_page is 100 in these tests");
@@ -159,25 +157,21 @@ fn tree_leaf(store: &BoardStore, i: u64) -> Hash {
     store.entry(i).unwrap().leaf_hash
 }
 
-#[test]
-fn proofs_verify_with_and_without_the_hot_cache() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("b.db");
+fn proofs_verify_with_and_without_the_hot_cache(db: &Db) {
+    let path = db;
     {
         // All levels from the database.
-        let store = open_with(&path, 64);
+        let store = open_with(path, 64);
         fill(&store, 0..300);
         check_all_proofs(&store);
     }
     // All levels above the leaves from memory; then the default.
-    check_all_proofs(&open_with(&path, 1));
-    check_all_proofs(&open(&path));
+    check_all_proofs(&open_with(path, 1));
+    check_all_proofs(&open(path));
 }
 
-#[test]
-fn proof_by_leaf_hash() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("b.db"));
+fn proof_by_leaf_hash(db: &Db) {
+    let store = open(db);
     let entries = fill(&store, 0..20);
     let cp = store.latest_checkpoint();
     let (index, proof) = store
@@ -195,10 +189,8 @@ fn proof_by_leaf_hash() {
     ));
 }
 
-#[test]
-fn tiles_and_bundles_match_the_tree() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("b.db"));
+fn tiles_and_bundles_match_the_tree(db: &Db) {
+    let store = open(db);
     let entries = fill(&store, 0..700);
     let tree = oracle(&store);
     let size = store.size();
@@ -250,23 +242,21 @@ fn tiles_and_bundles_match_the_tree() {
     );
 }
 
-#[test]
-fn restart_equals_continuing() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = dir.path().join("a.db");
-    let b = dir.path().join("b.db");
+fn restart_equals_continuing(db: &Db) {
+    let a = db;
+    let b = &db.another();
     {
-        let store = open(&a);
+        let store = open(a);
         fill(&store, 0..123);
     }
     for round in 0..3u64 {
-        let store = open(&a);
+        let store = open(a);
         assert_eq!(store.size(), 123 + round * 50);
         fill(&store, 123 + round * 50..123 + (round + 1) * 50);
     }
-    let continuous = open(&b);
+    let continuous = open(b);
     fill(&continuous, 0..273);
-    let restarted = open(&a);
+    let restarted = open(a);
     assert_eq!(restarted.size(), 273);
     // Same entries in the same order: same tree, same signed checkpoint
     // (Ed25519 signatures are deterministic).
@@ -290,10 +280,8 @@ fn restart_equals_continuing() {
     assert!(matches!(err, StoreError::Duplicate { index: 5, .. }));
 }
 
-#[test]
-fn concurrent_appenders_get_distinct_indices() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("b.db"));
+fn concurrent_appenders_get_distinct_indices(db: &Db) {
+    let store = open(db);
     let acks: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..16u64)
             .map(|t| {
@@ -327,10 +315,8 @@ fn concurrent_appenders_get_distinct_indices() {
     check_all_proofs(&store);
 }
 
-#[test]
-fn async_appends() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("b.db"));
+fn async_appends(db: &Db) {
+    let store = open(db);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -356,10 +342,8 @@ fn async_appends() {
     assert!(store.stats().batches < 200, "{:?}", store.stats());
 }
 
-#[test]
-fn duplicates_are_refused_even_within_one_batch() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("b.db"));
+fn duplicates_are_refused_even_within_one_batch(db: &Db) {
+    let store = open(db);
     fill(&store, 0..3);
     let same = entry(77);
     let results: Vec<_> = std::thread::scope(|s| {
@@ -389,10 +373,8 @@ fn duplicates_are_refused_even_within_one_batch() {
     assert_eq!(store.size(), 4);
 }
 
-#[test]
-fn bad_requests_are_refused_and_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("b.db"));
+fn bad_requests_are_refused_and_change_nothing(db: &Db) {
+    let store = open(db);
     let entries = fill(&store, 0..10);
     let before = store.latest_checkpoint();
     let size = before.size();
@@ -487,10 +469,8 @@ fn bad_requests_are_refused_and_change_nothing() {
     assert_eq!(store.stats().entries, 10);
 }
 
-#[test]
-fn unpublished_sizes_have_no_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("b.db"));
+fn unpublished_sizes_have_no_checkpoint(db: &Db) {
+    let store = open(db);
     // One batch of many entries: only its final size gets a checkpoint.
     std::thread::scope(|s| {
         for t in 0..32 {
@@ -515,57 +495,77 @@ fn unpublished_sizes_have_no_checkpoint() {
     }
 }
 
-#[test]
-fn opening_with_another_key_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("b.db");
-    fill(&open(&path), 0..5);
+fn opening_with_another_key_is_refused(db: &Db) {
+    let path = db;
+    fill(&open(path), 0..5);
     let other = BoardSigningKey::from_secret_bytes(ORIGIN, &[8; 32]).unwrap();
-    let backend = SqliteBackend::open(&path, SqliteOptions::default()).unwrap();
-    let err = BoardStore::open(backend, other, StoreOptions::default()).unwrap_err();
-    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    let err = path
+        .try_open(other.clone(), StoreOptions::default())
+        .unwrap_err();
+    match &err {
+        StoreError::WrongBoardKey { stored, configured } => {
+            assert_eq!(*stored, key().verifier_key().to_string());
+            assert_eq!(*configured, other.verifier_key().to_string());
+        }
+        _ => panic!("{err}"),
+    }
     assert_eq!(err.kind(), ErrorKind::Internal);
+    assert_eq!(err.code(), "board_key_mismatch");
     assert!(!err.is_bad_request());
+    assert!(err.to_string().contains("board key"), "{err}");
+    // Another origin with the same secret is another key too.
+    let renamed = BoardSigningKey::from_secret_bytes("urna.example/other", &[7; 32]).unwrap();
+    let err = path.try_open(renamed, StoreOptions::default()).unwrap_err();
+    assert_eq!(err.code(), "board_key_mismatch", "{err}");
     // The board is untouched.
-    assert_eq!(open(&path).size(), 5);
+    assert_eq!(open(path).size(), 5);
 }
 
-#[test]
-fn tampering_is_detected_on_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("b.db");
-    fill(&open(&path), 0..9);
-    let conn = rusqlite::Connection::open(&path).unwrap();
+fn a_board_from_before_keys_were_recorded_checks_its_checkpoint(db: &Db) {
+    fill(&open(db), 0..3);
+    db.execute("DELETE FROM urna_meta WHERE name = 'board_key'");
+    let other = BoardSigningKey::from_secret_bytes(ORIGIN, &[8; 32]).unwrap();
+    let err = db.try_open(other, StoreOptions::default()).unwrap_err();
+    assert_eq!(err.code(), "board_key_mismatch", "{err}");
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM urna_meta WHERE name = 'board_key'"),
+        0,
+        "a refused open records nothing"
+    );
+    // The right key opens it and records itself.
+    assert_eq!(open(db).size(), 3);
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM urna_meta WHERE name = 'board_key'"),
+        1
+    );
+}
+
+fn tampering_is_detected_on_open(db: &Db) {
+    let path = db;
+    fill(&open(path), 0..9);
     // Rewrite a frontier hash (size 9 = 8 + 1: subtree (3, 0) and leaf 8).
-    conn.execute(
-        "UPDATE board_subtrees SET hash = ?1 WHERE level = 3 AND idx = 0",
-        [&[0u8; 32][..]],
-    )
-    .unwrap();
-    drop(conn);
-    let backend = SqliteBackend::open(&path, SqliteOptions::default()).unwrap();
-    let err = BoardStore::open(backend, key(), StoreOptions::default()).unwrap_err();
+    path.execute(&format!(
+        "UPDATE board_subtrees SET hash = {} WHERE level = 3 AND idx = 0",
+        path.blob(&[0u8; 32])
+    ));
+    let err = path.try_open(key(), StoreOptions::default()).unwrap_err();
     assert!(err.to_string().contains("root"), "{err}");
 }
 
-#[test]
-fn store_handle_is_send_sync_clone() {
+fn store_handle_is_send_sync_clone(db: &Db) {
     fn assert_traits<T: Send + Sync + Clone + 'static>() {}
     assert_traits::<BoardStore>();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(open(&dir.path().join("b.db")));
+    let store = Arc::new(open(db));
     let s2 = (*store).clone();
     s2.append(entry(1)).unwrap();
     assert_eq!(store.size(), 1);
     assert!(format!("{store:?}").contains("BoardStore"));
 }
 
-#[test]
-fn ordered_appends_keep_their_order_under_concurrency() {
-    let dir = tempfile::tempdir().unwrap();
+fn ordered_appends_keep_their_order_under_concurrency(db: &Db) {
     let key =
         urna_board::BoardSigningKey::from_secret_bytes("urna.example/order", &[3; 32]).unwrap();
-    let store = urna_store::BoardStore::open_sqlite(dir.path().join("b.db"), key).unwrap();
+    let store = db.open(key, StoreOptions::default());
     std::thread::scope(|s| {
         for t in 0..4u8 {
             let store = store.clone();
@@ -583,4 +583,86 @@ fn ordered_appends_keep_their_order_under_concurrency() {
         }
     });
     assert_eq!(store.size(), 800);
+}
+
+/// Two stores on one database: the one whose idea of the board is stale
+/// cannot append (PostgreSQL: the head fence; SQLite: the primary keys),
+/// and nothing of what the other appended is harmed.
+fn a_second_writer_is_fenced(db: &Db) {
+    let first = open(db);
+    let second = open(db);
+    fill(&first, 0..4);
+    let err = second.append(entry(100)).unwrap_err();
+    assert_eq!(err.code(), "writer_stopped", "{err}");
+    if db.is_postgres() {
+        assert!(err.to_string().contains("fenced"), "{err}");
+    }
+    // Stopped for good: later appends are refused too.
+    assert_eq!(
+        second.append(entry(101)).unwrap_err().code(),
+        "writer_stopped"
+    );
+    fill(&first, 4..6);
+    drop((first, second));
+    let store = open(db);
+    assert_eq!(store.size(), 6);
+    check_all_proofs(&store);
+    assert!(store.entry_by_hash(&entry(100).leaf_hash()).is_err());
+}
+
+both!(
+    new_board_has_a_signed_empty_checkpoint,
+    append_and_read_round_trip,
+    pages_are_capped,
+    proofs_verify_with_and_without_the_hot_cache,
+    proof_by_leaf_hash,
+    tiles_and_bundles_match_the_tree,
+    restart_equals_continuing,
+    concurrent_appenders_get_distinct_indices,
+    async_appends,
+    duplicates_are_refused_even_within_one_batch,
+    bad_requests_are_refused_and_change_nothing,
+    unpublished_sizes_have_no_checkpoint,
+    opening_with_another_key_is_refused,
+    a_board_from_before_keys_were_recorded_checks_its_checkpoint,
+    tampering_is_detected_on_open,
+    store_handle_is_send_sync_clone,
+    ordered_appends_keep_their_order_under_concurrency,
+    a_second_writer_is_fenced,
+);
+
+/// Same entries in the same order: the same bytes, tiles and signed
+/// checkpoints on SQLite and on PostgreSQL.
+#[test]
+fn both_backends_give_the_same_board() {
+    let Some(pg) = Db::postgres("same_board") else {
+        return;
+    };
+    let lite = Db::sqlite();
+    let (a, b) = (open(&lite), open(&pg));
+    for i in 0..300u64 {
+        let (x, y) = (a.append(entry(i)).unwrap(), b.append(entry(i)).unwrap());
+        assert_eq!(x.index, y.index);
+        assert_eq!(x.checkpoint.text(), y.checkpoint.text());
+    }
+    for size in [0, 1, 17, 256, 300] {
+        assert_eq!(
+            a.checkpoint(size).unwrap().text(),
+            b.checkpoint(size).unwrap().text()
+        );
+    }
+    for path in [
+        "tile/0/000",
+        "tile/0/001.p/44",
+        "tile/1/000.p/1",
+        "tile/entries/001.p/44",
+    ] {
+        let p = parse_tile_path(path).unwrap();
+        assert_eq!(a.tile(p).unwrap(), b.tile(p).unwrap(), "{path}");
+    }
+    assert_eq!(a.entries(0, 100).unwrap(), b.entries(0, 100).unwrap());
+    assert_eq!(
+        a.consistency_proof(17, 300).unwrap(),
+        b.consistency_proof(17, 300).unwrap()
+    );
 }

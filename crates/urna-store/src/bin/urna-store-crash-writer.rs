@@ -1,6 +1,7 @@
 //! TEST-ONLY helper for `tests/crash.rs`; not a tool for users.
 //!
-//! Opens the board at `DB`, then appends from `THREADS` threads until
+//! Opens the board at `DB` (a SQLite file, or a `postgres://` URL and the
+//! schema to use), then appends from `THREADS` threads until
 //! killed, printing one line per acknowledgement and per checkpoint it was
 //! handed, flushed before the next append:
 //!
@@ -19,7 +20,7 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use urna_board::{BoardSigningKey, Entry, EntryKind};
-use urna_store::BoardStore;
+use urna_store::{BoardStore, PostgresBackend, PostgresOptions, StoreOptions};
 
 /// Origin and secret of the test board key.
 const ORIGIN: &str = "crash.urna.example/test";
@@ -36,17 +37,26 @@ fn payload(cycle: u64, thread: u64, seq: u64) -> Vec<u8> {
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let (Some(db), Some(cycle), Some(threads)) = (
-        args.get(1),
+    let (Some(cycle), Some(threads), Some(db)) = (
+        args.get(1).and_then(|s| s.parse::<u64>().ok()),
         args.get(2).and_then(|s| s.parse::<u64>().ok()),
-        args.get(3).and_then(|s| s.parse::<u64>().ok()),
+        args.get(3),
     ) else {
-        eprintln!("usage: urna-store-crash-writer DB CYCLE THREADS (test-only)");
+        eprintln!("usage: urna-store-crash-writer CYCLE THREADS (FILE | URL SCHEMA) (test-only)");
         return std::process::ExitCode::from(2);
     };
+    let schema = args.get(4);
     let result = (|| -> Result<(), String> {
         let key = BoardSigningKey::from_secret_bytes(ORIGIN, &SECRET).map_err(|e| e.to_string())?;
-        let store = BoardStore::open_sqlite(db, key).map_err(|e| e.to_string())?;
+        let store = match schema {
+            Some(schema) => {
+                let backend = PostgresBackend::open(db, &PostgresOptions::with_schema(schema))
+                    .map_err(|e| e.to_string())?;
+                BoardStore::open(backend, key, StoreOptions::default())
+            }
+            None => BoardStore::open_sqlite(db, key),
+        }
+        .map_err(|e| e.to_string())?;
         let out = Mutex::new(std::io::stdout());
         let say = |line: String| -> Result<(), String> {
             let out = out.lock().map_err(|e| e.to_string())?;

@@ -1,6 +1,7 @@
 //! `urna bench board`: durable append throughput and latency of the board
-//! store (SQLite, group commit, fsync per batch) and the cost of serving
-//! and checking proofs and checkpoints.
+//! store (SQLite, group commit, fsync per batch; with `--postgres URL`, the
+//! same on PostgreSQL in the same run) and the cost of serving and checking
+//! proofs and checkpoints.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,7 +14,9 @@ use urna_board::{
     BoardSigningKey, ENTRY_HEADER_LEN, Entry, EntryKind, SignedNote, verify_checkpoint,
     verify_consistency, verify_inclusion,
 };
-use urna_store::{BoardStore, SqliteBackend, SqliteOptions, StoreOptions};
+use urna_store::{
+    BoardStore, PostgresBackend, PostgresOptions, SqliteBackend, SqliteOptions, StoreOptions,
+};
 
 use super::report::Report;
 use super::{progress, time_per_call};
@@ -34,6 +37,10 @@ pub struct BoardBench {
     /// afterwards). It should be on the disk the board will use.
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Also run the append throughput on this PostgreSQL database (in a
+    /// fresh schema, dropped afterwards), next to SQLite.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -92,7 +99,6 @@ fn parallel_rate(
 
 /// Runs the bench and returns the report.
 pub fn run(opts: &BoardBench) -> anyhow::Result<Report> {
-    let quiet = opts.json;
     if opts.entry_size <= ENTRY_HEADER_LEN + 24 || opts.entry_size > urna_board::MAX_ENTRY_LEN {
         return Err(anyhow!(
             "--entry-size must be between {} and {}",
@@ -121,84 +127,21 @@ pub fn run(opts: &BoardBench) -> anyhow::Result<Report> {
         }),
     );
 
-    // Durable appends from many concurrent appenders.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let pb = Arc::new(progress(opts.entries, "appending entries", quiet));
-    let next = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let latencies = runtime.block_on(async {
-        let tasks: Vec<_> = (0..appenders)
-            .map(|a| {
-                let store = store.clone();
-                let next = Arc::clone(&next);
-                let pb = Arc::clone(&pb);
-                let total = opts.entries;
-                tokio::spawn(async move {
-                    let mut lat = Vec::new();
-                    loop {
-                        let seq = next.fetch_add(1, Ordering::Relaxed);
-                        if seq >= total {
-                            return Ok::<_, anyhow::Error>(lat);
-                        }
-                        let e = entry(a, seq, payload_len)?;
-                        let t = Instant::now();
-                        store.append_async(e).await?;
-                        lat.push(t.elapsed().as_micros() as u64);
-                        pb.inc(1);
-                    }
-                })
-            })
-            .collect();
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await??);
-        }
-        Ok::<_, anyhow::Error>(all)
-    })?;
-    let wall = start.elapsed().as_secs_f64();
-    pb.finish_and_clear();
-    let mut latencies = latencies;
-    latencies.sort_unstable();
-    let stats = store.stats();
-    report.add(
-        "append_per_s",
-        "durable appends/s (group commit, fsync per batch)",
-        opts.entries as f64 / wall,
-        "/s",
-    );
-    report.add(
-        "append_p50_ms",
-        "append latency p50 (until durable + signed)",
-        percentile(&latencies, 0.50) / 1000.0,
-        "ms",
-    );
-    report.add(
-        "append_p99_ms",
-        "append latency p99",
-        percentile(&latencies, 0.99) / 1000.0,
-        "ms",
-    );
-    report.add(
-        "batch_mean",
-        "mean batch (entries per commit)",
-        stats.entries as f64 / stats.batches.max(1) as f64,
-        "entries",
-    );
-    report.add(
-        "batch_max",
-        "largest batch",
-        stats.largest_batch as f64,
-        "entries",
-    );
-    report.add(
-        "commits_per_s",
-        "commits (fsyncs) per second",
-        stats.batches as f64 / wall,
-        "/s",
-    );
+    let figures = append_run(
+        &store,
+        &runtime,
+        opts,
+        payload_len,
+        "appending entries (SQLite)",
+    )?;
+    figures.add_to(&mut report, "", "");
+    if let Some(url) = &opts.postgres {
+        postgres_run(url, &key, &runtime, opts, payload_len, &mut report)?;
+    }
 
     // Proofs against the final tree, from random leaves and sizes.
     let latest = store.latest_checkpoint();
@@ -266,4 +209,162 @@ pub fn run(opts: &BoardBench) -> anyhow::Result<Report> {
     drop(store);
     drop(runtime);
     Ok(report)
+}
+
+/// What one append run measured.
+struct AppendFigures {
+    per_s: f64,
+    p50_us: f64,
+    p99_us: f64,
+    batches: u64,
+    entries: u64,
+    largest_batch: u64,
+    wall_s: f64,
+}
+
+impl AppendFigures {
+    fn add_to(&self, report: &mut Report, prefix: &str, on: &str) {
+        let name = |n: &str| format!("{prefix}{n}");
+        report.add(
+            &name("append_per_s"),
+            &format!("durable appends/s{on} (group commit, fsync per batch)"),
+            self.per_s,
+            "/s",
+        );
+        report.add(
+            &name("append_p50_ms"),
+            &format!("append latency p50{on} (until durable + signed)"),
+            self.p50_us / 1000.0,
+            "ms",
+        );
+        report.add(
+            &name("append_p99_ms"),
+            &format!("append latency p99{on}"),
+            self.p99_us / 1000.0,
+            "ms",
+        );
+        report.add(
+            &name("batch_mean"),
+            &format!("mean batch (entries per commit){on}"),
+            self.entries as f64 / self.batches.max(1) as f64,
+            "entries",
+        );
+        report.add(
+            &name("batch_max"),
+            &format!("largest batch{on}"),
+            self.largest_batch as f64,
+            "entries",
+        );
+        report.add(
+            &name("commits_per_s"),
+            &format!("commits (fsyncs) per second{on}"),
+            self.batches as f64 / self.wall_s,
+            "/s",
+        );
+    }
+}
+
+/// Durable appends from many concurrent appenders.
+fn append_run(
+    store: &BoardStore,
+    runtime: &tokio::runtime::Runtime,
+    opts: &BoardBench,
+    payload_len: usize,
+    what: &'static str,
+) -> anyhow::Result<AppendFigures> {
+    let appenders = opts.appenders.max(1);
+    let pb = Arc::new(progress(opts.entries, what, opts.json));
+    let next = Arc::new(AtomicU64::new(0));
+    let before = store.stats();
+    let start = Instant::now();
+    let latencies = runtime.block_on(async {
+        let tasks: Vec<_> = (0..appenders)
+            .map(|a| {
+                let store = store.clone();
+                let next = Arc::clone(&next);
+                let pb = Arc::clone(&pb);
+                let total = opts.entries;
+                tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    loop {
+                        let seq = next.fetch_add(1, Ordering::Relaxed);
+                        if seq >= total {
+                            return Ok::<_, anyhow::Error>(lat);
+                        }
+                        let e = entry(a, seq, payload_len)?;
+                        let t = Instant::now();
+                        store.append_async(e).await?;
+                        lat.push(t.elapsed().as_micros() as u64);
+                        pb.inc(1);
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await??);
+        }
+        Ok::<_, anyhow::Error>(all)
+    })?;
+    let wall_s = start.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    let mut latencies = latencies;
+    latencies.sort_unstable();
+    let stats = store.stats();
+    Ok(AppendFigures {
+        per_s: opts.entries as f64 / wall_s,
+        p50_us: percentile(&latencies, 0.50),
+        p99_us: percentile(&latencies, 0.99),
+        batches: stats.batches - before.batches,
+        entries: stats.entries - before.entries,
+        largest_batch: stats.largest_batch,
+        wall_s,
+    })
+}
+
+/// The append run on PostgreSQL, in a fresh schema dropped afterwards; the
+/// server's durability settings go into the report's parameters, since
+/// `fsync = off` would make the figure meaningless.
+fn postgres_run(
+    url: &str,
+    key: &BoardSigningKey,
+    runtime: &tokio::runtime::Runtime,
+    opts: &BoardBench,
+    payload_len: usize,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let schema = format!("urna_bench_board_{}_{nanos}", std::process::id());
+    let result = (|| -> anyhow::Result<()> {
+        let backend = PostgresBackend::open(url, &PostgresOptions::with_schema(&schema))
+            .context("opening the PostgreSQL board")?;
+        let mut settings = serde_json::Map::new();
+        for name in [
+            "server_version",
+            "fsync",
+            "synchronous_commit",
+            "wal_sync_method",
+        ] {
+            settings.insert(name.into(), backend.setting(name)?.into());
+        }
+        if let Some(params) = report.params.as_object_mut() {
+            params.insert("postgres".into(), settings.into());
+        }
+        let store = BoardStore::open(backend, key.clone(), StoreOptions::default())?;
+        let figures = append_run(
+            &store,
+            runtime,
+            opts,
+            payload_len,
+            "appending entries (PostgreSQL)",
+        )?;
+        figures.add_to(report, "pg_", " on PostgreSQL");
+        Ok(())
+    })();
+    let dropped = urna_store::drop_postgres_schema(url, &schema);
+    result?;
+    dropped.context("dropping the bench schema")?;
+    Ok(())
 }
