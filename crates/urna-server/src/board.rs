@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -269,15 +269,9 @@ struct CosignatureBody {
 /// size; then publishes the line with the checkpoint.
 async fn submit_cosignature(
     State(state): State<AppState>,
-    body: Result<axum::Json<CosignatureBody>, JsonRejection>,
+    body: Result<crate::json::Json<CosignatureBody>, crate::json::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let axum::Json(body) = body.map_err(|e| {
-        ApiError::new(
-            e.status(),
-            "invalid_body",
-            format!("The body is not the expected JSON: {}.", e.body_text()),
-        )
-    })?;
+    let body = crate::json::json_body(body)?;
     let key = VerifierKey::parse(body.key.trim_end_matches('\n')).map_err(|e| {
         ApiError::bad_request(
             "invalid_observer_key",

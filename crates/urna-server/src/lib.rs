@@ -8,85 +8,33 @@
 //! 5xx answers never carry internal details.
 //!
 //! [`app`] builds the router without binding a socket, so handlers are
-//! tested in-process; the `urna` binary serves it.
+//! tested in-process; [`serve`] serves it (the `urna` binary, the demo).
+//! Voter registration ([`registration`], spec/registration.md §G9) is
+//! part of the same router when the state has it
+//! ([`AppStateBuilder::with_registration`]). The election and
+//! registration do not hold each other: each reaches the other through
+//! one narrow trait, [`election::Registrar`] and
+//! [`registration::ElectionBoard`], wired here
+//! (docs/decisions/0010-server-one-app.md).
 
 mod board;
 pub mod election;
 mod error;
+mod json;
 pub mod registration;
+mod state;
 mod web;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use urna_store::BoardStore;
 
 pub use election::{ElectionConfig, ElectionService};
 pub use error::ApiError;
-
-/// What the handlers share.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    store: BoardStore,
-    election: ElectionService,
-    web: web::WebAssets,
-    cosignatures: board::Cosignatures,
-}
-
-impl AppState {
-    /// State serving `store`, with the election API on the system clock and
-    /// admin endpoints disabled.
-    pub fn new(store: BoardStore) -> Self {
-        Self::with_election(store, ElectionConfig::default())
-    }
-
-    /// State serving `store` and an election configured by `config`.
-    pub fn with_election(store: BoardStore, config: ElectionConfig) -> Self {
-        AppState {
-            election: ElectionService::new(store.clone(), config),
-            store,
-            web: web::WebAssets::default(),
-            cosignatures: board::Cosignatures::default(),
-        }
-    }
-
-    /// Also serves the built web app (`web/dist`) from `dir` at `/` and `/web/`.
-    pub fn with_web(mut self, dir: std::path::PathBuf) -> Self {
-        self.web = web::WebAssets::new(dir);
-        self
-    }
-
-    /// State continuing the election on `store` after a restart: the
-    /// board is replayed through the engine, with the server journal at
-    /// `journal` (spec/api.md §A6). Blocks; call before serving.
-    pub fn resume(
-        store: BoardStore,
-        config: ElectionConfig,
-        journal: &std::path::Path,
-    ) -> Result<(Self, election::ResumeReport), election::ResumeError> {
-        let (election, report) = ElectionService::resume(store.clone(), config, journal)?;
-        Ok((
-            AppState {
-                store,
-                election,
-                web: web::WebAssets::default(),
-                cosignatures: board::Cosignatures::default(),
-            },
-            report,
-        ))
-    }
-
-    /// Accepts observers' cosignatures only from these keys (by default,
-    /// from any key whose cosignature verifies; spec/board.md §B10).
-    pub fn with_observers(self, keys: Vec<urna_board::VerifierKey>) -> Self {
-        self.cosignatures.restrict_to(keys);
-        self
-    }
-
-    /// The board store.
-    pub fn store(&self) -> &BoardStore {
-        &self.store
-    }
-}
+pub use state::{AppState, AppStateBuilder};
 
 async fn no_route() -> ApiError {
     ApiError::new(
@@ -104,23 +52,61 @@ async fn wrong_method() -> ApiError {
     )
 }
 
-/// The router of the whole API.
+/// The router of the whole API: the board, the election, the web app,
+/// and voter registration when the state has it.
 pub fn app(state: AppState) -> Router {
-    board::routes()
+    let mut router = board::routes()
         .merge(election::routes())
         .merge(web::routes())
+        .with_state(state.clone());
+    if let Some(service) = state.registration {
+        let board: Arc<dyn registration::ElectionBoard> = Arc::new(state.election);
+        router = router.merge(registration::routes(service, board));
+    }
+    router
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
-        .with_state(state)
+        // spec/api.md §A1.4: endpoints taking more say so on their route.
+        .layer(DefaultBodyLimit::max(json::limit::DEFAULT))
 }
 
-/// Serves [`app`] on `listener` until `shutdown` resolves.
+/// Serves [`app`] on `listener` until `shutdown` resolves, with each
+/// request's peer address (the one-time-code rate limit per address).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// The election as registration sees it: its board, in the engine's order.
+impl registration::ElectionBoard for ElectionService {
+    fn append_notice<'a>(
+        &'a self,
+        entries: registration::board::Notice<'a>,
+    ) -> registration::board::BoxFuture<'a, Result<Vec<urna_store::Appended>, ApiError>> {
+        Box::pin(async move {
+            let (appended, ()) = self
+                .shared
+                .append_notice(|phase| Ok((entries(phase)?, ())))
+                .await?;
+            Ok(appended)
+        })
+    }
+
+    fn reconcile(
+        &self,
+        list: Vec<(
+            urna_crypto::encoding::Element,
+            urna_election::record::AnnulReason,
+        )>,
+    ) -> registration::board::BoxFuture<'_, Result<Vec<urna_store::Appended>, ApiError>> {
+        Box::pin(election::admin::apply_reconciliation(&self.shared, list))
+    }
 }

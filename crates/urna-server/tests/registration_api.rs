@@ -23,8 +23,8 @@ use urna_registry::notify::Outbox;
 use urna_registry::screening::Rules;
 use urna_registry::{CommissionSecret, Geography, RegistrationConfig, Registry};
 use urna_server::election::{AdminToken, TestClock};
-use urna_server::registration::{RegistrationService, app_with_registration};
-use urna_server::{AppState, ElectionConfig};
+use urna_server::registration::RegistrationService;
+use urna_server::{AppState, ElectionConfig, app};
 use urna_store::BoardStore;
 
 const TOKEN: &str = "s3cret-admin-token";
@@ -81,9 +81,10 @@ impl Api {
             AdminToken::new(TOKEN),
             Arc::new(clock.clone()),
         );
-        let mut config = ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock));
-        config.registrar = service.registrar();
-        let app = app_with_registration(AppState::with_election(store.clone(), config), &service);
+        let config = ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock));
+        let app = app(AppState::builder(store.clone(), config)
+            .with_registration(service.clone())
+            .build());
         Api {
             app,
             store,

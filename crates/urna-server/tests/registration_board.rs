@@ -31,7 +31,7 @@ use urna_registry::screening::{Application, Decision, Rules};
 use urna_registry::synthetic::voter;
 use urna_registry::{CommissionSecret, Geography, RegistrationConfig, Registry};
 use urna_server::election::{AdminToken, Clock, Registrar, TestClock};
-use urna_server::registration::{RegistrationService, app_with_registration};
+use urna_server::registration::RegistrationService;
 use urna_server::{ApiError, AppState, ElectionConfig};
 use urna_store::BoardStore;
 use urna_verify::{Options, RecordWriter, verify};
@@ -182,14 +182,17 @@ async fn election(policy: &str) -> (u64, usize) {
         Arc::new(clock.clone()),
     );
     service.set_list_key(ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
-    let mut config =
-        ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock.clone()));
-    config.registrar = Arc::new(AdminThenRegistry(
+    let config = ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock.clone()));
+    let registrar = Arc::new(AdminThenRegistry(
         AdminToken::new(TOKEN),
         service.registrar(),
     ));
+    let state = AppState::builder(store.clone(), config)
+        .with_registration(service.clone())
+        .with_registrar(registrar)
+        .build();
     let api = Api {
-        app: app_with_registration(AppState::with_election(store.clone(), config), &service),
+        app: urna_server::app(state),
         store: store.clone(),
     };
 

@@ -30,7 +30,7 @@ use urna_registry::notify::Outbox;
 use urna_registry::screening::Rules;
 use urna_registry::{CommissionSecret, Geography, RegistrationConfig, Registry};
 use urna_server::election::{AdminToken, Clock, TestClock};
-use urna_server::registration::{RegistrationService, app_with_registration};
+use urna_server::registration::RegistrationService;
 use urna_server::{AppState, ElectionConfig};
 use urna_store::BoardStore;
 
@@ -279,12 +279,13 @@ async fn scenario(dir: tempfile::TempDir, registry: Registry) {
     let journal = dir.path().join("server.journal");
     let (state, _) = {
         let (s, j, c) = (store.clone(), journal.clone(), voter_config());
-        tokio::task::spawn_blocking(move || AppState::resume(s, c, &j))
+        let r = service.clone();
+        tokio::task::spawn_blocking(move || AppState::builder(s, c).with_registration(r).resume(&j))
             .await
             .unwrap()
             .unwrap()
     };
-    let app = app_with_registration(state, &service);
+    let app = urna_server::app(state);
     let (st, _) = call(
         &app,
         "POST",

@@ -91,8 +91,10 @@ fn admin_token(path: Option<&Path>) -> anyhow::Result<urna_server::election::Adm
     let Some(path) = path else {
         return Ok(urna_server::election::AdminToken::disabled());
     };
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    // The file's text holds the token too: wiped like it (issue 12).
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+    );
     let token = text.lines().next().unwrap_or("").trim();
     if token.is_empty() {
         bail!("{} holds no admin token", path.display());
@@ -277,15 +279,16 @@ pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
     let registration = registration(opts, &admin)?;
     let store = BoardStore::open_sqlite(opts.data.join("board.db"), key)
         .with_context(|| format!("opening the board in {}", opts.data.display()))?;
-    let mut config = urna_server::ElectionConfig::new(admin);
-    if let Some(r) = &registration {
-        config.registrar = r.registrar();
+    let mut builder =
+        urna_server::AppState::builder(store, urna_server::ElectionConfig::new(admin));
+    if let Some(r) = registration {
+        builder = builder.with_registration(r);
     }
     // Continue whatever election the board holds (spec/api.md §A6); a
     // board that does not replay exactly is a refusal to start.
-    let (mut state, report) =
-        urna_server::AppState::resume(store, config, &opts.data.join("server.journal"))
-            .map_err(|e| anyhow!("refusing to start on {}: {e}", opts.data.display()))?;
+    let (mut state, report) = builder
+        .resume(&opts.data.join("server.journal"))
+        .map_err(|e| anyhow!("refusing to start on {}: {e}", opts.data.display()))?;
     if opts.web.join("index.html").is_file() {
         eprintln!("urna: web app from {}", opts.web.display());
         state = state.with_web(opts.web.clone());
@@ -319,10 +322,7 @@ pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        match &registration {
-            Some(r) => urna_server::registration::serve(listener, state, r, shutdown).await?,
-            None => urna_server::serve(listener, state, shutdown).await?,
-        }
+        urna_server::serve(listener, state, shutdown).await?;
         Ok(())
     })
 }

@@ -5,10 +5,8 @@
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -24,6 +22,7 @@ use super::phase::{Outcome, Phase};
 use super::service::{Inner, Shared};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::json::{Json, JsonRejection, limit, read_upload};
 
 fn done(shared: &Shared, phase: &'static str, appended: &[Appended]) -> Response {
     let body = json!({
@@ -48,10 +47,11 @@ fn step(
 pub(crate) async fn publish(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let shared = &state.election.shared;
     shared.config.admin.check(&headers)?;
+    let body = read_upload(body, limit::MANIFEST).await?;
     let (appended, phase) = shared
         .transition(|inner, _| {
             let r = step(inner, |p| p.publish(&body))?;

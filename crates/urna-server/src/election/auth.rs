@@ -5,13 +5,37 @@
 use std::fmt;
 
 use axum::http::{HeaderMap, StatusCode, header};
+use zeroize::Zeroizing;
 
 use crate::error::ApiError;
+
+/// A bearer secret (the admin token, a derived trustee token): wiped
+/// from memory when dropped, compared in constant time ([`bearer_is`]),
+/// never printed.
+#[derive(Clone)]
+pub(crate) struct Secret(Zeroizing<String>);
+
+impl Secret {
+    pub(crate) fn new(s: String) -> Self {
+        Secret(Zeroizing::new(s))
+    }
+
+    /// The secret itself, for deriving or sending (never for logs).
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
 
 /// The admin's bearer token, given at server start; `None` disables
 /// every admin endpoint.
 #[derive(Clone, Default)]
-pub struct AdminToken(Option<String>);
+pub struct AdminToken(Option<Secret>);
 
 impl fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -25,10 +49,11 @@ impl fmt::Debug for AdminToken {
 }
 
 impl AdminToken {
-    /// A token; an empty string disables admin endpoints.
+    /// A token; an empty string disables admin endpoints. The string is
+    /// taken over and wiped when the last copy of the token is dropped.
     pub fn new(token: impl Into<String>) -> Self {
-        let t = token.into();
-        AdminToken((!t.is_empty()).then_some(t))
+        let t = Secret::new(token.into());
+        AdminToken((!t.expose().is_empty()).then_some(t))
     }
 
     /// No admin endpoint can be used.
@@ -38,7 +63,7 @@ impl AdminToken {
 
     /// The token, to derive trustee tokens from (never logged or sent).
     pub(crate) fn secret(&self) -> Option<&str> {
-        self.0.as_deref()
+        self.0.as_ref().map(Secret::expose)
     }
 
     /// Checks `Authorization: Bearer <token>`.
@@ -50,7 +75,7 @@ impl AdminToken {
                 "This server was started without an admin token; admin endpoints are disabled.",
             ));
         };
-        if bearer_is(headers, expected) {
+        if bearer_is(headers, expected.expose()) {
             Ok(())
         } else {
             Err(ApiError::new(

@@ -2,31 +2,13 @@
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use urna_board::Hash;
 use urna_store::SignedCheckpoint;
 
 use super::service::Shared;
 use crate::error::ApiError;
-
-/// A JSON body, or a 400 `invalid_body` naming what is wrong.
-pub(crate) fn json_body<T: DeserializeOwned>(
-    body: Result<Json<T>, JsonRejection>,
-) -> Result<T, ApiError> {
-    body.map(|Json(v)| v).map_err(|e| {
-        ApiError::new(
-            e.status(),
-            "invalid_body",
-            format!(
-                "The request body is not the expected JSON: {}.",
-                e.body_text()
-            ),
-        )
-    })
-}
+pub(crate) use crate::json::json_body;
 
 /// A receipt: the tracking code, the entry's index and leaf hash, its
 /// inclusion proof against `checkpoint`, and the signed checkpoint text.

@@ -2,6 +2,7 @@
 //! and its sentence; engine misuse that a client cannot cause is a 500.
 
 use axum::http::StatusCode;
+use urna_crypto::{PeerError, ProofKind};
 use urna_election::{ElectionError, ManifestError, Misuse, Refusal};
 
 use crate::error::{ApiError, sentence};
@@ -38,6 +39,19 @@ fn status(e: &ElectionError) -> StatusCode {
     }
 }
 
+/// The code for an engine error: the engine's, except that a credential
+/// signature that does not verify is `invalid_signature` (spec/api.md
+/// §A4), where the crypto layer names every failed equation of a ballot
+/// `invalid_proof` (spec/crypto.md §2.6, §7.4).
+fn code(e: &ElectionError) -> &'static str {
+    match e {
+        ElectionError::Refused(Refusal::Crypto(PeerError::InvalidProof(ProofKind::Signature))) => {
+            "invalid_signature"
+        }
+        other => other.code(),
+    }
+}
+
 /// An engine error as answered to the client.
 pub(crate) fn election_error(e: &ElectionError) -> ApiError {
     let st = status(e);
@@ -45,7 +59,7 @@ pub(crate) fn election_error(e: &ElectionError) -> ApiError {
         tracing::error!(error = %e, code = e.code(), "election engine misuse");
         return ApiError::internal();
     }
-    ApiError::new(st, e.code(), sentence(e))
+    ApiError::new(st, code(e), sentence(e))
 }
 
 impl From<ElectionError> for ApiError {

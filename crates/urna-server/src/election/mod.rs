@@ -22,6 +22,7 @@ mod tz;
 mod voter;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use auth::{AdminRegistrar, AdminToken, CredentialRequest, Registrar};
@@ -32,8 +33,12 @@ pub use service::{ElectionConfig, ElectionService};
 pub use style::{BallotStyle, StyleError};
 
 use crate::AppState;
+use crate::json::limit;
 
 pub(crate) fn routes() -> Router<AppState> {
+    // Body limits of spec/api.md §A1.4 (the default is set in `crate::app`).
+    let entry = || DefaultBodyLimit::max(limit::ENTRY);
+    let list = || DefaultBodyLimit::max(limit::LIST);
     Router::new()
         .route(
             "/election/manifest",
@@ -43,24 +48,33 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/election/status", get(public::status))
         .route(
             "/election/ceremony",
-            get(trustees::messages).post(admin::ceremony),
+            get(trustees::messages).post(admin::ceremony).layer(entry()),
         )
         .route("/election/trustees/{j}/token", post(trustees::issue))
-        .route("/election/trustees/{j}/ceremony", post(trustees::ceremony))
-        .route("/election/trustees/{j}/partials", post(trustees::partials))
+        .route(
+            "/election/trustees/{j}/ceremony",
+            post(trustees::ceremony).layer(entry()),
+        )
+        .route(
+            "/election/trustees/{j}/partials",
+            post(trustees::partials).layer(list()),
+        )
         .route("/election/ceremony/finish", post(admin::finish_ceremony))
         .route("/election/credentials", post(admin::register))
         .route("/election/open", post(admin::open))
         .route("/election/close", post(admin::close))
-        .route("/election/reconciliation", post(admin::reconcile))
+        .route(
+            "/election/reconciliation",
+            post(admin::reconcile).layer(list()),
+        )
         .route("/election/tally", get(public::tally).post(admin::tally))
-        .route("/election/partials", post(admin::partials))
+        .route("/election/partials", post(admin::partials).layer(list()))
         .route(
             "/election/results",
             get(public::results).post(admin::publish_results),
         )
-        .route("/election/ballots", post(voter::cast))
-        .route("/election/audits", post(voter::audit))
+        .route("/election/ballots", post(voter::cast).layer(entry()))
+        .route("/election/audits", post(voter::audit).layer(entry()))
         .route("/election/turnout", get(public::turnout))
         .route("/receipt/{tracking}", get(public::get_receipt))
 }

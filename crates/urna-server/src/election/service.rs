@@ -83,6 +83,9 @@ pub(crate) struct Shared {
     pub(crate) store: BoardStore,
     pub(crate) config: ElectionConfig,
     pub(crate) inner: tokio::sync::Mutex<Inner>,
+    /// The phase's name as the last transition left it, readable without
+    /// the engine lock (a ballot's phase check, spec/api.md §A4).
+    phase_name: Mutex<&'static str>,
     halted: AtomicBool,
     pub(crate) manifest: OnceLock<Arc<Manifest>>,
     pub(crate) keys: OnceLock<ElectionKeys>,
@@ -111,6 +114,23 @@ impl Shared {
             return Err(halted());
         }
         Ok(())
+    }
+
+    /// The phase's name, without waiting for the engine lock: the phase of
+    /// the last transition (one under way may change it).
+    pub(crate) fn phase_name(&self) -> &'static str {
+        *self
+            .phase_name
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Notes the phase after a change; call with the engine lock held.
+    fn note_phase(&self, inner: &Inner) {
+        *self
+            .phase_name
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = inner.phase.name();
     }
 
     /// Appends the engine's entries in order and waits until they are
@@ -302,7 +322,9 @@ impl Shared {
         let mut inner = self.inner.lock().await;
         self.check_running()?;
         let now = self.now();
-        let (entries, value) = f(&mut inner, now)?;
+        let r = f(&mut inner, now);
+        self.note_phase(&inner);
+        let (entries, value) = r?;
         let appended = self.append(entries).await?;
         drop(inner);
         Ok((appended, value))
@@ -351,6 +373,7 @@ impl ElectionService {
                 store,
                 config,
                 inner: tokio::sync::Mutex::new(Inner::default()),
+                phase_name: Mutex::new(Phase::Empty.name()),
                 halted: AtomicBool::new(false),
                 manifest: OnceLock::new(),
                 keys: OnceLock::new(),
@@ -384,7 +407,10 @@ impl ElectionService {
         let (inner, report) = super::resume::replay(&service.shared, records)?;
         // Nobody else can hold the lock yet: the service is not shared.
         match service.shared.inner.try_lock() {
-            Ok(mut g) => *g = inner,
+            Ok(mut g) => {
+                *g = inner;
+                service.shared.note_phase(&g);
+            }
             Err(_) => {
                 return Err(ResumeError {
                     index: None,

@@ -12,8 +12,7 @@
 //! counts is still checked by the engine (the ceremony's proofs and
 //! sealed shares, the partial decryptions' DLEQ proofs against K_j).
 
-use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -25,39 +24,45 @@ use urna_election::record::{CeremonyMessage, PartialChunk};
 
 use super::body::json_body;
 use super::errors::from_hex;
+use zeroize::Zeroizing;
+
+use super::auth::Secret;
 use crate::AppState;
 use crate::error::ApiError;
+use crate::json::{Json, JsonRejection};
 
 /// Domain label of trustee tokens.
 const LABEL: &[u8] = b"urna/v1/trustee-token";
 
-/// HMAC-SHA256 (RFC 2104).
-fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    let mut k = [0u8; 64];
+/// HMAC-SHA256 (RFC 2104). The padded keys (the admin token) are wiped.
+fn hmac(key: &[u8], msg: &[u8]) -> Zeroizing<[u8; 32]> {
+    let mut k = Zeroizing::new([0u8; 64]);
     if key.len() > 64 {
         k[..32].copy_from_slice(&Sha256::digest(key));
     } else {
         k[..key.len()].copy_from_slice(key);
     }
-    let pad = |b: u8| k.iter().map(|x| x ^ b).collect::<Vec<u8>>();
+    let pad = |b: u8| Zeroizing::new(k.iter().map(|x| x ^ b).collect::<Vec<u8>>());
     let inner = Sha256::new()
-        .chain_update(pad(0x36))
+        .chain_update(pad(0x36).as_slice())
         .chain_update(msg)
         .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
+    Zeroizing::new(
+        Sha256::new()
+            .chain_update(pad(0x5c).as_slice())
+            .chain_update(inner)
+            .finalize()
+            .into(),
+    )
 }
 
 /// Trustee j's token for the election with manifest hash `m`.
-pub(crate) fn token(admin: &str, m: &[u8; 32], j: u16) -> String {
+pub(crate) fn token(admin: &str, m: &[u8; 32], j: u16) -> Secret {
     let mut msg = Vec::with_capacity(LABEL.len() + 34);
     msg.extend_from_slice(LABEL);
     msg.extend_from_slice(m);
     msg.extend_from_slice(&j.to_be_bytes());
-    hex::encode(hmac(admin.as_bytes(), &msg))
+    Secret::new(hex::encode(*hmac(admin.as_bytes(), &msg)))
 }
 
 fn unknown_trustee(j: u16, n: u16) -> ApiError {
@@ -112,7 +117,7 @@ fn authorize(state: &AppState, headers: &HeaderMap, j: u16) -> Result<(), ApiErr
     };
     let m = election_of(state, j)?;
     let expected = token(secret, &m, j);
-    if super::auth::bearer_is(headers, &expected) {
+    if super::auth::bearer_is(headers, expected.expose()) {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -144,7 +149,8 @@ pub(crate) async fn issue(
     let Some(secret) = admin.secret() else {
         return Err(ApiError::internal());
     };
-    Ok(Json(json!({ "trustee": j, "token": token(secret, &m, j) })).into_response())
+    let token = token(secret, &m, j);
+    Ok(Json(json!({ "trustee": j, "token": token.expose() })).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -247,8 +253,19 @@ mod tests {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         let m = [1u8; 32];
-        assert_ne!(token("a", &m, 1), token("a", &m, 2));
-        assert_ne!(token("a", &m, 1), token("b", &m, 1));
-        assert_ne!(token("a", &m, 1), token("a", &[2u8; 32], 1));
+        let t = |admin, m, j| token(admin, m, j).expose().to_string();
+        assert_ne!(t("a", &m, 1), t("a", &m, 2));
+        assert_ne!(t("a", &m, 1), t("b", &m, 1));
+        assert_ne!(t("a", &m, 1), t("a", &[2u8; 32], 1));
+    }
+
+    /// Tokens never reach a log through `Debug`.
+    #[test]
+    fn tokens_do_not_print() {
+        let tok = token("admin-secret", &[1u8; 32], 1);
+        let shown = format!("{tok:?}");
+        assert!(!shown.contains(tok.expose()), "{shown}");
+        let admin = super::super::AdminToken::new("admin-secret");
+        assert!(!format!("{admin:?}").contains("admin-secret"));
     }
 }

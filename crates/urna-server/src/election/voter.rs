@@ -3,19 +3,18 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
-use super::batch::{Submission, not_voting};
+use super::batch::{Submission, not_voting, not_voting_in};
 use super::body::{json_body, receipt};
 use super::errors::{election_error, from_hex};
 use super::phase::Phase;
 use crate::AppState;
 use crate::error::ApiError;
+use crate::json::{Json, JsonRejection};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +39,13 @@ pub(crate) async fn cast(
     // The credential follows the version byte (spec/crypto.md §7.3); a
     // ballot too short to hold one is refused by the verifier below.
     let credential = bytes.get(1..33).and_then(|c| <[u8; 32]>::try_from(c).ok());
+    // spec/api.md §A4: the phase before the registrar, so that a ballot
+    // refused by the phase reserves nothing. A close racing this check
+    // is caught by the verifier, and the reservation given back.
+    let phase = shared.phase_name();
+    if phase != "voting" {
+        return Err(not_voting_in(phase));
+    }
     if let Some(c) = &credential {
         // May reserve the credential until the ballot is on the board or
         // refused, so a withdrawal cannot pass it (spec/registration.md §G4).

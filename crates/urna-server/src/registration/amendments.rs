@@ -3,7 +3,7 @@
 //! versions. The signature is checked with the commission key the server
 //! signs precinct lists with.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,10 +12,11 @@ use axum::{Json, Router};
 use serde_json::json;
 use urna_registry::amendment::{Amendment, Change, SignedAmendment};
 
-use super::{RegistrationService, api, blocking};
+use super::{RegistrationService, RegistrationState, api, blocking};
 use crate::error::ApiError;
+use crate::json::{limit, read_upload};
 
-pub(super) fn routes() -> Router<RegistrationService> {
+pub(super) fn routes() -> Router<RegistrationState> {
     Router::new()
         .route("/registration/admin/amendments", post(upload))
         .route("/registration/amendments", get(list))
@@ -27,7 +28,7 @@ pub(super) fn routes() -> Router<RegistrationService> {
 async fn upload(
     State(s): State<RegistrationService>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     s.0.admin.check(&headers)?;
     let Some(key) = s.0.list_key.get().map(|k| k.verifying_key()) else {
@@ -37,6 +38,7 @@ async fn upload(
             "The server has no commission key to check amendments with (urna serve --commission-key).",
         ));
     };
+    let body = read_upload(body, limit::AMENDMENT).await?;
     blocking(move || {
         let i = &s.0;
         let signed = SignedAmendment::from_file(&body).map_err(api)?;

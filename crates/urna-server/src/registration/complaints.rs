@@ -5,12 +5,14 @@
 //! code and the text reach the board: no voter identity, session or
 //! address.
 
-use axum::extract::rejection::JsonRejection;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use urna_board::{Entry, EntryKind};
@@ -18,10 +20,11 @@ use urna_election::record::commission::{AnswerEntry, AnswerStatus, ComplaintEntr
 use urna_registry::RegistryError;
 use urna_registry::store::Author;
 
-use super::{RegistrationService, api, blocking, body, in_place};
+use super::{ElectionBoard, RegistrationService, RegistrationState, api, blocking, body, in_place};
 use crate::error::ApiError;
+use crate::json::{Json, JsonRejection};
 
-pub(super) fn routes() -> Router<RegistrationService> {
+pub(super) fn routes() -> Router<RegistrationState> {
     Router::new()
         .route(
             "/registration/complaints",
@@ -69,6 +72,7 @@ struct ComplaintBody {
 /// and appends it to the board; 201 once the entry is durable.
 async fn file_complaint(
     State(s): State<RegistrationService>,
+    State(board): State<Arc<dyn ElectionBoard>>,
     b: Result<Json<ComplaintBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let b = body(b)?;
@@ -98,13 +102,13 @@ async fn file_complaint(
             Some(out)
         }
     };
-    let board = s.board()?;
     let reg = s.clone();
+    let mut id = 0;
     // The number is taken and the entry queued under the engine lock, so
     // numbers increase along the board (§R13).
-    let (appended, id) = board
-        .append_notice(|_| {
-            let id = in_place(|| {
+    let appended = board
+        .append_notice(Box::new(|_| {
+            id = in_place(|| {
                 reg.0
                     .registry
                     .file_complaint(author, &b.text, tracking, reg.0.clock.now())
@@ -119,8 +123,8 @@ async fn file_complaint(
             .encode()
             .map_err(internal)?;
             let entry = Entry::new(EntryKind::Complaint, &payload).map_err(internal)?;
-            Ok((vec![entry], id))
-        })
+            Ok(vec![entry])
+        }))
         .await?;
     let index = board_index(&appended)?;
     blocking(move || {
@@ -146,11 +150,18 @@ struct AnswerBody {
 /// answer and appends it to the board.
 async fn answer_complaint(
     State(s): State<RegistrationService>,
+    State(board): State<Arc<dyn ElectionBoard>>,
     headers: HeaderMap,
-    Path(id): Path<u64>,
+    id: Result<Path<u64>, PathRejection>,
     b: Result<Json<AnswerBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     s.0.admin.check(&headers)?;
+    let Path(id) = id.map_err(|_| {
+        ApiError::bad_request(
+            "invalid_parameter",
+            "The complaint number in the path must be a decimal number.",
+        )
+    })?;
     let b = body(b)?;
     let status = match b.status.as_deref() {
         None => AnswerStatus::Answered,
@@ -161,10 +172,9 @@ async fn answer_complaint(
             )
         })?,
     };
-    let board = s.board()?;
     let reg = s.clone();
-    let (appended, ()) = board
-        .append_notice(|_| {
+    let appended = board
+        .append_notice(Box::new(|_| {
             in_place(|| {
                 let r = &reg.0.registry;
                 // Only a complaint on the board can be answered on it.
@@ -189,8 +199,8 @@ async fn answer_complaint(
             .encode()
             .map_err(internal)?;
             let entry = Entry::new(EntryKind::ComplaintAnswer, &payload).map_err(internal)?;
-            Ok((vec![entry], ()))
-        })
+            Ok(vec![entry])
+        }))
         .await?;
     let index = board_index(&appended)?;
     blocking(move || {

@@ -9,24 +9,31 @@
 //! [`admin`] holds the commission's endpoints (registry import, paper
 //! votes, precinct lists, reconciliation) behind the admin token.
 //!
+//! Registration and the election do not hold each other: the election
+//! reaches the registry only through its [`Registrar`] ([`registrar`]),
+//! and these handlers reach the election only through [`ElectionBoard`]
+//! ([`board`]), given to the routes by [`crate::app`] with
+//! [`crate::AppStateBuilder::with_registration`].
+//!
 //! The registry's calls block (SQLite fsync, the blocking PostgreSQL
 //! client): handlers run them on the blocking pool.
 
 mod admin;
 mod amendments;
+pub mod board;
 mod complaints;
+mod registrar;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, State};
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRef, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use urna_election::{Manifest, PaperPolicy};
@@ -35,15 +42,19 @@ use urna_registry::otp::SessionToken;
 use urna_registry::screening::{Application, Decision, Rules};
 use urna_registry::{CommissionSecret, Geography, Registry, RegistryError};
 
-use crate::election::{AdminToken, Clock, CredentialRequest, Registrar};
+pub use board::ElectionBoard;
+pub use registrar::VoterRegistrar;
+
+use crate::election::{AdminToken, Clock, Registrar};
 use crate::error::{ApiError, sentence};
+use crate::json::{Json, JsonRejection};
 
 /// What the registration endpoints share.
 #[derive(Clone)]
 pub struct RegistrationService(Arc<Inner>);
 
 struct Inner {
-    registry: Registry,
+    registry: OffRuntime,
     rules: Rules,
     secret: CommissionSecret,
     notifier: Arc<dyn Notifier>,
@@ -57,11 +68,40 @@ struct Inner {
     paper_policy: &'static str,
     /// The commission's key signing precinct lists, when given.
     list_key: OnceLock<ed25519_dalek::SigningKey>,
-    /// The election whose board gets complaints, answers and list hashes
-    /// (set by [`app_with_registration`]).
-    board: OnceLock<crate::ElectionService>,
     /// Serialises precinct list publications (§G9).
     publishing: tokio::sync::Mutex<()>,
+}
+
+/// The registry, closed off the async runtime when the last handle goes:
+/// the blocking PostgreSQL client runs its own runtime to close its
+/// connection, which panics on a runtime's thread (at the server's
+/// shutdown, or when a test's service goes out of scope).
+struct OffRuntime(Option<Registry>);
+
+impl std::ops::Deref for OffRuntime {
+    type Target = Registry;
+
+    fn deref(&self) -> &Registry {
+        match &self.0 {
+            Some(r) => r,
+            // Only `drop` takes it out.
+            None => unreachable!("the registry is used after it was closed"),
+        }
+    }
+}
+
+impl Drop for OffRuntime {
+    fn drop(&mut self) {
+        let Some(registry) = self.0.take() else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return drop(registry);
+        }
+        if std::thread::spawn(move || drop(registry)).join().is_err() {
+            tracing::error!("closing the registry failed");
+        }
+    }
 }
 
 impl fmt::Debug for RegistrationService {
@@ -85,7 +125,7 @@ impl RegistrationService {
         clock: Arc<dyn Clock>,
     ) -> Self {
         RegistrationService(Arc::new(Inner {
-            registry,
+            registry: OffRuntime(Some(registry)),
             rules,
             secret,
             notifier,
@@ -99,7 +139,6 @@ impl RegistrationService {
                 PaperPolicy::EvoteAnnulled => "evote-annulled",
             },
             list_key: OnceLock::new(),
-            board: OnceLock::new(),
             publishing: tokio::sync::Mutex::new(()),
         }))
     }
@@ -111,7 +150,8 @@ impl RegistrationService {
         let _ = self.0.list_key.set(key);
     }
 
-    /// The registrar to put in the election config.
+    /// The election's registrar for this registration (installed by
+    /// [`crate::AppStateBuilder::with_registration`]).
     pub fn registrar(&self) -> Arc<dyn Registrar> {
         Arc::new(VoterRegistrar(self.clone()))
     }
@@ -119,36 +159,6 @@ impl RegistrationService {
     /// The registry.
     pub fn registry(&self) -> &Registry {
         &self.0.registry
-    }
-
-    /// The routes under `/registration/`.
-    pub fn routes(&self) -> Router {
-        Router::new()
-            .route("/registration/applications", post(apply))
-            .route("/registration/withdrawal", post(withdraw))
-            .route("/registration/codes", post(request_code))
-            .route("/registration/sessions", post(login).delete(logout))
-            .route("/registration/me", get(me))
-            .route("/registration/report", get(report))
-            .merge(complaints::routes())
-            .merge(amendments::routes())
-            .merge(admin::routes())
-            .with_state(self.clone())
-    }
-
-    /// The election's shared state, for appending to its board.
-    fn board(&self) -> Result<std::sync::Arc<crate::election::service::Shared>, ApiError> {
-        self.0
-            .board
-            .get()
-            .map(|e| std::sync::Arc::clone(&e.shared))
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "no_board",
-                    "Registration is not attached to an election board.",
-                )
-            })
     }
 
     fn session(&self, headers: &HeaderMap) -> Result<String, ApiError> {
@@ -166,31 +176,39 @@ impl RegistrationService {
     }
 }
 
-/// The whole API with registration: [`crate::app`] and the
-/// `/registration/` routes. The election config's registrar should be
-/// [`RegistrationService::registrar`].
-pub fn app_with_registration(state: crate::AppState, registration: &RegistrationService) -> Router {
-    // One registration service serves one election board.
-    let _ = registration.0.board.set(state.election.clone());
-    crate::app(state).merge(registration.routes())
+/// What the registration routes share: the service, and the election
+/// they reach only through [`ElectionBoard`].
+#[derive(Clone)]
+pub(crate) struct RegistrationState {
+    service: RegistrationService,
+    board: Arc<dyn ElectionBoard>,
 }
 
-/// Serves [`app_with_registration`] on `listener` until `shutdown`
-/// resolves, with each request's peer address (the one-time-code rate
-/// limit per address).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: crate::AppState,
-    registration: &RegistrationService,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app_with_registration(state, registration)
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+impl FromRef<RegistrationState> for RegistrationService {
+    fn from_ref(s: &RegistrationState) -> Self {
+        s.service.clone()
+    }
+}
+
+impl FromRef<RegistrationState> for Arc<dyn ElectionBoard> {
+    fn from_ref(s: &RegistrationState) -> Self {
+        Arc::clone(&s.board)
+    }
+}
+
+/// The routes under `/registration/`, appending to `board`.
+pub(crate) fn routes(service: RegistrationService, board: Arc<dyn ElectionBoard>) -> Router {
+    Router::new()
+        .route("/registration/applications", post(apply))
+        .route("/registration/withdrawal", post(withdraw))
+        .route("/registration/codes", post(request_code))
+        .route("/registration/sessions", post(login).delete(logout))
+        .route("/registration/me", get(me))
+        .route("/registration/report", get(report))
+        .merge(complaints::routes())
+        .merge(amendments::routes())
+        .merge(admin::routes())
+        .with_state(RegistrationState { service, board })
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -265,16 +283,7 @@ fn in_place<T>(f: impl FnOnce() -> T) -> T {
 }
 
 fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(|e| {
-        ApiError::new(
-            e.status(),
-            "invalid_body",
-            format!(
-                "The request body is not the expected JSON: {}.",
-                e.body_text()
-            ),
-        )
-    })
+    crate::json::json_body(b)
 }
 
 #[derive(Debug, Deserialize)]
@@ -533,77 +542,4 @@ async fn report(
         Ok(Json(json!({ "rows": rows })).into_response())
     })
     .await
-}
-
-/// The [`Registrar`] of voter registration: the request's session must be
-/// an approved voter's, the precinct that voter's, and the credential is
-/// kept with the application (one per application).
-#[derive(Debug, Clone)]
-pub struct VoterRegistrar(RegistrationService);
-
-impl Registrar for VoterRegistrar {
-    fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        in_place(|| self.0.session(headers)).map(|_| ())
-    }
-
-    fn authorize_credential(
-        &self,
-        headers: &HeaderMap,
-        request: &CredentialRequest<'_>,
-    ) -> Result<(), ApiError> {
-        in_place(|| {
-            let voter = self.0.session(headers)?;
-            let reg = &self.0.0.registry;
-            let e = reg.enrolment(&voter).map_err(api)?;
-            let district = self.0.0.geography.locate(&e.precinct).map(|(d, _)| d);
-            if e.precinct != request.precinct || district != Some(request.district) {
-                return Err(api(RegistryError::refused(
-                    "wrong_precinct",
-                    format!(
-                        "you vote in precinct `{}` of district `{}`",
-                        e.precinct,
-                        district.unwrap_or("?")
-                    ),
-                )));
-            }
-            reg.register_credential(&voter, request.credential)
-                .map_err(api)?;
-            Ok(())
-        })
-    }
-
-    fn authorize_ballot(&self, credential: &[u8; 32]) -> Result<(), ApiError> {
-        in_place(|| self.0.0.registry.reserve_cast(credential).map_err(api))
-    }
-
-    fn ballot_refused(&self, credential: &[u8; 32]) {
-        // A reservation left behind only holds off this voter's withdrawal
-        // (until the ballot's mark or an operator clears it): logged.
-        if let Err(e) = in_place(|| self.0.0.registry.release_cast(credential)) {
-            tracing::error!(error = %e, "could not release a casting reservation");
-        }
-    }
-
-    fn unsettled(&self) -> Result<Vec<[u8; 32]>, ApiError> {
-        let casting = in_place(|| self.0.0.registry.casting()).map_err(api)?;
-        Ok(casting.into_iter().map(|(c, _)| c).collect())
-    }
-
-    fn settle(&self, on_board: &[[u8; 32]], not_on_board: &[[u8; 32]]) -> Result<(), ApiError> {
-        in_place(|| self.0.0.registry.settle_casting(on_board, not_on_board)).map_err(api)
-    }
-
-    fn standing(&self, credentials: &[[u8; 32]]) -> Result<Vec<bool>, ApiError> {
-        in_place(|| self.0.0.registry.standing(credentials).map_err(api))
-    }
-
-    fn ballots_recorded(&self, credentials: &[[u8; 32]]) {
-        for c in credentials {
-            // The ballot is on the board whatever happens here; a storage
-            // fault only delays the voted-online mark, so it is logged.
-            if let Err(e) = self.0.0.registry.mark_voted(c) {
-                tracing::error!(error = %e, "could not mark a credential as voted");
-            }
-        }
-    }
 }
