@@ -1,4 +1,4 @@
-//! TEST-ONLY helper for `tests/crash.rs`; not a tool for users.
+//! TEST-ONLY helper for `tests/it/crash.rs`; not a tool for users.
 //!
 //! Opens the board at `DB`, then appends from `THREADS` threads until
 //! killed, printing one line per acknowledgement and per checkpoint it was
