@@ -1,4 +1,5 @@
-# Sourced by .ci/run: a throwaway PostgreSQL for the registry's backend tests.
+# Sourced by scripts/test.sh (README's test command, run by .ci/run): a
+# throwaway PostgreSQL for the PostgreSQL tests (registry backends, sealing).
 #
 # Installs PostgreSQL from Debian's packages if it is not there, starts a
 # cluster in a temporary folder (as the `postgres` user when run as root;
@@ -8,7 +9,7 @@
 #   URNA_REQUIRE_POSTGRES=1 so the PostgreSQL tests fail instead of skipping
 # The cluster is stopped and removed when the sourcing shell exits.
 #
-# Use: `source .ci/postgres.sh` (bash, with `set -euo pipefail` as in .ci/run).
+# Use: `source .ci/postgres.sh` (bash, with `set -euo pipefail` as in scripts/test.sh).
 
 urna_pg_setup() {
     local bin
@@ -16,8 +17,10 @@ urna_pg_setup() {
     if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
         echo "postgres.sh: installing PostgreSQL from Debian's packages"
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq postgresql >/dev/null
+        local sudo=()
+        [ "$(id -u)" != 0 ] && sudo=(sudo)
+        "${sudo[@]}" apt-get update -qq
+        "${sudo[@]}" apt-get install -y -qq postgresql >/dev/null
         bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
     fi
 

@@ -41,9 +41,15 @@ step "ballots made by the TypeScript client verify in Rust"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 node test-dist/ts-ballots.mjs "$TMP/ts-ballots.json"
-(cd "$ROOT" && URNA_TS_BALLOTS="$TMP/ts-ballots.json" cargo test -q -p urna-crypto --test ts_client_ballots)
+# The crate's integration tests are one binary (`it`); the filter picks this module.
+(cd "$ROOT" && URNA_TS_BALLOTS="$TMP/ts-ballots.json" cargo test -q -p urna-crypto --test it ts_client_ballots::)
 
 step "browser end-to-end tests (headless chromium, real urna serve)"
 (cd "$ROOT" && cargo build -q --release -p urna)
-URNA_BIN="$ROOT/target/release/urna" node --test --test-concurrency=1 test/e2e/
+# Cargo's target directory (honours CARGO_TARGET_DIR and .cargo/config), not a guess.
+TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
+  node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')"
+export URNA_BIN="${URNA_BIN:-$TARGET_DIR/release/urna}"
+[ -x "$URNA_BIN" ] || { echo "web/ci.sh: no urna binary at $URNA_BIN (cargo build --release -p urna should have made it)" >&2; exit 1; }
+node --test --test-concurrency=1 test/e2e/
 echo "web: screenshots in $WEB/screenshots/"

@@ -2,13 +2,22 @@
 // fresh data directory, publishes a manifest, runs a 2-of-2 key ceremony
 // with the `urna trustee` commands, and drives the admin API.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
 
 const ROOT = resolve(new URL('../../..', import.meta.url).pathname);
-export const URNA = process.env.URNA_BIN ?? join(ROOT, 'target/release/urna');
+export const URNA = process.env.URNA_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target'), 'release/urna');
+
+/** Fails first and clearly when the binary is missing (not with 20 "fetch failed"). */
+function requireUrna() {
+  try {
+    accessSync(URNA, constants.X_OK);
+  } catch {
+    throw new Error(`no urna binary at ${URNA}: run \`cargo build --release -p urna\` or set URNA_BIN (web/ci.sh does both)`);
+  }
+}
 const TOKEN = 'e2e-admin-token';
 const PASS = 'e2e trustee passphrase';
 
@@ -144,6 +153,7 @@ export class Election {
    * imports REGISTRY_CSV through the admin endpoint.
    */
   static async start({ registrationSeconds = 20, votingSeconds = 60, webDir = join(ROOT, 'web/dist'), registration = false } = {}) {
+    requireUrna();
     const dir = mkdtempSync(join(tmpdir(), 'urna-e2e-'));
     const e = new Election(dir);
     e.port = await freePort();
@@ -163,7 +173,11 @@ export class Election {
     });
     e.log = '';
     e.proc.stderr.on('data', (d) => (e.log += d));
+    let spawnError = null;
+    e.proc.on('error', (err) => (spawnError = err));
     for (let i = 0; i < 100; i++) {
+      if (spawnError) throw new Error(`could not start ${URNA}: ${spawnError.message}`);
+      if (e.proc.exitCode !== null) throw new Error(`urna serve exited with ${e.proc.exitCode}:\n${e.log}`);
       try {
         await fetch(`${e.base}/election/status`);
         break;

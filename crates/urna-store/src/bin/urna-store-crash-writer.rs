@@ -1,4 +1,4 @@
-//! TEST-ONLY helper for `tests/crash.rs`; not a tool for users.
+//! TEST-ONLY helper for `tests/it/crash.rs`; not a tool for users.
 //!
 //! Opens the board at `DB` (a SQLite file, or a `postgres://` URL and the
 //! schema to use), then appends from `THREADS` threads until

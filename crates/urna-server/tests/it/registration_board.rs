@@ -7,7 +7,7 @@
 //! exported record checked by the independent verifier.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -37,7 +37,7 @@ use urna_store::BoardStore;
 use urna_verify::{Options, RecordWriter, verify};
 
 const TOKEN: &str = "s3cret-admin-token";
-const EXAMPLE: &str = include_str!("../../../examples/moscow-2020-constitution.toml");
+const EXAMPLE: &str = include_str!("../../../../examples/moscow-2020-constitution.toml");
 const CONFIG: &[u8] =
     b"participating_regions = [\"msk\"]\naccount_cutoff = \"2020-06-01\"\nmax_applicants_per_phone = 2\n";
 const REGISTRY: u64 = 300;

@@ -28,7 +28,7 @@ use urna_store::BoardStore;
 
 const ORIGIN: &str = "urna.example/ru-2020-constitution";
 const TOKEN: &str = "s3cret-admin-token";
-const EXAMPLE: &str = include_str!("../../../examples/moscow-2020-constitution.toml");
+const EXAMPLE: &str = include_str!("../../../../examples/moscow-2020-constitution.toml");
 
 fn manifest_text() -> String {
     let text = EXAMPLE.replace("n = 5\nt = 3", "n = 3\nt = 2");

@@ -1,6 +1,6 @@
 //! `urna serve --registration` option checks through the binary (the
 //! served endpoints are tested in-process in urna-server's
-//! tests/registration_api.rs and in a real browser by
+//! tests/it/registration_api.rs and in a real browser by
 //! web/test/e2e/registration.test.mjs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

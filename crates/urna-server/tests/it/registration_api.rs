@@ -28,7 +28,7 @@ use urna_server::{AppState, ElectionConfig, app};
 use urna_store::BoardStore;
 
 const TOKEN: &str = "s3cret-admin-token";
-const EXAMPLE: &[u8] = include_bytes!("../../../examples/moscow-2020-constitution.toml");
+const EXAMPLE: &[u8] = include_bytes!("../../../../examples/moscow-2020-constitution.toml");
 const CONFIG: &[u8] = b"participating_regions = [\"msk\"]\naccount_cutoff = \"2020-06-01\"\nmax_applicants_per_phone = 2\n";
 const MSK: &str =
     "voter_id,full_name,birth_date,document_number,phone,email,precinct,account_created

@@ -12,7 +12,7 @@ use urna_trustee::ops;
 use urna_trustee::store::{self, HEADER_LEN};
 use urna_trustee::{KdfParams, Passphrase, TrusteeError, Zeroizing};
 
-const MANIFEST: &str = include_str!("../../../examples/moscow-2020-constitution.toml");
+const MANIFEST: &str = include_str!("../../../../examples/moscow-2020-constitution.toml");
 
 fn pass(s: &str) -> Passphrase {
     Passphrase::new(Zeroizing::new(s.as_bytes().to_vec())).unwrap()

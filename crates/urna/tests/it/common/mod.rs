@@ -32,7 +32,7 @@ pub fn manifest(opens: i64, revote: &str) -> String {
 
 /// The same with the voting window `[opens, closes)` and trustees (n, t).
 pub fn manifest_with(opens: i64, closes: i64, revote: &str, (n, t): (u16, u16)) -> String {
-    let example = include_str!("../../../../examples/moscow-2020-constitution.toml");
+    let example = include_str!("../../../../../examples/moscow-2020-constitution.toml");
     let mut out = String::new();
     let mut skip = false;
     for line in example.lines() {
@@ -158,18 +158,23 @@ impl Server {
         if !token.exists() {
             std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
         }
+        Server::spawn(&[
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            "urna.test/resume",
+            "--admin-token-file",
+            token.to_str().unwrap(),
+        ])
+    }
+
+    /// Runs `urna ARGS` (a `serve` listening on 127.0.0.1:0); waits until it listens.
+    pub fn spawn(args: &[&str]) -> Result<Server, String> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_urna"))
-            .args([
-                "serve",
-                "--data",
-                data.to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-                "--origin",
-                "urna.test/resume",
-                "--admin-token-file",
-                token.to_str().unwrap(),
-            ])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -19,7 +19,7 @@ use urna_trustee::ops::{self, Expect};
 use urna_trustee::payloads;
 use urna_trustee::{KdfParams, Passphrase, TrusteeError, Zeroizing};
 
-const MANIFEST: &str = include_str!("../../../examples/moscow-2020-constitution.toml");
+const MANIFEST: &str = include_str!("../../../../examples/moscow-2020-constitution.toml");
 
 fn pass(i: u16) -> Passphrase {
     Passphrase::new(Zeroizing::new(

@@ -33,66 +33,15 @@ use urna_election::rules::{decrypt_tally, results, tally, tally_items};
 use urna_election::{Election, ElectionKeys, Manifest, Timestamp, ballot_header};
 use urna_verify::{Options, RecordWriter, verify};
 
-const MANIFEST: &str = r#"
+const MANIFEST: &str = concat!(
+    r#"
 id = "small-2021"
 kind = "election"
 title = { en = "Small election" }
-
-[schedule]
-time_zone = "Europe/Moscow"
-applications_open = 2021-08-02T00:00:00+03:00
-applications_close = 2021-09-14T00:00:00+03:00
-voting_opens = 2021-09-17T08:00:00+03:00
-voting_closes = 2021-09-19T20:00:00+03:00
-
-[revote]
-policy = "last-counts"
-min_interval_seconds = 60
-
-[reconciliation]
-paper_after_evote = "evote-annulled"
-
-[trustees]
-n = 3
-t = 2
-
-[[regions]]
-id = "r1"
-name = "Region one"
-[[regions.districts]]
-id = "d1"
-name = "District one"
-precincts = [{ id = "p1", name = "P1" }]
-[[regions.districts]]
-id = "d2"
-name = "District two"
-precincts = [{ id = "p2", name = "P2" }]
-
-[[regions]]
-id = "r2"
-name = "Region two"
-[[regions.districts]]
-id = "d3"
-name = "District three"
-precincts = [{ id = "p3", name = "P3" }]
-
-[[contests]]
-id = "list"
-kind = "party-list"
-title = "Parties"
-min = 1
-max = 1
-options = [{ id = "a", name = "A" }, { id = "b", name = "B" }, { id = "c", name = "C" }]
-
-[[contests]]
-id = "seat-d1"
-kind = "candidates"
-title = "District one seat"
-districts = ["d1"]
-min = 0
-max = 1
-options = [{ id = "x", name = "X" }, { id = "y", name = "Y" }]
-
+"#,
+    urna_testkit::calendar_and_rules!(),
+    urna_testkit::small_election_body!(),
+    r#"
 [[contests]]
 id = "approve"
 kind = "question"
@@ -101,7 +50,8 @@ regions = ["r1"]
 min = 0
 max = 1
 options = [{ id = "yes", name = "Yes" }]
-"#;
+"#,
+);
 
 const ORIGIN: &str = "urna.example/small-2021";
 

@@ -13,41 +13,15 @@ use urna_crypto::elgamal::KeyPair;
 use urna_election::record::{CeremonyMessage, CredentialChunk, VotingOpened};
 use urna_election::{Election, Registration, Timestamp, ballot_header};
 
-const MANIFEST: &str = r#"
+const MANIFEST: &str = concat!(
+    r#"
 id = "seal-2021"
 kind = "referendum"
 title = { en = "Sealing" }
-
-[schedule]
-time_zone = "Europe/Moscow"
-applications_open = 2021-08-02T00:00:00+03:00
-applications_close = 2021-09-14T00:00:00+03:00
-voting_opens = 2021-09-17T08:00:00+03:00
-voting_closes = 2021-09-19T20:00:00+03:00
-
-[revote]
-policy = "last-counts"
-min_interval_seconds = 60
-
-[reconciliation]
-paper_after_evote = "evote-annulled"
-
-[trustees]
-n = 3
-t = 2
-
-[[regions]]
-id = "r1"
-name = "Region one"
-[[regions.districts]]
-id = "d1"
-name = "District one"
-precincts = [{ id = "p1", name = "P1" }]
-[[regions.districts]]
-id = "d2"
-name = "District two"
-precincts = [{ id = "p2", name = "P2" }]
-
+"#,
+    urna_testkit::calendar_and_rules!(),
+    urna_testkit::region_r1!(),
+    r#"
 [[contests]]
 id = "q"
 kind = "question"
@@ -55,7 +29,8 @@ title = "Question"
 min = 1
 max = 1
 options = [{ id = "yes", name = "Yes" }, { id = "no", name = "No" }]
-"#;
+"#,
+);
 
 fn t(s: &str) -> Timestamp {
     Timestamp::parse_rfc3339(s).unwrap()

@@ -8,29 +8,14 @@ use urna_election::manifest::{
     ElectionKind, Manifest, ManifestError, OptionOrder, PaperPolicy, RevotePolicy,
 };
 
-const BASE: &str = r#"
+const BASE: &str = concat!(
+    r#"
 id = "test-election"
 kind = "election"
 title = { en = "Test" }
-
-[schedule]
-time_zone = "Europe/Moscow"
-applications_open = 2021-08-02T00:00:00+03:00
-applications_close = 2021-09-14T00:00:00+03:00
-voting_opens = 2021-09-17T08:00:00+03:00
-voting_closes = 2021-09-19T20:00:00+03:00
-
-[revote]
-policy = "last-counts"
-min_interval_seconds = 60
-
-[reconciliation]
-paper_after_evote = "evote-annulled"
-
-[trustees]
-n = 3
-t = 2
-
+"#,
+    urna_testkit::calendar_and_rules!(),
+    r#"
 [[regions]]
 id = "r1"
 name = "Region one"
@@ -50,15 +35,9 @@ name = "Region two"
 id = "d3"
 name = "District three"
 precincts = [{ id = "p4", name = "P4" }]
-
-[[contests]]
-id = "list"
-kind = "party-list"
-title = "Parties"
-min = 1
-max = 1
-options = [{ id = "a", name = "A" }, { id = "b", name = "B" }, { id = "c", name = "C" }]
-
+"#,
+    urna_testkit::contest_party_list!(),
+    r#"
 [[contests]]
 id = "smd-d1"
 kind = "candidates"
@@ -76,7 +55,8 @@ regions = ["r2"]
 min = 1
 max = 1
 options = [{ id = "yes", name = "Yes" }, { id = "no", name = "No" }]
-"#;
+"#,
+);
 
 fn parse(text: &str) -> Result<Manifest, ManifestError> {
     Manifest::from_bytes(text.as_bytes())
@@ -167,7 +147,7 @@ fn every_example_parses_and_validates() {
 
 #[test]
 fn moscow_2020_example_facts() {
-    let bytes = include_bytes!("../../../examples/moscow-2020-constitution.toml");
+    let bytes = include_bytes!("../../../../examples/moscow-2020-constitution.toml");
     let m = Manifest::from_bytes(bytes).unwrap();
     assert_eq!(m.kind(), ElectionKind::Referendum);
     assert_eq!(m.revote(), RevotePolicy::Forbidden);
@@ -189,7 +169,7 @@ fn moscow_2020_example_facts() {
 
 #[test]
 fn duma_2021_example_facts() {
-    let bytes = include_bytes!("../../../examples/duma-2021.toml");
+    let bytes = include_bytes!("../../../../examples/duma-2021.toml");
     let m = Manifest::from_bytes(bytes).unwrap();
     assert!(matches!(m.revote(), RevotePolicy::LastCounts { .. }));
     // Every style: the party list, then the district's own candidates.

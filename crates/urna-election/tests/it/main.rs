@@ -1,0 +1,9 @@
+//! The integration tests of `urna-election`, one test binary (issue 16: each
+//! `tests/*.rs` used to be its own binary linking the whole stack).
+//! Run one module with `cargo test -p urna-election --test it MODULE::`.
+
+mod election;
+mod manifest;
+mod record;
+mod rules;
+mod sealing;

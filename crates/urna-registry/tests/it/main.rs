@@ -1,0 +1,5 @@
+//! The integration tests of `urna-registry`, one test binary (issue 16: each
+//! `tests/*.rs` used to be its own binary linking the whole stack).
+//! Run one module with `cargo test -p urna-registry --test it MODULE::`.
+
+mod backends;

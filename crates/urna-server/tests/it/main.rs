@@ -1,0 +1,12 @@
+//! The integration tests of `urna-server`, one test binary (issue 16: each
+//! `tests/*.rs` used to be its own binary linking the whole stack).
+//! Run one module with `cargo test -p urna-server --test it MODULE::`.
+
+mod board_api;
+mod common;
+mod cosignature_api;
+mod election_api;
+mod registration_api;
+mod registration_board;
+mod sealing_api;
+mod web_assets;

@@ -1,0 +1,6 @@
+//! The integration tests of `urna-trustee`, one test binary (issue 16: each
+//! `tests/*.rs` used to be its own binary linking the whole stack).
+//! Run one module with `cargo test -p urna-trustee --test it MODULE::`.
+
+mod ceremony;
+mod store;

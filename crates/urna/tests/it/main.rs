@@ -1,0 +1,16 @@
+//! The integration tests of `urna`, one test binary (issue 16: each
+//! `tests/*.rs` used to be its own binary linking the whole stack).
+//! Run one module with `cargo test -p urna --test it MODULE::`.
+
+mod bench_registry_cli;
+mod common;
+mod cosign_restart;
+mod demo_cli;
+mod observe_cli;
+mod registry_cli;
+mod serve_registration_cli;
+mod serve_resume;
+mod tls_cli;
+mod trustee_cli;
+mod trustee_server;
+mod verify_cli;
