@@ -9,4 +9,5 @@ mod election_api;
 mod registration_api;
 mod registration_board;
 mod sealing_api;
+mod strict_bodies;
 mod web_assets;

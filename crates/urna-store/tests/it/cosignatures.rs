@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[macro_use]
-mod store_db;
+use crate::store_db;
 
 use store_db::Db;
 

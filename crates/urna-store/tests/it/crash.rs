@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[macro_use]
-mod store_db;
+use crate::store_db;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

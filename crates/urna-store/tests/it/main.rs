@@ -5,3 +5,4 @@
 mod cosignatures;
 mod crash;
 mod store;
+mod store_db;

@@ -2,4 +2,5 @@
 //! `tests/*.rs` used to be its own binary linking the whole stack).
 //! Run one module with `cargo test -p urna-verify --test it MODULE::`.
 
+mod key_text;
 mod records;

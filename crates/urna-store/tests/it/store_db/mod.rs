@@ -22,7 +22,9 @@ macro_rules! both {
             $(#[test] fn $name() { super::$name(&$crate::store_db::Db::sqlite()) })*
         }
         mod postgres {
-            $(#[test] fn $name() {
+            $(#[test]
+            #[ignore = "needs PostgreSQL: scripts/test.sh starts one and runs these (or set URNA_TEST_POSTGRES_URL, add -- --include-ignored)"]
+            fn $name() {
                 if let Some(db) = $crate::store_db::Db::postgres(stringify!($name)) {
                     super::$name(&db)
                 }

@@ -5,7 +5,7 @@
 //! the phase checked before the registrar reserves anything.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,7 +24,7 @@ use urna_server::{ApiError, AppState, ElectionConfig, app};
 use urna_store::BoardStore;
 
 const TOKEN: &str = "s3cret-admin-token";
-const EXAMPLE: &str = include_str!("../../../examples/moscow-2020-constitution.toml");
+const EXAMPLE: &str = include_str!("../../../../examples/moscow-2020-constitution.toml");
 
 fn manifest_text() -> String {
     let text = EXAMPLE.replace("n = 5\nt = 3", "n = 3\nt = 2");
