@@ -1,6 +1,6 @@
 //! Registry amendments: signed, versioned lists of changes, each chained
 //! by hash to the previous version (as Estonia's IVXV does with its voter
-//! list amendments).
+//! list amendments). spec/registration.md §G3.
 //!
 //! Version 0 is the registry as imported; its hash is
 //! [`base_hash`] over the imported files. Version `v ≥ 1` carries the hash

@@ -1,5 +1,5 @@
 //! The `registration.toml` file: the screening rules and login policy of
-//! one election.
+//! one election (spec/registration.md §G1; `[notify]` of §G6).
 //!
 //! It is a file of its own rather than a table of the manifest so that the
 //! manifest format, its hash and the test vectors stay as they are; its
@@ -19,6 +19,7 @@
 //! max_attempts = 5
 //! per_voter_per_hour = 5
 //! per_address_per_hour = 20
+//! per_document_per_hour = 10
 //! session_ttl_seconds = 900
 //!
 //! [notify.sms]                        # optional: the SMS gateway webhook

@@ -1,5 +1,6 @@
 //! Errors with stable snake_case codes. A refusal is the caller's or the
-//! voter's fault and changes nothing; a storage fault is ours.
+//! voter's fault and changes nothing; a storage fault is ours (spec/registration.md names
+//! each code with the rule that gives it; spec/api.md §A1 maps them to HTTP).
 
 use std::fmt;
 

@@ -1,4 +1,5 @@
-//! Reading the official voter registry: one CSV file per region.
+//! Reading the official voter registry: one CSV file per region
+//! (spec/registration.md §G2).
 //!
 //! The header must be exactly
 //! `voter_id,full_name,birth_date,document_number,phone,email,precinct,account_created`

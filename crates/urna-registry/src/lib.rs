@@ -10,7 +10,8 @@
 //! [`import`]'s row parser): values in, decisions out, the caller's *now*.
 //! [`store::Registry`] runs them inside database transactions on one of
 //! two backends with the same behaviour: SQLite (embedded default) and
-//! PostgreSQL. Every refusal carries a stable snake_case code
+//! PostgreSQL, one store module per section of spec/registration.md
+//! (see [`store`]). Every refusal carries a stable snake_case code
 //! ([`RegistryError::code`], [`screening::Reason::code`]) and changes
 //! nothing.
 //!
@@ -35,5 +36,5 @@ pub use config::{GatewayConfig, NotifyConfig, RegistrationConfig};
 pub use date::Date;
 pub use error::{ImportError, RegistryError};
 pub use import::{Geography, VoterRecord};
-pub use secret::{CommissionSecret, DocHash};
+pub use secret::{CommissionSecret, CredentialKey, DocHash};
 pub use store::Registry;

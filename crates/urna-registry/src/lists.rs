@@ -1,5 +1,5 @@
 //! Lists for precinct commissions, as files for a storage medium
-//! (sans-IO: the bytes; [`ListSet::write_to`] and [`verify_dir`] do the files).
+//! (sans-IO: the bytes; [`ListSet::write_to`] and [`verify_dir`] do the files), spec/registration.md §G7.
 //!
 //! Two kinds, one CSV file per precinct of the manifest (a precinct with
 //! nobody on the list still gets its file, so "nobody" is a signed

@@ -1,4 +1,5 @@
-//! Delivering one-time codes: the [`Notifier`] interface and its adapters.
+//! Delivering one-time codes: the [`Notifier`] interface and its adapters
+//! (spec/registration.md §G6).
 //!
 //! * [`Outbox`]: appends each message as one JSON line to a file, for
 //!   development and the demo (the demo reads its codes from there).

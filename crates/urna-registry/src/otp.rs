@@ -1,5 +1,5 @@
 //! One-time-code login (sans-IO): the policy, code and token generation,
-//! and the checks the store runs inside its transaction.
+//! and the checks the store runs inside its transaction (spec/registration.md §G6).
 //!
 //! A code is random, uniform over `digits` decimal digits, and stored only
 //! as an HMAC under the commission secret (a 6-digit code has 20 bits: an
@@ -31,8 +31,13 @@ pub struct OtpPolicy {
     pub max_attempts: u32,
     /// Codes issued per voter per hour.
     pub per_voter_per_hour: u32,
-    /// Codes issued per delivery address, and per client address, per hour.
+    /// Codes issued per delivery address, and per client address, per hour;
+    /// also identity checks (code requests and logins) per client address.
     pub per_address_per_hour: u32,
+    /// Identity checks (code requests and logins) per document number per
+    /// hour, counted before the registry is consulted, so that wrong birth
+    /// dates for a known document cannot be tried without limit.
+    pub per_document_per_hour: u32,
     /// Seconds a session lasts.
     pub session_ttl_seconds: u64,
 }
@@ -45,6 +50,7 @@ impl Default for OtpPolicy {
             max_attempts: 5,
             per_voter_per_hour: 5,
             per_address_per_hour: 20,
+            per_document_per_hour: 10,
             session_ttl_seconds: 900,
         }
     }
@@ -68,8 +74,14 @@ impl OtpPolicy {
                 self.max_attempts
             ));
         }
-        if self.per_voter_per_hour == 0 || self.per_address_per_hour == 0 {
-            return Err("per_voter_per_hour and per_address_per_hour must be at least 1".into());
+        if self.per_voter_per_hour == 0
+            || self.per_address_per_hour == 0
+            || self.per_document_per_hour == 0
+        {
+            return Err(
+                "per_voter_per_hour, per_address_per_hour and per_document_per_hour must be at least 1"
+                    .into(),
+            );
         }
         if !(60..=86_400).contains(&self.session_ttl_seconds) {
             return Err(format!(
@@ -211,6 +223,10 @@ pub enum Limit {
     Delivery,
     /// Codes per client network address.
     Client,
+    /// Identity checks per document number (keyed hash, never the number).
+    Document,
+    /// Identity checks per client network address.
+    ClientCheck,
 }
 
 impl Limit {
@@ -220,6 +236,8 @@ impl Limit {
             Limit::Voter => "voter",
             Limit::Delivery => "delivery",
             Limit::Client => "client",
+            Limit::Document => "document",
+            Limit::ClientCheck => "client-check",
         }
     }
 
@@ -227,7 +245,8 @@ impl Limit {
     pub fn per_hour(self, policy: &OtpPolicy) -> u32 {
         match self {
             Limit::Voter => policy.per_voter_per_hour,
-            Limit::Delivery | Limit::Client => policy.per_address_per_hour,
+            Limit::Delivery | Limit::Client | Limit::ClientCheck => policy.per_address_per_hour,
+            Limit::Document => policy.per_document_per_hour,
         }
     }
 }
@@ -235,17 +254,21 @@ impl Limit {
 /// `Err(otp_rate_limited)` if `recent` events in the last hour reach the limit.
 pub fn check_rate(limit: Limit, recent: u64, policy: &OtpPolicy) -> Result<(), RegistryError> {
     if recent >= u64::from(limit.per_hour(policy)) {
-        return Err(RegistryError::refused(
-            "otp_rate_limited",
-            format!(
-                "too many codes requested for this {} in the last hour; try later",
-                match limit {
-                    Limit::Voter => "voter",
-                    Limit::Delivery => "phone or e-mail",
-                    Limit::Client => "network address",
-                }
-            ),
-        ));
+        let message = match limit {
+            Limit::Voter => "too many codes requested for this voter in the last hour; try later",
+            Limit::Delivery => {
+                "too many codes requested for this phone or e-mail in the last hour; try later"
+            }
+            Limit::Client => {
+                "too many codes requested for this network address in the last hour; try later"
+            }
+            // The same sentence for a known and an unknown document: the
+            // refusal comes before the registry is read (§G6).
+            Limit::Document | Limit::ClientCheck => {
+                "too many login attempts for this document or network address in the last hour; try later"
+            }
+        };
+        return Err(RegistryError::refused("otp_rate_limited", message));
     }
     Ok(())
 }

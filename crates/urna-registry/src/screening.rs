@@ -1,4 +1,5 @@
-//! Screening an application against the registry (sans-IO).
+//! Screening an application against the registry (sans-IO), by the
+//! rules of spec/registration.md §G4 in their order.
 //!
 //! The store gathers the [`Facts`] inside a transaction and calls
 //! [`screen`]; the decision and its reason code are recorded with the

@@ -1,7 +1,8 @@
-//! Synthetic registry files for tests, demos and `urna bench registry`:
-//! realistic shapes (Russian names, ten-digit passport numbers, mobile
-//! phones, precincts of the region), deterministic from a seed. Never a
-//! real person: the generator only combines fixed lists.
+//! Synthetic registry files (the format of spec/registration.md §G2) for
+//! tests, demos and `urna bench registry`: realistic shapes (Russian
+//! names, ten-digit passport numbers, mobile phones, precincts of the
+//! region), deterministic from a seed. Never a real person: the
+//! generator only combines fixed lists.
 
 use std::io::{self, Write};
 

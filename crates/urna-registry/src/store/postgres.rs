@@ -17,66 +17,12 @@ use std::sync::{Mutex, PoisonError};
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls};
 
-use super::{Backend, Rows, Tx, Val, duplicate_error};
+use super::schema::{Dialect, SCHEMA_VERSION, schema as schema_sql};
+use super::voters::duplicate_error;
+use super::{Backend, Rows, Tx, Val};
 use crate::RegistryError;
 
-const SCHEMA_VERSION: &str = "1";
 const WRITE_LOCK: i64 = 0x0075_726e_6172_6567; // "urnareg"
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS registry_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS voters (
-    voter_id TEXT PRIMARY KEY, region TEXT NOT NULL, full_name TEXT NOT NULL,
-    birth_date TEXT NOT NULL, doc_hash BYTEA NOT NULL, phone TEXT NOT NULL, email TEXT,
-    precinct TEXT NOT NULL, account_created TEXT NOT NULL, active BIGINT NOT NULL,
-    since_version BIGINT NOT NULL, removed_reason TEXT
-);
-CREATE UNIQUE INDEX IF NOT EXISTS voters_doc ON voters (doc_hash);
-CREATE TABLE IF NOT EXISTS imports (
-    region TEXT PRIMARY KEY, file TEXT NOT NULL, rows BIGINT NOT NULL,
-    sha256 BYTEA NOT NULL, time BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS amendments (
-    version BIGINT PRIMARY KEY, hash BYTEA NOT NULL, bytes BYTEA NOT NULL,
-    signature BYTEA NOT NULL, time BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS applications (
-    voter_id TEXT PRIMARY KEY, state TEXT NOT NULL, phone TEXT NOT NULL, email TEXT,
-    applied BIGINT NOT NULL, version BIGINT NOT NULL, credential BYTEA UNIQUE,
-    voted BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS applications_phone ON applications (phone, state);
-CREATE TABLE IF NOT EXISTS casting (credential BYTEA PRIMARY KEY, pending BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS decisions (
-    id BIGSERIAL PRIMARY KEY, time BIGINT NOT NULL, day TEXT NOT NULL, region TEXT NOT NULL,
-    voter_id TEXT, outcome TEXT NOT NULL, version BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS decisions_voter ON decisions (voter_id);
-CREATE TABLE IF NOT EXISTS otp_codes (
-    voter_id TEXT PRIMARY KEY, code_hash BYTEA NOT NULL, expires BIGINT NOT NULL,
-    attempts BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rate_events (kind TEXT NOT NULL, key TEXT NOT NULL, time BIGINT NOT NULL);
-CREATE INDEX IF NOT EXISTS rate_events_key ON rate_events (kind, key, time);
-CREATE TABLE IF NOT EXISTS sessions (
-    token_hash BYTEA PRIMARY KEY, voter_id TEXT NOT NULL, expires BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS paper_votes (
-    voter_id TEXT PRIMARY KEY, precinct TEXT NOT NULL, file TEXT NOT NULL, line BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS complaints (
-    id BIGSERIAL PRIMARY KEY, time BIGINT NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL,
-    tracking TEXT, answer TEXT, answered BIGINT
-);
-CREATE TABLE IF NOT EXISTS complaint_board (
-    id BIGINT PRIMARY KEY, filed_index BIGINT, status TEXT, answer_index BIGINT
-);
-CREATE TABLE IF NOT EXISTS published_lists (
-    kind TEXT NOT NULL, precinct TEXT NOT NULL, csv_sha256 BYTEA NOT NULL,
-    sums_sha256 BYTEA NOT NULL, version BIGINT NOT NULL, board_index BIGINT NOT NULL,
-    PRIMARY KEY (kind, precinct)
-);
-";
 
 /// How to use the PostgreSQL database.
 #[derive(Clone, Debug, Default)]
@@ -152,7 +98,7 @@ impl PostgresBackend {
         let mut tx = client.transaction().map_err(db("beginning"))?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
             .map_err(db("locking"))?;
-        tx.batch_execute(SCHEMA)
+        tx.batch_execute(&schema_sql(Dialect::Postgres))
             .map_err(db("creating the schema"))?;
         let v = tx
             .query_opt(

@@ -8,69 +8,10 @@ use std::sync::{Mutex, PoisonError};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql, TransactionBehavior, params_from_iter};
 
-use super::{Backend, INSERT_VOTER, Rows, Tx, Val, duplicate_error, voter_params};
+use super::schema::{Dialect, SCHEMA_VERSION, schema};
+use super::voters::{INSERT_VOTER, duplicate_error, voter_params};
+use super::{Backend, Rows, Tx, Val};
 use crate::RegistryError;
-
-const SCHEMA_VERSION: &str = "1";
-
-// voters: a rowid table, so a bulk import appends to its B-tree whatever
-// the order of the ids; voter_id and doc_hash have unique indexes, which
-// the first import builds after the rows are in (see `insert_voters`).
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS registry_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS voters (
-    voter_id TEXT NOT NULL, region TEXT NOT NULL, full_name TEXT NOT NULL,
-    birth_date TEXT NOT NULL, doc_hash BLOB NOT NULL, phone TEXT NOT NULL, email TEXT,
-    precinct TEXT NOT NULL, account_created TEXT NOT NULL, active INTEGER NOT NULL,
-    since_version INTEGER NOT NULL, removed_reason TEXT
-);
-CREATE UNIQUE INDEX IF NOT EXISTS voters_id ON voters (voter_id);
-CREATE UNIQUE INDEX IF NOT EXISTS voters_doc ON voters (doc_hash);
-CREATE TABLE IF NOT EXISTS imports (
-    region TEXT PRIMARY KEY, file TEXT NOT NULL, rows INTEGER NOT NULL,
-    sha256 BLOB NOT NULL, time INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS amendments (
-    version INTEGER PRIMARY KEY, hash BLOB NOT NULL, bytes BLOB NOT NULL,
-    signature BLOB NOT NULL, time INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS applications (
-    voter_id TEXT PRIMARY KEY, state TEXT NOT NULL, phone TEXT NOT NULL, email TEXT,
-    applied INTEGER NOT NULL, version INTEGER NOT NULL, credential BLOB UNIQUE,
-    voted INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS applications_phone ON applications (phone, state);
-CREATE TABLE IF NOT EXISTS casting (credential BLOB PRIMARY KEY, pending INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS decisions (
-    id INTEGER PRIMARY KEY, time INTEGER NOT NULL, day TEXT NOT NULL, region TEXT NOT NULL,
-    voter_id TEXT, outcome TEXT NOT NULL, version INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS decisions_voter ON decisions (voter_id);
-CREATE TABLE IF NOT EXISTS otp_codes (
-    voter_id TEXT PRIMARY KEY, code_hash BLOB NOT NULL, expires INTEGER NOT NULL,
-    attempts INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rate_events (kind TEXT NOT NULL, key TEXT NOT NULL, time INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS rate_events_key ON rate_events (kind, key, time);
-CREATE TABLE IF NOT EXISTS sessions (
-    token_hash BLOB PRIMARY KEY, voter_id TEXT NOT NULL, expires INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS paper_votes (
-    voter_id TEXT PRIMARY KEY, precinct TEXT NOT NULL, file TEXT NOT NULL, line INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS complaints (
-    id INTEGER PRIMARY KEY, time INTEGER NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL,
-    tracking TEXT, answer TEXT, answered INTEGER
-);
-CREATE TABLE IF NOT EXISTS complaint_board (
-    id INTEGER PRIMARY KEY, filed_index INTEGER, status TEXT, answer_index INTEGER
-);
-CREATE TABLE IF NOT EXISTS published_lists (
-    kind TEXT NOT NULL, precinct TEXT NOT NULL, csv_sha256 BLOB NOT NULL,
-    sums_sha256 BLOB NOT NULL, version INTEGER NOT NULL, board_index INTEGER NOT NULL,
-    PRIMARY KEY (kind, precinct)
-);
-";
 
 fn db(context: &'static str) -> impl FnOnce(rusqlite::Error) -> RegistryError {
     move |e| RegistryError::storage(context, e)
@@ -100,7 +41,7 @@ impl SqliteBackend {
             .map_err(db("setting cache_size"))?;
         conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(db("setting temp_store"))?;
-        conn.execute_batch(SCHEMA)
+        conn.execute_batch(&schema(Dialect::Sqlite))
             .map_err(db("creating the schema"))?;
         let v: Option<String> = conn
             .query_row(

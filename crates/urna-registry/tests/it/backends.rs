@@ -15,6 +15,7 @@ use urna_election::record::commission::AnswerStatus;
 use urna_election::{Manifest, Timestamp};
 use urna_registry::amendment::{Amendment, Change};
 use urna_registry::lists::{ListKind, ListSet};
+use urna_registry::notify::Channel;
 use urna_registry::otp::{OtpPolicy, SessionToken};
 use urna_registry::screening::{Application, Decision, Reason, Rules};
 use urna_registry::store::PostgresOptions;
@@ -1134,6 +1135,111 @@ fn one_time_codes(reg: &Registry) {
     );
 }
 
+/// The code endpoint is no oracle (spec/registration.md §G6, issue 12
+/// item 5): identity checks are limited per document number and per
+/// client before the registry is read, and an unknown document, a wrong
+/// birth date and an unapproved voter get the same refusal.
+fn identity_checks_are_limited_and_alike(reg: &Registry) {
+    imported(reg);
+    let r = rules();
+    let p: OtpPolicy = r.config.otp;
+    let s = secret();
+    reg.apply(&r, &m1(), now()).unwrap();
+    let ask = |doc: &str, birth: &str, client: &str, at: Timestamp| {
+        reg.request_code_for(&s, &p, doc, birth, Channel::Sms, client, at)
+    };
+    // Unknown, mismatched and unapproved (m2 never applied): one refusal.
+    let unknown = ask("9999 999999", "1980-01-02", "10.1.0.1", now()).unwrap_err();
+    let mismatched = ask("4508123456", "1980-01-03", "10.1.0.2", now()).unwrap_err();
+    let unapproved = ask("4509654321", "1975-05-06", "10.1.0.3", now()).unwrap_err();
+    assert_eq!(unknown.code(), "not_approved");
+    assert_eq!(unknown, mismatched);
+    assert_eq!(unknown, unapproved);
+    let login_unknown = reg
+        .login(
+            &s,
+            &p,
+            "9999999999",
+            "1980-01-02",
+            "123456",
+            "10.1.0.4",
+            now(),
+        )
+        .unwrap_err();
+    let login_mismatched = reg
+        .login(
+            &s,
+            &p,
+            "4508123456",
+            "1980-01-04",
+            "123456",
+            "10.1.0.5",
+            now(),
+        )
+        .unwrap_err();
+    assert_eq!(login_unknown, unknown);
+    assert_eq!(login_mismatched, unknown);
+
+    // 20 wrong birth dates for m1's document from 20 clients: the limit
+    // per document (10 an hour; 2 were used above) refuses the 9th on.
+    let answers: Vec<&str> = (0..20)
+        .map(|i| {
+            let birth = format!("1981-02-{:02}", i + 1);
+            match ask("45 08 123456", &birth, &format!("10.2.0.{i}"), now()) {
+                Err(e) => e.code(),
+                Ok(_) => "sent",
+            }
+        })
+        .collect();
+    assert_eq!(answers[..8], ["not_approved"; 8]);
+    assert_eq!(answers[8..], ["otp_rate_limited"; 12]);
+    // Refused before the lookup: the right birth date too, and the same
+    // refusal for a document that is not in the registry at all.
+    let right = ask("4508123456", "1980-01-02", "10.3.0.1", now()).unwrap_err();
+    assert_eq!(right.code(), "otp_rate_limited");
+    for i in 0..10 {
+        let e = ask("1111 000000", "1980-01-02", &format!("10.4.0.{i}"), now());
+        assert_eq!(e.unwrap_err().code(), "not_approved");
+    }
+    let absent = ask("1111 000000", "1980-01-02", "10.3.0.3", now()).unwrap_err();
+    assert_eq!(absent, right);
+    // An hour later the voter gets a code and logs in (two checks).
+    let later = now().plus_seconds(3601);
+    let d = ask("4508123456", "1980-01-02", "10.3.0.1", later).unwrap();
+    assert_eq!(
+        (d.voter_id.as_str(), d.phone.as_str()),
+        ("m1", "+79161234567")
+    );
+    let token = reg
+        .login(
+            &s,
+            &p,
+            "4508-123456",
+            "1980-01-02",
+            &d.code,
+            "10.3.0.1",
+            later,
+        )
+        .unwrap();
+    assert_eq!(reg.session_voter(&token, later).unwrap(), "m1");
+
+    // Per client: 4 checks an hour (the config's per_address_per_hour),
+    // whatever the documents.
+    let t = later.plus_seconds(10);
+    for doc in ["2000000001", "2000000002", "2000000003", "2000000004"] {
+        assert_eq!(
+            ask(doc, "1990-01-01", "192.0.2.77", t).unwrap_err().code(),
+            "not_approved"
+        );
+    }
+    assert_eq!(
+        ask("4508123456", "1980-01-02", "192.0.2.77", t)
+            .unwrap_err()
+            .code(),
+        "otp_rate_limited"
+    );
+}
+
 /// Two valid ristretto255 encodings (RFC 9496 A.1: B and 2B), as credentials.
 const B1: &str = "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76";
 const B2: &str = "6a493210f7499cd17fecb510ae0cea23a110e8d5b901f8acadd3095c73a3b919";
@@ -1467,6 +1573,7 @@ both!(
     sealed_lists,
     amendments_chain,
     one_time_codes,
+    identity_checks_are_limited_and_alike,
     lists_and_reconciliation,
     complaints,
 );

@@ -325,29 +325,12 @@ async fn apply(
     .await
 }
 
-/// The approved voter with this document and birth date. Unknown and
-/// unapproved answer alike (`not_approved`), so the endpoint does not tell
-/// who is in the registry.
-fn approved_voter(
-    s: &RegistrationService,
-    document: &str,
-    birth: &str,
-) -> Result<String, ApiError> {
-    let i = &s.0;
-    let doc = i.secret.doc_hash(document);
-    let v = i.registry.voter_by_document(&doc).map_err(api)?;
-    let not = || {
-        api(RegistryError::refused(
-            "not_approved",
-            "there is no approved application for this document and birth date",
-        ))
-    };
-    let v = v.ok_or_else(not)?;
-    if v.birth_date.to_string() != birth.trim() {
-        return Err(not());
-    }
-    i.registry.enrolment(&v.voter_id).map_err(|_| not())?;
-    Ok(v.voter_id)
+/// The client's network address, the key of the per-client limits (§G6).
+fn client_address(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string())
 }
 
 fn mask(phone: &str) -> String {
@@ -403,25 +386,24 @@ async fn request_code(
             "This server does not send codes by e-mail; ask for an SMS.",
         ));
     }
-    let client = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+    let client = client_address(&parts);
     blocking(move || {
         let i = &s.0;
-        let voter = approved_voter(&s, &b.document_number, &b.birth_date)?;
+        // Limited per document and client before the registry is read;
+        // unknown and mismatched identities answer alike (§G6).
         let d = i
             .registry
-            .request_code_via(
+            .request_code_for(
                 &i.secret,
                 &i.rules.config.otp,
-                &voter,
+                &b.document_number,
+                &b.birth_date,
                 channel,
                 &client,
                 i.clock.now(),
             )
             .map_err(api)?;
-        // `request_code_via` refuses e-mail without an address.
+        // `request_code_for` refuses e-mail without an address.
         let (to, shown) = match (channel, &d.email) {
             (Channel::Email, Some(e)) => (e.as_str(), mask_email(e)),
             _ => (d.phone.as_str(), mask(&d.phone)),
@@ -461,15 +443,24 @@ struct LoginBody {
 /// `POST /registration/sessions`: checks the code, opens a session.
 async fn login(
     State(s): State<RegistrationService>,
+    parts: Parts,
     b: Result<Json<LoginBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let b = body(b)?;
+    let client = client_address(&parts);
     blocking(move || {
         let i = &s.0;
-        let voter = approved_voter(&s, &b.document_number, &b.birth_date)?;
         let token = i
             .registry
-            .verify_code(&i.secret, &i.rules.config.otp, &voter, &b.code, i.clock.now())
+            .login(
+                &i.secret,
+                &i.rules.config.otp,
+                &b.document_number,
+                &b.birth_date,
+                &b.code,
+                &client,
+                i.clock.now(),
+            )
             .map_err(api)?;
         Ok((
             StatusCode::CREATED,
