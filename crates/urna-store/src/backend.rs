@@ -8,7 +8,10 @@
 //!   leaf-hash index in memory, see `leaves.rs`);
 //! * subtrees: `(level, idx, hash)`, one per perfect subtree
 //!   (spec/board.md §B3.1), never updated;
-//! * checkpoints: `(size, note)`, every signed checkpoint handed out.
+//! * checkpoints: `(size, note)`, every signed checkpoint handed out;
+//! * cosignatures: `(size, observer, line)`;
+//! * election snapshots: `(size, format, state)`, opaque to the store,
+//!   written in the transaction of a batch (issue 11 item 2);
 //!
 //! plus a small `urna_meta` table of named values (schema version, the board
 //! key the board was created with).
@@ -43,6 +46,20 @@ pub struct CosignatureRow {
     pub observer: String,
     /// The cosignature line (board.md §B7.1), without its newline.
     pub line: String,
+}
+
+/// A snapshot of the election state (opaque to the store) as of a board
+/// size: whoever resumes the election decodes `state` and applies the
+/// board's entries from index `size` on (the tail).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Board size the state describes: entries `0..size` are applied.
+    pub size: u64,
+    /// Version of the encoding of `state`, chosen by its producer; a reader
+    /// that does not know it replays the whole board instead.
+    pub format: u32,
+    /// The encoded state.
+    pub state: Vec<u8>,
 }
 
 /// A database that can hold a board.
@@ -106,6 +123,11 @@ pub trait BackendWriter: Send {
 
     /// Sets a named value of `urna_meta`, inside the transaction.
     fn put_meta(&mut self, name: &str, value: &str) -> Result<(), BackendError>;
+
+    /// Stores an election-state snapshot, replacing one of the same size,
+    /// then deletes all but the `keep` largest sizes; inside the
+    /// transaction.
+    fn put_snapshot(&mut self, snapshot: &Snapshot, keep: u64) -> Result<(), BackendError>;
 }
 
 /// A read session.
@@ -126,4 +148,7 @@ pub trait BackendReader {
 
     /// Every stored cosignature row, by size then observer.
     fn cosignatures(&mut self) -> Result<Vec<CosignatureRow>, BackendError>;
+
+    /// The election-state snapshot of the largest size.
+    fn latest_snapshot(&mut self) -> Result<Option<Snapshot>, BackendError>;
 }

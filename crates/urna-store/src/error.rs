@@ -121,6 +121,14 @@ pub enum StoreError {
         /// Its leaf hash.
         leaf_hash: Hash,
     },
+    /// An election-state snapshot for a board size beyond the stored board.
+    #[error("a snapshot of size {size} is beyond the stored board of size {tree_size}")]
+    SnapshotBeyondBoard {
+        /// The snapshot's size.
+        size: u64,
+        /// The stored board's size.
+        tree_size: u64,
+    },
     /// The tree holds `MAX_TREE_SIZE` leaves.
     #[error("the board is full")]
     TreeFull,
@@ -159,9 +167,9 @@ impl StoreError {
     /// How to report the error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            StoreError::OldLargerThanNew { .. } | StoreError::InvalidRange { .. } => {
-                ErrorKind::InvalidRequest
-            }
+            StoreError::OldLargerThanNew { .. }
+            | StoreError::InvalidRange { .. }
+            | StoreError::SnapshotBeyondBoard { .. } => ErrorKind::InvalidRequest,
             StoreError::IndexOutOfRange { .. }
             | StoreError::SizeBeyondTree { .. }
             | StoreError::UnknownLeafHash(_)
@@ -196,6 +204,7 @@ impl StoreError {
             StoreError::UnknownCheckpoint(_) => "unknown_checkpoint",
             StoreError::TileBeyondTree { .. } => "tile_beyond_tree",
             StoreError::Duplicate { .. } => "duplicate_entry",
+            StoreError::SnapshotBeyondBoard { .. } => "snapshot_beyond_board",
             StoreError::TreeFull => "board_full",
             StoreError::CosignaturesFull(_) => "cosignatures_full",
             StoreError::WriterStopped(_) => "writer_stopped",

@@ -40,7 +40,7 @@ mod postgres;
 mod sqlite;
 mod store;
 
-pub use backend::{Backend, BackendReader, BackendWriter, CosignatureRow, EntryRow};
+pub use backend::{Backend, BackendReader, BackendWriter, CosignatureRow, EntryRow, Snapshot};
 pub use cosign::{COSIGNED_SIZES_KEPT, MAX_COSIGNATURES_PER_SIZE};
 pub use error::{BackendError, ErrorKind, StoreError};
 pub use postgres::{PostgresBackend, PostgresOptions, drop_postgres_schema};

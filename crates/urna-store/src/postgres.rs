@@ -20,7 +20,7 @@ use postgres::{Client, Config, NoTls, SimpleQueryMessage, Statement};
 use r2d2_postgres::PostgresConnectionManager;
 use urna_board::{Hash, SubtreeId};
 
-use crate::backend::{Backend, BackendReader, BackendWriter, CosignatureRow, EntryRow};
+use crate::backend::{Backend, BackendReader, BackendWriter, CosignatureRow, EntryRow, Snapshot};
 use crate::error::BackendError;
 
 /// Version of the schema below, kept in `urna_meta` as in SQLite.
@@ -68,6 +68,11 @@ CREATE TABLE IF NOT EXISTS board_head (
     size BIGINT NOT NULL
 );
 INSERT INTO board_head (one, size) VALUES (TRUE, 0) ON CONFLICT (one) DO NOTHING;
+CREATE TABLE IF NOT EXISTS election_snapshots (
+    size   BIGINT PRIMARY KEY,
+    format BIGINT NOT NULL,
+    state  BYTEA NOT NULL
+);
 ";
 
 const INSERT_ENTRIES: &str = "INSERT INTO board_entries (idx, leaf_hash, bytes) \
@@ -99,6 +104,14 @@ const PRUNE_COSIGNATURES: &str = "DELETE FROM board_cosignatures WHERE size < \
 const COSIGNATURES: &str = "SELECT size, observer, line FROM board_cosignatures \
      ORDER BY size, observer COLLATE \"C\"";
 const META: &str = "SELECT value FROM urna_meta WHERE name = $1";
+const UPSERT_SNAPSHOT: &str = "INSERT INTO election_snapshots (size, format, state) \
+     VALUES ($1, $2, $3) ON CONFLICT (size) DO UPDATE SET format = excluded.format, \
+     state = excluded.state";
+const PRUNE_SNAPSHOTS: &str = "DELETE FROM election_snapshots WHERE size < \
+     (SELECT MIN(size) FROM (SELECT size FROM election_snapshots \
+      ORDER BY size DESC LIMIT $1) AS kept)";
+const LATEST_SNAPSHOT: &str =
+    "SELECT size, format, state FROM election_snapshots ORDER BY size DESC LIMIT 1";
 const PUT_META: &str = "INSERT INTO urna_meta (name, value) VALUES ($1, $2) \
      ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 
@@ -609,6 +622,20 @@ impl BackendWriter for PgWriter {
             .map_err(err("writing urna_meta"))?;
         Ok(())
     }
+
+    fn put_snapshot(&mut self, snapshot: &Snapshot, keep: u64) -> Result<(), BackendError> {
+        let format = i64::from(snapshot.format);
+        self.client
+            .execute(
+                UPSERT_SNAPSHOT,
+                &[&to_i64(snapshot.size)?, &format, &snapshot.state],
+            )
+            .map_err(err("storing a snapshot"))?;
+        self.client
+            .execute(PRUNE_SNAPSHOTS, &[&to_i64(keep)?])
+            .map_err(err("pruning old snapshots"))?;
+        Ok(())
+    }
 }
 
 struct PgReader {
@@ -674,6 +701,25 @@ impl BackendReader for PgReader {
             "reading a checkpoint",
         )?;
         Ok(rows.first().map(|r| r.get(0)))
+    }
+
+    fn latest_snapshot(&mut self) -> Result<Option<Snapshot>, BackendError> {
+        let rows = typed(
+            &mut self.conn,
+            LATEST_SNAPSHOT,
+            &[],
+            "reading the latest snapshot",
+        )?;
+        rows.first()
+            .map(|r| {
+                Ok(Snapshot {
+                    size: to_u64(r.get(0))?,
+                    format: u32::try_from(r.get::<_, i64>(1))
+                        .map_err(|e| BackendError::new("stored snapshot format", e))?,
+                    state: r.get(2),
+                })
+            })
+            .transpose()
     }
 
     fn cosignatures(&mut self) -> Result<Vec<CosignatureRow>, BackendError> {

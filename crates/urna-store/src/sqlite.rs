@@ -12,7 +12,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use urna_board::{Hash, SubtreeId};
 
-use crate::backend::{Backend, BackendReader, BackendWriter, CosignatureRow, EntryRow};
+use crate::backend::{Backend, BackendReader, BackendWriter, CosignatureRow, EntryRow, Snapshot};
 use crate::error::BackendError;
 
 /// Version of the schema below, kept in `urna_meta`. Tables added later
@@ -52,6 +52,11 @@ CREATE TABLE IF NOT EXISTS board_cosignatures (
     line     TEXT NOT NULL,
     PRIMARY KEY (size, observer)
 );
+CREATE TABLE IF NOT EXISTS election_snapshots (
+    size   INTEGER PRIMARY KEY,
+    format INTEGER NOT NULL,
+    state  BLOB NOT NULL
+);
 ";
 
 const INSERT_ENTRY: &str = "INSERT INTO board_entries (idx, leaf_hash, bytes) VALUES (?1, ?2, ?3)";
@@ -73,6 +78,14 @@ const PRUNE_COSIGNATURES: &str = "DELETE FROM board_cosignatures WHERE size < \
      (SELECT MIN(size) FROM (SELECT DISTINCT size FROM board_cosignatures \
       ORDER BY size DESC LIMIT ?1) AS kept)";
 const META: &str = "SELECT value FROM urna_meta WHERE name = ?1";
+const UPSERT_SNAPSHOT: &str = "INSERT INTO election_snapshots (size, format, state) \
+     VALUES (?1, ?2, ?3) ON CONFLICT (size) DO UPDATE SET format = excluded.format, \
+     state = excluded.state";
+const PRUNE_SNAPSHOTS: &str = "DELETE FROM election_snapshots WHERE size < \
+     (SELECT MIN(size) FROM (SELECT size FROM election_snapshots \
+      ORDER BY size DESC LIMIT ?1) AS kept)";
+const LATEST_SNAPSHOT: &str =
+    "SELECT size, format, state FROM election_snapshots ORDER BY size DESC LIMIT 1";
 const PUT_META: &str = "INSERT INTO urna_meta (name, value) VALUES (?1, ?2) \
      ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 const COSIGNATURES: &str =
@@ -577,6 +590,21 @@ impl BackendWriter for SqliteWriter {
             .map_err(err("writing urna_meta"))?;
         Ok(())
     }
+
+    fn put_snapshot(&mut self, snapshot: &Snapshot, keep: u64) -> Result<(), BackendError> {
+        let (size, keep) = (to_i64(snapshot.size)?, to_i64(keep)?);
+        self.conn
+            .prepare_cached(UPSERT_SNAPSHOT)
+            .and_then(|mut st| {
+                st.execute(params![size, i64::from(snapshot.format), snapshot.state])
+            })
+            .map_err(err("storing a snapshot"))?;
+        self.conn
+            .prepare_cached(PRUNE_SNAPSHOTS)
+            .and_then(|mut st| st.execute([keep]))
+            .map_err(err("pruning old snapshots"))?;
+        Ok(())
+    }
 }
 
 struct SqliteReader<'a> {
@@ -694,5 +722,24 @@ impl BackendReader for SqliteReader<'_> {
             });
         }
         Ok(out)
+    }
+
+    fn latest_snapshot(&mut self) -> Result<Option<Snapshot>, BackendError> {
+        let conn = self.conn()?;
+        let row: Option<(i64, i64, Vec<u8>)> = conn
+            .query_row(LATEST_SNAPSHOT, [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+            .map_err(err("reading the latest snapshot"))?;
+        row.map(|(size, format, state)| {
+            Ok(Snapshot {
+                size: to_u64(size)?,
+                format: u32::try_from(format)
+                    .map_err(|e| BackendError::new("stored snapshot format", e))?,
+                state,
+            })
+        })
+        .transpose()
     }
 }

@@ -16,7 +16,7 @@ use urna_board::{
 };
 
 use crate::backend::CosignatureRow;
-use crate::backend::{Backend, BackendWriter, EntryRow};
+use crate::backend::{Backend, BackendWriter, EntryRow, Snapshot};
 use crate::cache::HotLevels;
 use crate::cosign::{COSIGNED_SIZES_KEPT, CosignatureCache};
 use crate::error::{StoreError, corrupt};
@@ -37,6 +37,8 @@ pub struct StoreOptions {
     /// Observers' cosignatures are kept for this many checkpoint sizes
     /// (the largest cosigned ones; spec/board.md §B10).
     pub cosigned_sizes_kept: u64,
+    /// Election-state snapshots kept (the largest sizes).
+    pub snapshots_kept: u64,
 }
 
 impl Default for StoreOptions {
@@ -46,6 +48,7 @@ impl Default for StoreOptions {
             max_page: 1000,
             cache_min_level: 4,
             cosigned_sizes_kept: COSIGNED_SIZES_KEPT,
+            snapshots_kept: 2,
         }
     }
 }
@@ -128,13 +131,13 @@ pub struct WriterStats {
     pub largest_batch: u64,
 }
 
-enum Reply {
-    Blocking(mpsc::SyncSender<Result<Appended, StoreError>>),
-    Async(oneshot::Sender<Result<Appended, StoreError>>),
+enum Reply<T = Appended> {
+    Blocking(mpsc::SyncSender<Result<T, StoreError>>),
+    Async(oneshot::Sender<Result<T, StoreError>>),
 }
 
-impl Reply {
-    fn send(self, result: Result<Appended, StoreError>) {
+impl<T> Reply<T> {
+    fn send(self, result: Result<T, StoreError>) {
         // An appender that gave up waiting is not an error of the batch.
         match self {
             Reply::Blocking(tx) => {
@@ -151,6 +154,18 @@ struct Request {
     entry: Entry,
     leaf_hash: Hash,
     reply: Reply,
+}
+
+/// An election-state snapshot to store with the next batch.
+struct SnapshotRequest {
+    snapshot: Snapshot,
+    reply: Reply<()>,
+}
+
+/// What the writer thread is asked to do.
+enum Job {
+    Append(Request),
+    Snapshot(SnapshotRequest),
 }
 
 /// State shared by the handles and the writer thread.
@@ -192,7 +207,7 @@ struct Inner {
     /// Observers' cosignatures; the lock also orders their durable writes.
     cosignatures: Mutex<CosignatureCache>,
     // `None` only while dropping: dropping the sender ends the writer loop.
-    tx: Option<Sender<Request>>,
+    tx: Option<Sender<Job>>,
     writer: Option<JoinHandle<()>>,
 }
 
@@ -430,6 +445,7 @@ impl BoardStore {
             frontier,
             shared: Arc::clone(&shared),
             max_batch: opts.max_batch.max(1),
+            snapshots_kept: opts.snapshots_kept.max(1),
         };
         let handle = std::thread::Builder::new()
             .name("urna-board-writer".into())
@@ -491,11 +507,11 @@ impl BoardStore {
             .tx
             .as_ref()
             .ok_or_else(|| self.inner.shared.stopped_error())?;
-        tx.send(Request {
+        tx.send(Job::Append(Request {
             entry,
             leaf_hash,
             reply,
-        })
+        }))
         .map_err(|_| self.inner.shared.stopped_error())
     }
 
@@ -556,6 +572,47 @@ impl BoardStore {
             );
         }
         Ok(out)
+    }
+
+    fn request_snapshot(&self, snapshot: Snapshot, reply: Reply<()>) -> Result<(), StoreError> {
+        let tx = self
+            .inner
+            .tx
+            .as_ref()
+            .ok_or_else(|| self.inner.shared.stopped_error())?;
+        tx.send(Job::Snapshot(SnapshotRequest { snapshot, reply }))
+            .map_err(|_| self.inner.shared.stopped_error())
+    }
+
+    /// Stores a snapshot of the election state as of board size
+    /// `snapshot.size` (entries `0..size` applied), blocking until it is
+    /// durable. It is written in the writer's next transaction, with the
+    /// batch of appends queued at that moment (no commit of its own under
+    /// load), so it never refers to entries that are not durable: a size
+    /// beyond the board after that batch is refused
+    /// ([`StoreError::SnapshotBeyondBoard`]) and stores nothing. Only the
+    /// [`StoreOptions::snapshots_kept`] largest sizes are kept. Do not call
+    /// from async code: use [`BoardStore::save_snapshot_async`].
+    pub fn save_snapshot(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.request_snapshot(snapshot, Reply::Blocking(tx))?;
+        rx.recv()
+            .unwrap_or_else(|_| Err(self.inner.shared.stopped_error()))
+    }
+
+    /// [`BoardStore::save_snapshot`] for async callers.
+    pub async fn save_snapshot_async(&self, snapshot: Snapshot) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.request_snapshot(snapshot, Reply::Async(tx))?;
+        rx.await
+            .unwrap_or_else(|_| Err(self.inner.shared.stopped_error()))
+    }
+
+    /// The stored election-state snapshot of the largest size, if any. A
+    /// server resuming the election decodes it, then applies the tail:
+    /// [`BoardStore::entries`] from `snapshot.size` to [`BoardStore::size`].
+    pub fn latest_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
+        Ok(self.inner.backend.reader()?.latest_snapshot()?)
     }
 
     /// The latest published checkpoint.
@@ -902,6 +959,7 @@ struct WriterState {
     frontier: Frontier,
     shared: Arc<Shared>,
     max_batch: usize,
+    snapshots_kept: u64,
 }
 
 /// Result of one request in a batch, before the checkpoint is known.
@@ -911,21 +969,25 @@ enum Outcome {
 }
 
 impl WriterState {
-    fn run(mut self, rx: Receiver<Request>) {
+    fn run(mut self, rx: Receiver<Job>) {
         let mut batch = Vec::with_capacity(self.max_batch);
+        let mut snaps = Vec::new();
         // Group commit: block for the first request, then take whatever else
         // is already queued. While a batch is being fsynced, new requests
         // pile up in the channel and form the next batch, so the batch size
         // adapts to the load with no timer.
         while let Ok(first) = rx.recv() {
-            batch.push(first);
-            while batch.len() < self.max_batch {
-                match rx.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(_) => break,
+            let mut job = Some(first);
+            while let Some(j) = job.take() {
+                match j {
+                    Job::Append(r) => batch.push(r),
+                    Job::Snapshot(s) => snaps.push(s),
+                }
+                if batch.len() < self.max_batch {
+                    job = rx.try_recv().ok();
                 }
             }
-            if let Err(e) = self.commit_batch(&mut batch) {
+            if let Err(e) = self.commit_batch(&mut batch, &mut snaps) {
                 // A failed commit (fsync error above all) leaves the
                 // database state unknown to us; retrying could acknowledge
                 // data that is not durable. Stop: reopening the store
@@ -940,12 +1002,19 @@ impl WriterState {
                 for req in batch.drain(..) {
                     req.reply.send(Err(StoreError::WriterStopped(msg.clone())));
                 }
+                for snap in snaps.drain(..) {
+                    snap.reply.send(Err(StoreError::WriterStopped(msg.clone())));
+                }
                 return;
             }
         }
     }
 
-    fn commit_batch(&mut self, batch: &mut Vec<Request>) -> Result<(), StoreError> {
+    fn commit_batch(
+        &mut self,
+        batch: &mut Vec<Request>,
+        snaps: &mut Vec<SnapshotRequest>,
+    ) -> Result<(), StoreError> {
         let mut frontier = self.frontier.clone();
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut hot_rows = Vec::new();
@@ -1009,6 +1078,22 @@ impl WriterState {
             outcomes.push(Outcome::Appended(index));
         }
         drop(leaves);
+        // Snapshots ride along: they may describe any size the board has
+        // once this transaction commits, never a larger one.
+        let mut snap_outcomes = Vec::with_capacity(snaps.len());
+        for req in snaps.iter() {
+            let size = req.snapshot.size;
+            if size > frontier.size() {
+                snap_outcomes.push(Err(StoreError::SnapshotBeyondBoard {
+                    size,
+                    tree_size: frontier.size(),
+                }));
+            } else {
+                self.writer
+                    .put_snapshot(&req.snapshot, self.snapshots_kept)?;
+                snap_outcomes.push(Ok(()));
+            }
+        }
         let grew = frontier.size() != self.frontier.size();
         let checkpoint = if grew {
             // Signed before the commit so that the checkpoint is in the same
@@ -1076,6 +1161,9 @@ impl WriterState {
                 Outcome::Failed(e) => Err(e),
             };
             req.reply.send(result);
+        }
+        for (req, outcome) in snaps.drain(..).zip(snap_outcomes) {
+            req.reply.send(outcome);
         }
         Ok(())
     }
