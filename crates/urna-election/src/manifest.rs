@@ -51,6 +51,12 @@
 //! # order = "random"                       # on screen only; default "manifest"
 //! options = [{ id = "yes", name = "Да" }, { id = "no", name = "Нет" }]
 //! ```
+//!
+//! Display text in both languages is optional (spec/record.md §R2.5):
+//! `names = { ru = "…", en = "…" }` on regions, districts, precincts and
+//! options, `titles` on contests, `descriptions` on contests and options
+//! (a question's explanation, a candidate's biography line), and `parties`
+//! on options (a candidate's party line).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -237,6 +243,8 @@ pub struct Region {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// Display name per language (spec/record.md §R2.5).
+    pub names: Option<Title>,
     /// Its districts, as indices into [`Manifest::districts`].
     pub districts: Vec<usize>,
 }
@@ -248,6 +256,8 @@ pub struct District {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// Display name per language (spec/record.md §R2.5).
+    pub names: Option<Title>,
     /// Index of its region in [`Manifest::regions`].
     pub region: usize,
     /// Its precincts, as indices into [`Manifest::precincts`].
@@ -261,6 +271,8 @@ pub struct Precinct {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// Display name per language (spec/record.md §R2.5).
+    pub names: Option<Title>,
     /// Index of its district in [`Manifest::districts`].
     pub district: usize,
 }
@@ -276,6 +288,15 @@ pub struct ContestOption {
     /// Party of a candidate (informative).
     #[serde(default)]
     pub party: Option<String>,
+    /// Display name per language (spec/record.md §R2.5).
+    #[serde(default)]
+    pub names: Option<Title>,
+    /// A candidate's party line per language (§R2.5).
+    #[serde(default)]
+    pub parties: Option<Title>,
+    /// A candidate's biography line, or an option's explanation, per language (§R2.5).
+    #[serde(default)]
+    pub descriptions: Option<Title>,
 }
 
 /// Where a contest appears.
@@ -298,6 +319,10 @@ pub struct Contest {
     pub kind: ContestKind,
     /// The question or the office.
     pub title: String,
+    /// The title per language (spec/record.md §R2.5).
+    pub titles: Option<Title>,
+    /// An explanation of the contest per language (§R2.5).
+    pub descriptions: Option<Title>,
     /// Options, in ballot order.
     pub options: Vec<ContestOption>,
     /// The order the options are shown in (`order`, default `manifest`).
@@ -487,6 +512,7 @@ struct RawTrustees {
 struct RawRegion {
     id: String,
     name: String,
+    names: Option<Title>,
     #[serde(default)]
     districts: Vec<RawDistrict>,
 }
@@ -496,6 +522,7 @@ struct RawRegion {
 struct RawDistrict {
     id: String,
     name: String,
+    names: Option<Title>,
     #[serde(default)]
     precincts: Vec<RawPrecinct>,
 }
@@ -505,6 +532,7 @@ struct RawDistrict {
 struct RawPrecinct {
     id: String,
     name: String,
+    names: Option<Title>,
 }
 
 #[derive(Deserialize)]
@@ -513,6 +541,8 @@ struct RawContest {
     id: String,
     kind: ContestKind,
     title: String,
+    titles: Option<Title>,
+    descriptions: Option<Title>,
     min: u32,
     max: u32,
     option_max: Option<u32>,
@@ -741,6 +771,7 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
         let mut region = Region {
             id: r.id.clone(),
             name: r.name.clone(),
+            names: r.names.clone(),
             districts: Vec::new(),
         };
         for (di, d) in r.districts.iter().enumerate() {
@@ -757,6 +788,7 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
             let mut district = District {
                 id: d.id.clone(),
                 name: d.name.clone(),
+                names: d.names.clone(),
                 region: ri,
                 precincts: Vec::new(),
             };
@@ -769,6 +801,7 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
                 precincts.push(Precinct {
                     id: pr.id.clone(),
                     name: pr.name.clone(),
+                    names: pr.names.clone(),
                     district: districts.len(),
                 });
             }
@@ -854,12 +887,16 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
             id: c.id.clone(),
             kind: c.kind,
             title: c.title.clone(),
+            titles: c.titles.clone(),
+            descriptions: c.descriptions.clone(),
             options: c.options.clone(),
             order,
             shape,
             scope,
         });
     }
+
+    display_texts(&mut p, &raw.regions, &raw.contests);
 
     // Ballot styles: one per district, contests in manifest order.
     let mut styles = Vec::with_capacity(districts.len());
@@ -929,6 +966,75 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
         styles,
         district_index,
     })
+}
+
+/// Longest display name or title, in characters (spec/record.md §R2.5).
+pub const MAX_NAME_CHARS: usize = 300;
+/// Longest description, in characters (spec/record.md §R2.5).
+pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+
+/// The optional per-language display texts (spec/record.md §R2.5): each
+/// table names at least one language, no text is blank, names and titles
+/// are one line of at most [`MAX_NAME_CHARS`], descriptions at most
+/// [`MAX_DESCRIPTION_CHARS`] with line breaks allowed; no other control
+/// characters anywhere (they would reorder or hide text on a voter's screen).
+fn display_texts(p: &mut Problems, regions: &[RawRegion], contests: &[RawContest]) {
+    let mut check = |path: String, t: &Option<Title>, long: bool| {
+        let Some(t) = t else { return };
+        if t.ru.is_none() && t.en.is_none() {
+            p.add(path.clone(), "needs `ru` or `en`");
+        }
+        let max = if long {
+            MAX_DESCRIPTION_CHARS
+        } else {
+            MAX_NAME_CHARS
+        };
+        for (lang, text) in [("ru", &t.ru), ("en", &t.en)] {
+            let Some(text) = text else { continue };
+            let at = format!("{path}.{lang}");
+            if text.trim().is_empty() {
+                p.add(at.clone(), "must not be empty");
+            }
+            let chars = text.chars().count();
+            if chars > max {
+                p.add(at.clone(), format!("{chars} characters, at most {max}"));
+            }
+            let bad = |c: char| c.is_control() && !(long && c == '\n');
+            let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if text.chars().any(|c| bad(c) || bidi(c)) {
+                p.add(
+                    at,
+                    if long {
+                        "has a control character other than a line break"
+                    } else {
+                        "has a control character or line break"
+                    },
+                );
+            }
+        }
+    };
+    for (ri, r) in regions.iter().enumerate() {
+        let rp = format!("regions[{ri}]");
+        check(format!("{rp}.names"), &r.names, false);
+        for (di, d) in r.districts.iter().enumerate() {
+            let dp = format!("{rp}.districts[{di}]");
+            check(format!("{dp}.names"), &d.names, false);
+            for (pi, pr) in d.precincts.iter().enumerate() {
+                check(format!("{dp}.precincts[{pi}].names"), &pr.names, false);
+            }
+        }
+    }
+    for (ci, c) in contests.iter().enumerate() {
+        let cp = format!("contests[{ci}]");
+        check(format!("{cp}.titles"), &c.titles, false);
+        check(format!("{cp}.descriptions"), &c.descriptions, true);
+        for (oi, o) in c.options.iter().enumerate() {
+            let op = format!("{cp}.options[{oi}]");
+            check(format!("{op}.names"), &o.names, false);
+            check(format!("{op}.parties"), &o.parties, false);
+            check(format!("{op}.descriptions"), &o.descriptions, true);
+        }
+    }
 }
 
 fn scope_list(

@@ -1,5 +1,5 @@
 // The urna HTTP API (spec/api.md), same origin only.
-import { t } from './i18n.js';
+import { has, t } from './i18n.js';
 
 export class ApiError extends Error {
   constructor(
@@ -9,10 +9,22 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
-  /** The sentence shown to a person: the server's own message and code. */
+  /**
+   * The sentence shown to a person, in the voter's language, from the
+   * stable code (spec/api.md §A1.3); the server's English sentence is never
+   * shown, the code is kept for a support call.
+   */
   display(): string {
-    return this.status === 0 ? t('common.networkError', { message: this.message }) : t('common.serverError', { message: this.message, code: this.code });
+    if (this.status === 0) return t('common.networkError');
+    return t('common.serverError', { message: explain(this.code), code: this.code });
   }
+}
+
+/** The voter's-language sentence for a stable error code. */
+export function explain(code: string): string {
+  if (has(`err.${code}`)) return t(`err.${code}`);
+  if (has(`reg.reason.${code}`)) return t(`reg.reason.${code}`);
+  return t('err.unknown');
 }
 
 export async function call<T>(path: string, init?: RequestInit): Promise<T> {
@@ -83,7 +95,7 @@ export interface ReceiptJson {
 
 export const api = {
   config: () => call<{ board_key: string; origin: string }>('/web/config.json'),
-  status: () => call<{ phase: string; fingerprint: string | null }>('/election/status'),
+  status: () => call<{ phase: string; fingerprint: string | null; tree_size: number }>('/election/status'),
   style: (district: string) => call<StyleJson>(`/election/style/${encodeURIComponent(district)}`),
   turnout: () => call<TurnoutJson>('/election/turnout'),
   results: () => call<ResultsJson>('/election/results'),

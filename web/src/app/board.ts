@@ -3,7 +3,7 @@
 import * as U from '../crypto/index.js';
 import { api, boardApi } from './api.js';
 import { clear, focusHeading, h } from './dom.js';
-import { t } from './i18n.js';
+import { plural, t } from './i18n.js';
 import { errorText } from './receipts.js';
 import { checkAgainstSeen } from './seen.js';
 
@@ -28,7 +28,7 @@ export async function boardPage(root: HTMLElement, before?: number): Promise<voi
         const p = await boardApi.inclusion(size, index);
         const ok = U.verifyInclusion(U.leafHash(bytes), index, cp.size, p.proof.map((x) => U.fromHex(x, 32)), cp.root);
         if (!ok) U.fail('bad_proof', 'the inclusion proof does not verify');
-        clear(result, h('p', { class: 'ok' }, t('board.included', { index, n: p.proof.length })));
+        clear(result, h('p', { class: 'ok' }, plural('board.included', p.proof.length, { index })));
       } catch (err) {
         clear(result, h('p', { class: 'error', role: 'alert' }, t('check.failed', { message: errorText(err) })));
       }
@@ -36,7 +36,7 @@ export async function boardPage(root: HTMLElement, before?: number): Promise<voi
     const rows = [...page.entries].reverse().map((e) =>
       h('tr', {},
         h('th', { scope: 'row' }, String(e.index)),
-        h('td', {}, e.kind),
+        h('td', {}, t(`kind.${e.kind}`)),
         h('td', {}, String(U.base64Decode(e.entry).length)),
         h('td', {}, h('code', { class: 'short' }, e.leaf_hash.slice(0, 16) + '…')),
         h('td', {}, h('button', { type: 'button', class: 'small', 'aria-label': t('board.verify', { index: e.index }), onclick: () => void check(e.index, e.entry) }, '✓')),
@@ -50,11 +50,11 @@ export async function boardPage(root: HTMLElement, before?: number): Promise<voi
       h('p', { class: 'note' }, t('board.signed', { key: config.board_key })),
       h('p', { class: consistency.ok ? 'ok' : 'error', 'data-testid': 'board-consistency', role: consistency.ok ? undefined : 'alert' }, consistency.text),
       result,
-      h('table', {},
+      h('div', { class: 'table-wrap' }, h('table', {},
         h('caption', {}, t('board.entries')),
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('board.index')), h('th', { scope: 'col' }, t('board.kind')), h('th', { scope: 'col' }, t('board.bytes')), h('th', { scope: 'col' }, t('board.leaf')), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, t('check.do'))))),
         h('tbody', {}, rows),
-      ),
+      )),
       start > 0 && h('a', { class: 'button', href: `#/board/${start}` }, t('board.older')),
     );
   } catch (e) {

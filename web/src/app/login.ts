@@ -9,6 +9,9 @@ import { G, decodeScalar, fromHex, mul, randomScalar, scalarToBytes, toHex } fro
 import { api } from './api.js';
 import { clear, focusHeading, h } from './dom.js';
 import { t } from './i18n.js';
+import { loadNames } from './names.js';
+
+const districtName = async (id: string): Promise<string> => (await loadNames()).district(id);
 
 export interface VoterSession {
   district: string;
@@ -55,6 +58,32 @@ export function forgetCredential(): void {
   localStorage.removeItem(KEY);
 }
 
+/**
+ * Removing the key is irreversible without the recovery code (issue 13.7):
+ * a confirm step that explains this and offers the code to save first.
+ */
+export function confirmForget(root: HTMLElement, secret: bigint, onRemoved: () => void, onCancel: () => void): void {
+  const code = toHex(scalarToBytes(secret));
+  const file = URL.createObjectURL(new Blob([`${t('login.recovery')}\n${code}\n`], { type: 'text/plain' }));
+  const yes = h('button', { type: 'button', class: 'danger', 'data-testid': 'forget-confirm' }, t('forget.yes'));
+  const no = h('button', { type: 'button', class: 'primary' }, t('forget.no'));
+  yes.addEventListener('click', () => {
+    forgetCredential();
+    onRemoved();
+  });
+  no.addEventListener('click', onCancel);
+  clear(
+    root,
+    h('h1', {}, t('forget.heading')),
+    h('p', { class: 'notice', 'data-testid': 'forget-warning' }, t('forget.text')),
+    h('p', {}, t('forget.save')),
+    h('code', { class: 'hex secret', 'data-testid': 'forget-recovery' }, code),
+    h('div', { class: 'actions' }, h('a', { class: 'button', href: file, download: 'urna-recovery-code.txt' }, t('forget.download'))),
+    h('div', { class: 'actions' }, no, yes),
+  );
+  focusHeading(root);
+}
+
 export function importRecoveryCode(code: string): bigint {
   const x = decodeScalar(fromHex(code.trim().toLowerCase(), 32));
   if (x === 0n) throw new Error('zero');
@@ -72,7 +101,7 @@ export const deviceCredential: LoginProvider = {
       clear(
         root,
         h('h1', {}, t('login.heading')),
-        h('p', {}, t('login.have', { district: existing.district })),
+        h('p', {}, t('login.have', { district: await districtName(existing.district) })),
         h('p', {}, t('login.made')),
         h('code', { class: 'hex', 'data-testid': 'public-credential' }, publicCredential(existing.credentialSecret)),
         h('details', {},
@@ -82,13 +111,14 @@ export const deviceCredential: LoginProvider = {
         ),
         h('div', { class: 'actions' },
           h('button', { type: 'button', class: 'primary', onclick: () => done(existing) }, t('login.continue')),
-          h('button', { type: 'button', onclick: () => { localStorage.removeItem(KEY); void deviceCredential.render(root, done); } }, t('login.forget')),
+          h('button', { type: 'button', 'data-testid': 'forget', onclick: () => confirmForget(root, existing.credentialSecret, () => void deviceCredential.render(root, done), () => void deviceCredential.render(root, done)) }, t('login.forget')),
         ),
       );
       focusHeading(root);
       return;
     }
     clear(root, h('h1', {}, t('login.heading')), h('p', {}, t('common.loading')));
+    const names = await loadNames();
     let districts: { id: string; parent?: string }[] = [];
     let precincts: { id: string; parent?: string }[] = [];
     try {
@@ -100,11 +130,11 @@ export const deviceCredential: LoginProvider = {
     }
     const district = h('select', { id: 'district', name: 'district', required: true },
       h('option', { value: '' }, '—'),
-      districts.map((d) => h('option', { value: d.id }, d.id)),
+      districts.map((d) => h('option', { value: d.id }, names.district(d.id))),
     ) as HTMLSelectElement;
     const precinct = h('select', { id: 'precinct', name: 'precinct' }) as HTMLSelectElement;
     const fillPrecincts = () =>
-      clear(precinct, h('option', { value: '' }, '—'), precincts.filter((p) => p.parent === district.value).map((p) => h('option', { value: p.id }, p.id)));
+      clear(precinct, h('option', { value: '' }, '—'), precincts.filter((p) => p.parent === district.value).map((p) => h('option', { value: p.id }, names.precinct(p.id))));
     district.addEventListener('change', fillPrecincts);
     fillPrecincts();
     const msg = h('p', { class: 'error', role: 'alert', 'aria-live': 'assertive' });

@@ -2,7 +2,7 @@
 import * as U from '../crypto/index.js';
 import { clear, h } from './dom.js';
 import { LANGUAGES, Lang, currentLang, setLang, t } from './i18n.js';
-import { checkPage, homePage, resultsPage, turnoutPage } from './pages.js';
+import { ballotsPage, checkPage, homePage, resultsPage, turnoutPage } from './pages.js';
 import { votePage } from './vote.js';
 import { boardPage } from './board.js';
 import { complaintsPage } from './complaints.js';
@@ -12,6 +12,7 @@ const ROUTES: [string, string][] = [
   ['#/', 'nav.home'],
   ['#/vote', 'nav.vote'],
   ['#/check', 'nav.check'],
+  ['#/ballots', 'nav.ballots'],
   ['#/turnout', 'nav.turnout'],
   ['#/results', 'nav.results'],
   ['#/board', 'nav.board'],
@@ -63,11 +64,14 @@ function route(): void {
     case 'withdraw':
       void withdrawPage(main);
       break;
+    case 'ballots':
+      void ballotsPage(main, arg);
+      break;
     case 'board':
       void boardPage(main, arg ? Number(arg) : undefined);
       break;
     default:
-      homePage(main);
+      void homePage(main);
   }
 }
 

@@ -5,10 +5,11 @@
 // through the voter's session (`POST /election/credentials`). The secret
 // part never leaves the device.
 import { randomScalar, scalarToBytes, toHex } from '../crypto/index.js';
-import { ApiError, call } from './api.js';
+import { ApiError, call, explain } from './api.js';
 import { clear, focusHeading, h } from './dom.js';
 import { t } from './i18n.js';
-import { LoginProvider, VoterSession, forgetCredential, importRecoveryCode, publicCredential, registerLoginProvider, storeCredential, storedCredential } from './login.js';
+import { loadNames } from './names.js';
+import { LoginProvider, VoterSession, confirmForget, importRecoveryCode, publicCredential, registerLoginProvider, storeCredential, storedCredential } from './login.js';
 
 interface Decision {
   decision: string;
@@ -56,15 +57,9 @@ function pendingSecret(): bigint {
   return x;
 }
 
-/** A message of the catalogue, or `fallback` when there is none. */
-function known(key: string, fallback: string): string {
-  const m = t(key);
-  return m === key ? fallback : m;
-}
-
-/** A refusal in the voter's language, with its stable code. */
-export function refusal(code: string, serverMessage: string): string {
-  return t('reg.refused', { message: known(`reg.reason.${code}`, serverMessage), code });
+/** A refusal in the voter's language, with its stable code (the server's English sentence is not shown). */
+export function refusal(code: string, _serverMessage?: string): string {
+  return t('reg.refused', { message: explain(code), code });
 }
 
 export function errorOf(e: unknown): string {
@@ -80,17 +75,18 @@ function field(id: string, label: string, attrs: Record<string, string | boolean
 
 export const oneTimeCode: LoginProvider = {
   id: 'otp',
-  render(root, done) {
+  async render(root, done) {
+    const names = await loadNames();
     const existing = storedCredential();
     if (existing) {
       clear(
         root,
         h('h1', {}, t('login.heading')),
-        h('p', {}, t('login.have', { district: existing.district })),
+        h('p', {}, t('login.have', { district: names.district(existing.district) })),
         h('code', { class: 'hex', 'data-testid': 'public-credential' }, publicCredential(existing.credentialSecret)),
         h('div', { class: 'actions' },
           h('button', { type: 'button', class: 'primary', onclick: () => done(existing) }, t('login.continue')),
-          h('button', { type: 'button', onclick: () => { forgetCredential(); oneTimeCode.render(root, done); } }, t('login.forget')),
+          h('button', { type: 'button', 'data-testid': 'forget', onclick: () => confirmForget(root, existing.credentialSecret, () => void oneTimeCode.render(root, done), () => void oneTimeCode.render(root, done)) }, t('login.forget')),
         ),
         h('p', {}, h('a', { href: '#/withdraw' }, t('wd.link'))),
       );
@@ -141,8 +137,10 @@ export const oneTimeCode: LoginProvider = {
           phone: phone.value,
           email: email.value.trim() || undefined,
         });
-        if (d.decision === 'approved') {
-          clear(applyMsg, h('p', { class: 'ok' }, t('reg.approved')));
+        if (d.decision === 'approved' || d.decision === 'duplicate_application') {
+          // Applying twice is not an error for the voter: say what to do next.
+          const again = d.decision === 'duplicate_application';
+          clear(applyMsg, h('p', { class: again ? 'notice' : 'ok', 'data-testid': again ? 'already-applied' : undefined }, t(again ? 'reg.already' : 'reg.approved')));
           lDoc.value = doc.value;
           lBirth.value = birth.value;
           sendBtn.focus();
@@ -245,7 +243,7 @@ export const oneTimeCode: LoginProvider = {
       clear(
         root,
         h('h1', {}, t('reg.doneHeading')),
-        h('p', {}, t('reg.done', { district: session.district, precinct: session.precinct ?? '' })),
+        h('p', {}, t('reg.done', { district: names.district(session.district), precinct: names.precinct(session.precinct ?? '') })),
         h('p', {}, t('reg.public')),
         h('code', { class: 'hex', 'data-testid': 'public-credential' }, publicCredential(session.credentialSecret)),
         h('details', {},
@@ -277,6 +275,7 @@ registerLoginProvider(oneTimeCode);
  */
 export async function withdrawPage(root: HTMLElement): Promise<void> {
   const heading = h('h1', {}, t('wd.heading'));
+  const names = await loadNames();
   const token = sessionToken();
   if (!token) {
     loginForWithdrawal(root, heading);
@@ -337,7 +336,7 @@ export async function withdrawPage(root: HTMLElement): Promise<void> {
   clear(
     root,
     heading,
-    h('p', { 'data-testid': 'withdraw-state', 'data-state': 'approved' }, t('wd.approved', { district: me.district ?? '?', precinct: me.precinct })),
+    h('p', { 'data-testid': 'withdraw-state', 'data-state': 'approved' }, t('wd.approved', { district: names.district(me.district ?? '?'), precinct: names.precinct(me.precinct) })),
     h('p', {}, t('wd.text')),
     h('div', { class: 'actions' }, start),
     section,

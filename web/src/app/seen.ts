@@ -14,6 +14,8 @@ const key = (origin: string) => `urna.checkpoint.${origin}`;
 export interface ConsistencyResult {
   ok: boolean;
   text: string;
+  /** This device had not seen the board before: nothing to compare with yet. */
+  first?: boolean;
 }
 
 export async function checkAgainstSeen(cp: U.Checkpoint): Promise<ConsistencyResult> {
@@ -26,7 +28,7 @@ export async function checkAgainstSeen(cp: U.Checkpoint): Promise<ConsistencyRes
   const remember = () => localStorage.setItem(key(cp.origin), JSON.stringify({ size: String(cp.size), root: U.toHex(cp.root) }));
   if (!seen) {
     remember();
-    return { ok: true, text: t('board.first') };
+    return { ok: true, first: true, text: t('board.first') };
   }
   const old = BigInt(seen.size);
   const oldRoot = U.fromHex(seen.root, 32);
@@ -35,7 +37,7 @@ export async function checkAgainstSeen(cp: U.Checkpoint): Promise<ConsistencyRes
     const proof = old === cp.size || old === 0n ? [] : (await boardApi.consistency(Number(old), Number(cp.size))).proof.map((h) => U.fromHex(h, 32));
     if (!U.verifyConsistency(old, cp.size, proof, oldRoot, cp.root)) U.fail('bad_proof', 'the consistency proof does not verify');
   } catch (e) {
-    return { ok: false, text: t('board.inconsistent', { old: seen.size, message: (e as Error).message }) };
+    return { ok: false, text: t('board.inconsistent', { old: seen.size, message: (e as { code?: string }).code ?? 'bad_proof' }) };
   }
   remember();
   return { ok: true, text: t('board.consistent', { old: seen.size, new: String(cp.size) }) };

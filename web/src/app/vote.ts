@@ -3,7 +3,11 @@
 import * as U from '../crypto/index.js';
 import { ApiError, StyleJson, api } from './api.js';
 import { clear, focusHeading, h } from './dom.js';
-import { t } from './i18n.js';
+import { dateTime, num, t } from './i18n.js';
+import { Names } from './names.js';
+import { electionBanner, electionNow } from './pages.js';
+import { shortCode } from './receiptcode.js';
+import { checkAgainstSeen } from './seen.js';
 import { VoterSession, loginProvider } from './login.js';
 import { errorText, qrImage, saveReceipt } from './receipts.js';
 import { refusal, registrationEnabled } from './registration.js';
@@ -18,6 +22,7 @@ interface Ctx {
   selections: number[][];
   /** Per contest, the manifest indices of its options in screen order (record.md §R2.4). */
   screen: number[][];
+  names: Names;
 }
 
 /** A uniform random integer in [0, n) from crypto.getRandomValues (rejection sampling, no modulo bias). */
@@ -49,6 +54,14 @@ export async function votePage(root: HTMLElement): Promise<void> {
 async function startBallot(root: HTMLElement, session: VoterSession): Promise<void> {
   clear(root, h('h1', {}, t('ballot.heading')), h('p', {}, t('common.loading')));
   try {
+    // The ballot is offered only while voting is open (issue 13.5): before
+    // and after, the voter sees when, and what can be done now.
+    const { names, now } = await electionNow();
+    if (now !== 'voting') {
+      clear(root, h('h1', {}, t('ballot.heading')), electionBanner(names, now), h('p', { 'data-testid': 'ballot-closed' }, now === 'before' ? t('ballot.notYet') : t('ballot.over')));
+      focusHeading(root);
+      return;
+    }
     const style = await api.style(session.district);
     const key = U.checkPublicKey(U.decodeElement(U.fromHex(style.joint_key, 32), false));
     // Check what the server says against what it must be (crypto.md §3.5, record.md §R6.1).
@@ -60,7 +73,7 @@ async function startBallot(root: HTMLElement, session: VoterSession): Promise<vo
     shapes.forEach(U.checkShape);
     // Display only: selections and ciphertexts stay in manifest order.
     const screen = style.contests.map((c) => (c.order === 'random' ? randomOrder(c.options.length) : c.options.map((_o, i) => i)));
-    const ctx: Ctx = { root, session, style, election: { key, fingerprint: fp }, header, shapes, selections: shapes.map((s) => new Array(s.options).fill(0)), screen };
+    const ctx: Ctx = { root, session, style, election: { key, fingerprint: fp }, header, shapes, selections: shapes.map((s) => new Array(s.options).fill(0)), screen, names };
     renderBallot(ctx);
   } catch (e) {
     clear(root, h('h1', {}, t('ballot.heading')), h('p', { class: 'error', role: 'alert' }, errorText(e)));
@@ -77,7 +90,8 @@ function rule(s: U.ContestShape): string {
 function contestProblem(ctx: Ctx, ci: number): string | null {
   const s = ctx.shapes[ci];
   const sum = ctx.selections[ci].reduce((a, v) => a + v, 0);
-  const contest = ctx.style.contests[ci].title;
+  const c = ctx.style.contests[ci];
+  const contest = ctx.names.contest(c.id, c.title);
   if (sum < s.min) return t('ballot.tooFew', { min: s.min, contest });
   if (sum > s.max) return t('ballot.tooMany', { max: s.max, contest });
   return null;
@@ -114,13 +128,15 @@ function renderBallot(ctx: Ctx): void {
           update();
         });
       }
-      return h('div', { class: 'option' }, input, h('label', { for: id }, o.name));
+      const lines = ctx.names.optionLines(c.id, o.id);
+      return h('div', { class: 'option' }, input, h('label', { for: id }, h('span', { class: 'name' }, ctx.names.option(c.id, o.id, o.name)), lines.map((l) => [' ', h('span', { class: 'line' }, l)]).flat()));
     });
     // A shuffled contest says so above its options, and the fieldset points
     // screen readers at the notice (record.md §R2.4: display order only).
     const shuffled = c.order === 'random';
     return h('fieldset', { 'aria-describedby': `${shuffled ? `order-${ci} ` : ''}rule-${ci} count-${ci}`, 'data-contest': c.id },
-      h('legend', {}, c.title),
+      h('legend', {}, ctx.names.contest(c.id, c.title)),
+      ctx.names.contestDescription(c.id) && h('p', { class: 'description' }, ctx.names.contestDescription(c.id)),
       shuffled && h('p', { class: 'notice', id: `order-${ci}`, 'data-testid': 'order-notice' }, t('ballot.shuffled')),
       h('p', { class: 'rule', id: `rule-${ci}` }, rule(s)),
       inputs,
@@ -130,7 +146,8 @@ function renderBallot(ctx: Ctx): void {
   clear(
     root,
     h('h1', {}, t('ballot.heading')),
-    h('p', {}, t('ballot.district', { district: style.district })),
+    h('p', { class: 'big' }, ctx.names.title()),
+    h('p', { 'data-testid': 'ballot-district' }, t('ballot.district', { district: ctx.names.district(style.district) })),
     h('form', { novalidate: true, onsubmit: (e: Event) => {
       e.preventDefault();
       const p = ctx.style.contests.map((_c, ci) => contestProblem(ctx, ci)).filter((x): x is string => !!x);
@@ -156,8 +173,8 @@ function choicesList(ctx: Ctx, selections: number[][]): HTMLElement {
       const chosen = ctx.screen[ci].map((oi) => ({ o: c.options[oi], v: selections[ci][oi] })).filter((x) => x.v > 0);
       // In the order the voter saw them, which for a shuffled contest is this load's permutation.
       return [
-        h('dt', {}, c.title),
-        h('dd', { 'data-contest': c.id }, chosen.length ? h('ul', {}, chosen.map(({ o, v }) => h('li', {}, ctx.shapes[ci].option_max > 1 ? `${o.name}: ${v}` : o.name))) : t('ballot.none')),
+        h('dt', {}, ctx.names.contest(c.id, c.title)),
+        h('dd', { 'data-contest': c.id }, chosen.length ? h('ul', {}, chosen.map(({ o, v }) => h('li', {}, ctx.shapes[ci].option_max > 1 ? `${ctx.names.option(c.id, o.id, o.name)}: ${num(v)}` : ctx.names.option(c.id, o.id, o.name)))) : t('ballot.none')),
       ];
     }).flat(),
   );
@@ -202,8 +219,9 @@ async function encryptStep(ctx: Ctx): Promise<void> {
   clear(
     ctx.root,
     h('h1', {}, t('encrypt.heading')),
-    h('p', { 'data-testid': 'encrypt-ms', 'data-ms': ms }, t('encrypt.done', { ms })),
-    h('code', { class: 'hex tracking', 'data-testid': 'pre-tracking' }, U.toHex(enc.tracking)),
+    h('p', { 'data-testid': 'encrypt-ms', 'data-ms': ms }, t('encrypt.done')),
+    h('p', { class: 'code big', 'data-testid': 'pre-short' }, shortCode(U.toHex(enc.tracking))),
+    fullCode(U.toHex(enc.tracking), 'pre-tracking'),
     h('p', {}, t('encrypt.choice')),
     buttons,
     msg,
@@ -221,6 +239,8 @@ async function send(ctx: Ctx, enc: U.EncryptedBallot, what: 'cast' | 'audit', ms
       const r = await api.cast(U.toHex(enc.bytes));
       if (r.tracking !== U.toHex(enc.tracking)) U.fail('bad_receipt', 'the receipt is for another ballot');
       const check = U.verifyReceipt(r, key, U.envelope(U.KIND_BALLOT, enc.bytes));
+      // Remember the box as it is now: later checks prove it only grew.
+      await checkAgainstSeen(check.checkpoint);
       renderReceipt(ctx, saveReceipt(r, config.board_key), check);
     } else {
       const payload = U.encodeAuditPayload(enc.bytes, enc.selections, enc.nonces);
@@ -238,32 +258,45 @@ async function send(ctx: Ctx, enc: U.EncryptedBallot, what: 'cast' | 'audit', ms
   }
 }
 
+/** The full tracking code, behind a disclosure (the short code is what a person reads). */
+function fullCode(hex: string, testid: string): HTMLElement {
+  return h('details', { class: 'full-code' }, h('summary', {}, t('receipt.full')), h('code', { class: 'hex tracking', 'data-testid': testid }, hex));
+}
+
 function renderReceipt(ctx: Ctx, r: ReturnType<typeof saveReceipt>, check: U.ReceiptCheck): void {
   const copied = h('span', { role: 'status', 'aria-live': 'polite' });
   const json = JSON.stringify(r, null, 2);
   const download = h('a', { class: 'button', download: `urna-receipt-${r.tracking.slice(0, 16)}.json`, href: URL.createObjectURL(new Blob([json], { type: 'application/json' })) }, t('receipt.download'));
+  const short = shortCode(r.tracking);
   clear(
     ctx.root,
     h('h1', {}, t('receipt.heading')),
-    h('p', {}, t('receipt.text')),
+    h('p', { class: 'ok', 'data-testid': 'receipt-verified', 'data-root': U.base64Encode(check.checkpoint.root) }, t('receipt.text')),
     h('h2', {}, t('receipt.tracking')),
-    h('code', { class: 'hex tracking', 'data-testid': 'tracking' }, r.tracking),
-    h('p', {}, t('receipt.index', { index: r.index, size: r.tree_size })),
-    h('p', { class: 'ok', 'data-testid': 'receipt-verified' }, t('receipt.verified', { summary: t('check.step.inclusion', { n: r.inclusion_proof.length, root: U.base64Encode(check.checkpoint.root) }) })),
+    h('p', { class: 'code big', 'data-testid': 'short-code' }, short),
+    h('p', {}, t('receipt.keep')),
+    fullCode(r.tracking, 'tracking'),
     qrImage(r.tracking),
-    h('div', { class: 'actions' },
+    h('p', { class: 'muted' }, ctx.names.title(), ' — ', t('receipt.printed', { when: dateTime(r.saved_at) })),
+    h('div', { class: 'actions no-print' },
+      h('button', { type: 'button', class: 'primary', onclick: () => {
+        // The printed receipt carries the full code too.
+        ctx.root.querySelectorAll('details.full-code').forEach((d) => ((d as HTMLDetailsElement).open = true));
+        window.print();
+      } }, t('receipt.print')),
       h('button', { type: 'button', onclick: async () => {
         try {
-          await navigator.clipboard.writeText(r.tracking);
+          await navigator.clipboard.writeText(short);
           copied.textContent = t('receipt.copied');
         } catch {
           const sel = getSelection();
-          const code = ctx.root.querySelector('.tracking');
+          const code = ctx.root.querySelector('[data-testid=short-code]');
           if (sel && code) sel.selectAllChildren(code);
         }
       } }, t('receipt.copy')),
       download,
       h('a', { class: 'button', href: `#/check/${r.tracking}` }, t('receipt.check')),
+      h('a', { class: 'button', href: '#/ballots' }, t('receipt.box')),
       copied,
     ),
   );
@@ -277,11 +310,14 @@ function renderAudit(ctx: Ctx, enc: U.EncryptedBallot, payload: Uint8Array, _che
   clear(
     ctx.root,
     h('h1', {}, t('audit.heading')),
+    h('p', { class: 'notice big', 'data-testid': 'audit-not-cast' }, t('audit.notCast')),
     h('p', {}, t('audit.text')),
-    h('p', { class: 'ok', 'data-testid': 'audit-ok' }, t('audit.ok')),
-    h('h2', {}, t('receipt.tracking')),
-    h('code', { class: 'hex tracking', 'data-testid': 'audit-tracking' }, U.toHex(enc.tracking)),
     h('div', { 'data-testid': 'audit-choices' }, choicesList(ctx, opened.selections)),
+    h('p', { class: 'ok', 'data-testid': 'audit-ok' }, t('audit.ok')),
+    h('h2', {}, t('audit.codeHeading')),
+    h('p', { class: 'code big', 'data-testid': 'audit-short' }, shortCode(U.toHex(enc.tracking))),
+    h('p', {}, t('audit.second')),
+    fullCode(U.toHex(enc.tracking), 'audit-tracking'),
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'primary', 'data-testid': 'start-again', onclick: () => renderBallot(ctx) }, t('audit.again')),
     ),

@@ -28,7 +28,17 @@ export function manifest({ registrationSeconds, votingSeconds }) {
   const opens = now + registrationSeconds * 1000;
   const closes = opens + votingSeconds * 1000;
   const times = { opens, closes };
-  const candidates = Array.from({ length: 4 }, (_, i) => `{ id = "cand-${i + 1}", name = "Candidate ${i + 1} / Кандидат ${i + 1}" }`).join(',\n  ');
+  // Display texts in both languages (spec/record.md §R2.5): the pages show
+  // these, never the ids; `name`/`title` are the fallbacks.
+  const people = [
+    ['Анна Иванова', 'Anna Ivanova', 'Партия «Сады»', 'Gardens Party', '1970 г. р., инженер', 'born 1970, engineer'],
+    ['Борис Петров', 'Boris Petrov', 'самовыдвижение', 'independent', '1965 г. р., учитель', 'born 1965, teacher'],
+    ['Вера Смирнова', 'Vera Smirnova', 'Партия «Мосты»', 'Bridges Party', '1982 г. р., врач', 'born 1982, doctor'],
+    ['Григорий Орлов', 'Grigory Orlov', 'самовыдвижение', 'independent', '1958 г. р., пенсионер', 'born 1958, pensioner'],
+  ];
+  const candidates = people
+    .map(([ru, en, pru, pen, dru, den], i) => `{ id = "cand-${i + 1}", name = "Candidate ${i + 1}", names = { ru = "${ru}", en = "${en}" }, parties = { ru = "${pru}", en = "${pen}" }, descriptions = { ru = "${dru}", en = "${den}" } }`)
+    .join(',\n  ');
   const text = `id = "e2e-2026"
 kind = "election"
 title = { ru = "Проверочные выборы", en = "Test election" }
@@ -54,27 +64,33 @@ t = 2
 [[regions]]
 id = "r1"
 name = "Region One"
+names = { ru = "Центральный регион", en = "Central Region" }
 [[regions.districts]]
 id = "d1"
 name = "District One"
-precincts = [{ id = "p1", name = "Precinct 1" }, { id = "p2", name = "Precinct 2" }]
+names = { ru = "Северный округ", en = "North District" }
+precincts = [{ id = "p1", name = "Precinct 1", names = { ru = "Участок №1", en = "Polling station 1" } }, { id = "p2", name = "Precinct 2", names = { ru = "Участок №2", en = "Polling station 2" } }]
 [[regions.districts]]
 id = "d2"
 name = "District Two"
-precincts = [{ id = "p3", name = "Precinct 3" }]
+names = { ru = "Южный округ", en = "South District" }
+precincts = [{ id = "p3", name = "Precinct 3", names = { ru = "Участок №3", en = "Polling station 3" } }]
 
 [[contests]]
 id = "question"
 kind = "question"
-title = "Do you approve the new park? / Одобряете ли вы новый парк?"
+title = "Do you approve the new park?"
+titles = { ru = "Одобряете ли вы новый парк?", en = "Do you approve the new park?" }
+descriptions = { ru = "Парк на месте старого рынка.", en = "A park where the old market is." }
 min = 1
 max = 1
-options = [{ id = "yes", name = "Yes / Да" }, { id = "no", name = "No / Нет" }]
+options = [{ id = "yes", name = "Yes", names = { ru = "Да", en = "Yes" } }, { id = "no", name = "No", names = { ru = "Нет", en = "No" } }]
 
 [[contests]]
 id = "council"
 kind = "candidates"
-title = "City council: up to two candidates / Городской совет: не более двух"
+title = "City council"
+titles = { ru = "Городской совет: не более двух кандидатов", en = "City council: up to two candidates" }
 min = 0
 max = 2
 districts = ["d1"]
@@ -86,19 +102,21 @@ options = [
 [[contests]]
 id = "budget"
 kind = "question"
-title = "Participatory budget: give up to 3 points / Бюджет: до 3 баллов"
+title = "Participatory budget"
+titles = { ru = "Бюджет района: до 3 баллов", en = "District budget: up to 3 points" }
 min = 0
 max = 3
 option_max = 2
-options = [{ id = "roads", name = "Roads / Дороги" }, { id = "schools", name = "Schools / Школы" }, { id = "parks", name = "Parks / Парки" }]
+options = [{ id = "roads", name = "Roads", names = { ru = "Дороги", en = "Roads" } }, { id = "schools", name = "Schools", names = { ru = "Школы", en = "Schools" } }, { id = "parks", name = "Parks", names = { ru = "Парки", en = "Parks" } }]
 
 [[contests]]
 id = "list"
 kind = "party-list"
-title = "Party list / Партийный список"
+title = "Party list"
+titles = { ru = "Партийный список", en = "Party list" }
 min = 1
 max = 1
-options = [{ id = "party-a", name = "Party A", party = "A" }, { id = "party-b", name = "Party B", party = "B" }, { id = "party-c", name = "Party C", party = "C" }]
+options = [{ id = "party-a", name = "Party A", party = "A", names = { ru = "Партия «Сады»", en = "Gardens Party" } }, { id = "party-b", name = "Party B", party = "B", names = { ru = "Партия «Мосты»", en = "Bridges Party" } }, { id = "party-c", name = "Party C", party = "C", names = { ru = "Партия «Реки»", en = "Rivers Party" } }]
 `;
   return { text, times };
 }
@@ -144,6 +162,7 @@ export const REGISTRY_CSV = `voter_id,full_name,birth_date,document_number,phone
 v1,Alice Smith,1980-01-02,4508 111111,+79160000001,,p1,2015-01-01
 v2,Борис Иванов,1975-03-04,4508 222222,+79160000002,,p2,2016-02-03
 v3,Carol Late,1990-05-06,4508 333333,+79160000003,,p3,2021-01-01
+v4,Дарья Смирнова,1949-07-08,4508 444444,+79160000004,,p1,2010-01-01
 `;
 
 export class Election {

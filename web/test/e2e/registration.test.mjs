@@ -53,7 +53,7 @@ async function shot(page, name) {
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
-  election = await Election.start({ registration: true, registrationSeconds: Number(process.env.E2E_REGISTRATION_S ?? 35), votingSeconds: Number(process.env.E2E_VOTING_S ?? 40) });
+  election = await Election.start({ registration: true, registrationSeconds: Number(process.env.E2E_REGISTRATION_S ?? 60), votingSeconds: Number(process.env.E2E_VOTING_S ?? 40) });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -90,7 +90,7 @@ test('apply → one-time code from the outbox → the device registers its crede
   await shot(page, 'reg-02-code');
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByRole('heading', { level: 1, name: 'This device is registered' }).waitFor();
-  await page.getByText('You vote in district d1, precinct p1.', { exact: false }).waitFor();
+  await page.getByText('You vote in North District, Polling station 1.', { exact: false }).waitFor();
   const credential = (await page.getByTestId('public-credential').textContent()).trim();
   assert.match(credential, /^[0-9a-f]{64}$/);
   await shot(page, 'reg-03-registered');
@@ -132,7 +132,7 @@ test('voters who are not approved are told why (en and ru)', async () => {
   await apply(page, { name: 'Nobody Known', birth: '1980-01-02', doc: '9999999999', phone: '+79160000009' });
   await page.getByTestId('apply-result').getByText('Refused: no voter with this identity document is in the registry. (code not_in_registry)').waitFor();
   await apply(page, { name: 'Alice Smyth', birth: '1980-01-02', doc: '4508111111', phone: '+79160000001' });
-  await page.getByTestId('apply-result').getByText(/code (personal_data_mismatch|duplicate_application)\)$/).waitFor();
+  await page.getByTestId('apply-result').getByText(/code personal_data_mismatch\)$|^You are already approved for online voting\./).waitFor();
   await apply(page, { name: 'Carol Late', birth: '1990-05-06', doc: '4508 333333', phone: '+79160000003' });
   await page.getByTestId('apply-result').getByText('Refused: your portal account was created after the cutoff date for this vote. (code account_created_after_cutoff)').waitFor();
   await shot(page, 'reg-04-refused');
@@ -166,7 +166,7 @@ test('withdrawal in Russian at 360 px: a confirm step, then the server\'s answer
   await page.getByRole('link', { name: 'Отозвать заявление на электронное голосование' }).click();
   await page.getByRole('heading', { level: 1, name: 'Отзыв заявления на электронное голосование' }).waitFor();
   assert.equal(await page.getByTestId('withdraw-state').getAttribute('data-state'), 'approved');
-  await page.getByText('Ваше заявление одобрено: округ d1, участок p2.').waitFor();
+  await page.getByText('Ваше заявление одобрено: Северный округ, Участок №2.').waitFor();
   await shot(page, 'reg-08-withdraw-ru-360');
   // Keyboard only: the button, then the confirm step takes the focus.
   await page.getByTestId('withdraw').focus();
@@ -190,6 +190,62 @@ test('withdrawal in Russian at 360 px: a confirm step, then the server\'s answer
   assert.deepEqual(page.errors, []);
 });
 
+let darya;
+
+/** The visible text of <main> outside codes and technical details has no Latin word (error codes and zone names aside). */
+async function noEnglish(page, what) {
+  const text = await page.evaluate(() => {
+    const m = document.querySelector('main').cloneNode(true);
+    m.querySelectorAll('details, code, .code, select').forEach((e) => e.remove());
+    return m.textContent;
+  });
+  const words = (text.replace(/\(код [a-z_]+\)/g, '').match(/[A-Za-z]{3,}/g) ?? []).filter((w) => !['urna', 'GMT', 'UTC'].includes(w));
+  assert.deepEqual(words, [], `${what}: English words on a Russian page: ${text}`);
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 360, `${what}: no horizontal scrolling at 360 px (scrollWidth ${width})`);
+}
+
+test('a 75-year-old voter in Moscow, in Russian at 360 px: apply, apply again, log in', async () => {
+  const context = await browser.newContext({ viewport: { width: 360, height: 800 }, locale: 'ru-RU', timezoneId: 'Europe/Moscow' });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  await page.goto(election.base + '/');
+  await page.evaluate(() => localStorage.setItem('urna.lang', 'ru'));
+  await page.reload();
+  // Home: the title, the dates in her time zone, and what she can do now.
+  await page.getByTestId('election-now').waitFor();
+  assert.equal((await page.getByTestId('election-title').textContent()).trim(), 'Проверочные выборы');
+  assert.match(await page.getByTestId('election-dates').textContent(), /^Голосование: с .* 20\d\d г\. в .* GMT\+3 до /);
+  assert.match(await page.getByTestId('election-now').textContent(), /^Голосование ещё не началось/);
+  await noEnglish(page, 'home');
+  await shot(page, 'reg-13-home-ru-360');
+  await page.goto(election.base + '/#/vote');
+  await apply(page, { name: 'Дарья Смирнова', birth: '1949-07-08', doc: '4508 444444', phone: '+79160000004' });
+  await page.getByTestId('apply-result').getByText(/^Заявление одобрено/).waitFor();
+  // Pressing "Apply" again is not a red refusal: it says what to do next (13.7).
+  await page.locator('form button[type=submit]').first().click();
+  await page.getByTestId('already-applied').getByText('Ваше заявление на онлайн-голосование уже одобрено. Дальше: войдите ниже с одноразовым кодом.').waitFor();
+  assert.equal(await page.getByTestId('apply-result').locator('.error').count(), 0);
+  await noEnglish(page, 'apply');
+  await shot(page, 'reg-14-already-approved-ru-360');
+  await page.fill('#login-doc', '4508 444444');
+  await page.fill('#login-birth', '1949-07-08');
+  await page.getByRole('button', { name: 'Прислать код' }).click();
+  await page.locator('#login-code').waitFor();
+  await page.fill('#login-code', election.codeFor('+79160000004'));
+  await page.getByRole('button', { name: 'Войти' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Устройство зарегистрировано' }).waitFor();
+  await page.getByText('Вы голосуете: Северный округ, Участок №1.', { exact: false }).waitFor();
+  await noEnglish(page, 'registered');
+  // Before the open the ballot is not offered.
+  await page.getByRole('button', { name: 'Перейти к бюллетеню' }).click();
+  await page.getByTestId('ballot-closed').getByText(/^Бюллетень появится здесь, когда откроется голосование/).waitFor();
+  await noEnglish(page, 'ballot before open');
+  await shot(page, 'reg-15-ballot-not-yet-ru-360');
+  darya = page;
+});
+
 test('the registered voter votes; the receipt checks', async () => {
   await election.open();
   const page = alice;
@@ -199,8 +255,8 @@ test('the registered voter votes; the receipt checks', async () => {
   await page.getByRole('heading', { level: 1, name: 'Ballot' }).waitFor();
   // The council contest says order = "random": each load shows a permutation
   // of its options (record.md §R2.4); the other contests keep the manifest's order.
-  const council = () => page.locator('fieldset[data-contest=council] .option label').allTextContents();
-  const manifestOrder = [1, 2, 3, 4].map((i) => `Candidate ${i} / Кандидат ${i}`);
+  const council = () => page.locator('fieldset[data-contest=council] .option label .name').allTextContents();
+  const manifestOrder = ['Anna Ivanova', 'Boris Petrov', 'Grigory Orlov', 'Vera Smirnova'];
   const orders = new Set();
   for (let load = 0; load < 6; load++) {
     if (load > 0) {
@@ -211,7 +267,7 @@ test('the registered voter votes; the receipt checks', async () => {
     const shown = await council();
     assert.deepEqual([...shown].sort(), manifestOrder);
     orders.add(shown.join('|'));
-    assert.deepEqual(await page.locator('fieldset[data-contest=list] .option label').allTextContents(), ['Party A', 'Party B', 'Party C']);
+    assert.deepEqual(await page.locator('fieldset[data-contest=list] .option label .name').allTextContents(), ['Gardens Party', 'Bridges Party', 'Rivers Party']);
   }
   assert.ok(orders.size > 1, `the council options were shown in one order on 6 loads: ${[...orders]}`);
   // The shuffled contest says so above its options, and its fieldset points
@@ -222,14 +278,14 @@ test('the registered voter votes; the receipt checks', async () => {
   assert.ok((await page.locator('fieldset[data-contest=council]').getAttribute('aria-describedby')).split(' ').includes(noticeId));
   assert.equal(await page.locator('[data-testid=order-notice]').count(), 1);
   const shownNow = await council();
-  await page.getByLabel('Yes / Да').check();
-  await page.getByLabel('Candidate 2 / Кандидат 2').check();
-  await page.getByLabel('Candidate 4 / Кандидат 4').check();
-  await page.getByLabel('Party B').check();
+  await page.getByLabel('Yes', { exact: true }).check();
+  await page.getByLabel('Boris Petrov').check();
+  await page.getByLabel('Grigory Orlov').check();
+  await page.getByLabel('Bridges Party', { exact: true }).check();
   await page.getByRole('button', { name: 'Review my choices' }).click();
   // The review lists the council choices in the order they were shown.
   const reviewed = await page.locator('dl.review dd[data-contest=council] li').allTextContents();
-  assert.deepEqual(reviewed, shownNow.filter((n) => /Candidate [24] /.test(n)));
+  assert.deepEqual(reviewed, shownNow.filter((n) => /Boris Petrov|Grigory Orlov/.test(n)));
   await page.getByRole('button', { name: 'Encrypt the ballot' }).click();
   await page.getByTestId('pre-tracking').waitFor();
   const pre = (await page.getByTestId('pre-tracking').textContent()).trim();
@@ -240,7 +296,42 @@ test('the registered voter votes; the receipt checks', async () => {
   await shot(page, 'reg-06-receipt');
   await page.getByRole('link', { name: 'Check this receipt' }).click();
   await page.getByTestId('check-verdict').waitFor();
-  assert.equal((await page.getByTestId('check-verdict').textContent()).trim(), 'Your ballot is on the board.');
+  assert.equal((await page.getByTestId('check-verdict').textContent()).trim(), 'Your ballot is in the public ballot box.');
+  assert.deepEqual(page.errors, []);
+});
+
+test('she votes, audits, casts and checks, all in Russian at 360 px', async () => {
+  const page = darya;
+  await page.goto(election.base + '/#/');
+  await page.getByTestId('election-now').getByText(/^Голосование идёт, до /).waitFor();
+  await page.goto(election.base + '/#/vote');
+  await page.getByRole('button', { name: 'Перейти к бюллетеню' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Бюллетень' }).waitFor();
+  const ballot = await page.locator('main').textContent();
+  for (const s of ['Проверочные выборы', 'Округ: Северный округ', 'Одобряете ли вы новый парк?', 'Парк на месте старого рынка.', 'Анна Иванова', 'Партия «Сады»', '1970 г. р., инженер']) assert.ok(ballot.includes(s), `${s} in ${ballot}`);
+  await noEnglish(page, 'ballot');
+  await page.getByLabel('Да', { exact: true }).check();
+  await page.getByLabel('Анна Иванова').check();
+  await page.getByLabel('Партия «Реки»', { exact: true }).check();
+  await page.getByRole('button', { name: 'Проверить выбор' }).click();
+  await noEnglish(page, 'review');
+  await page.getByRole('button', { name: 'Зашифровать бюллетень' }).click();
+  await page.getByTestId('audit').click();
+  await page.getByTestId('audit-not-cast').waitFor();
+  await noEnglish(page, 'audit');
+  await page.getByTestId('start-again').click();
+  await page.getByRole('button', { name: 'Проверить выбор' }).click();
+  await page.getByRole('button', { name: 'Зашифровать бюллетень' }).click();
+  await page.getByTestId('cast').click();
+  await page.getByTestId('short-code').waitFor();
+  await noEnglish(page, 'receipt');
+  await shot(page, 'reg-16-receipt-ru-360');
+  await page.getByRole('link', { name: 'Проверить эту квитанцию' }).click();
+  await page.getByTestId('check-verdict').getByText('Ваш бюллетень лежит в публичной урне.').waitFor();
+  const marks = await page.locator('ul.steps li').evaluateAll((els) => els.map((e) => [e.dataset.status, e.querySelector('.mark')?.textContent]));
+  for (const [status, mark] of marks) assert.equal(mark === '✓', status === 'ok');
+  await noEnglish(page, 'check');
+  await shot(page, 'reg-17-check-ru-360');
   assert.deepEqual(page.errors, []);
 });
 
@@ -273,8 +364,8 @@ test('the withdrawn voter tries to vote: the server refuses the ballot with the 
   await page.reload();
   await page.getByRole('button', { name: 'Continue to the ballot' }).click();
   await page.getByRole('heading', { level: 1, name: 'Ballot' }).waitFor();
-  await page.getByLabel('Yes / Да').check();
-  await page.getByLabel('Party A').check();
+  await page.getByLabel('Yes', { exact: true }).check();
+  await page.getByLabel('Gardens Party', { exact: true }).check();
   await page.getByRole('button', { name: 'Review my choices' }).click();
   await page.getByRole('button', { name: 'Encrypt the ballot' }).click();
   await page.getByTestId('cast').click();

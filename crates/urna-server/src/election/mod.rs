@@ -11,6 +11,7 @@ mod body;
 mod clock;
 mod errors;
 mod journal;
+mod names;
 mod phase;
 mod public;
 mod resume;
@@ -45,6 +46,7 @@ pub(crate) fn routes() -> Router<AppState> {
             get(public::get_manifest).post(admin::publish),
         )
         .route("/election/style/{district}", get(public::style))
+        .route("/election/names", get(names::names))
         .route("/election/status", get(public::status))
         .route(
             "/election/ceremony",
