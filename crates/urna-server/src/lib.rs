@@ -13,6 +13,8 @@
 mod board;
 pub mod election;
 mod error;
+pub mod limits;
+pub mod observers;
 pub mod registration;
 mod web;
 
@@ -30,6 +32,7 @@ pub struct AppState {
     election: ElectionService,
     web: web::WebAssets,
     cosignatures: board::Cosignatures,
+    limits: limits::Limits,
 }
 
 impl AppState {
@@ -46,6 +49,7 @@ impl AppState {
             store,
             web: web::WebAssets::default(),
             cosignatures: board::Cosignatures::default(),
+            limits: limits::Limits::default(),
         }
     }
 
@@ -70,6 +74,7 @@ impl AppState {
                 election,
                 web: web::WebAssets::default(),
                 cosignatures: board::Cosignatures::default(),
+                limits: limits::Limits::default(),
             },
             report,
         ))
@@ -79,6 +84,13 @@ impl AppState {
     /// from any key whose cosignature verifies; spec/board.md §B10).
     pub fn with_observers(self, keys: Vec<urna_board::VerifierKey>) -> Self {
         self.cosignatures.restrict_to(keys);
+        self
+    }
+
+    /// Serves under these connection and read limits (spec/api.md §A8)
+    /// instead of the defaults.
+    pub fn with_limits(mut self, limits: limits::Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -114,13 +126,13 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves [`app`] on `listener` until `shutdown` resolves.
+/// Serves [`app`] on `listener` until `shutdown` resolves, under the
+/// state's connection and read limits ([`limits::serve`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.limits;
+    limits::serve(listener, app(state), limits, shutdown).await
 }

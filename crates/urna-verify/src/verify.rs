@@ -401,6 +401,7 @@ struct Verifier {
 
     ceremony: CeremonyRecord,
     joint_key: Option<Element>,
+    observers: crate::observers::Observers,
     fp: Option<Fingerprint>,
     vks: BTreeMap<u16, Element>,
 
@@ -487,6 +488,7 @@ impl Verifier {
                 complaints: Vec::new(),
             },
             joint_key: None,
+            observers: crate::observers::Observers::default(),
             fp: None,
             vks: BTreeMap::new(),
             cred_seq: Seq::default(),
@@ -692,7 +694,11 @@ impl Verifier {
         }
         self.checks.checked("checkpoint.signature", 1);
         let final_cp = match (source.final_checkpoint)() {
-            Ok(bytes) => self.check_note("checkpoint.signature", CHECKPOINT_FILE, &bytes, &key),
+            Ok(bytes) => {
+                let cp = self.check_note("checkpoint.signature", CHECKPOINT_FILE, &bytes, &key);
+                (self.observers).final_note(&bytes, &key, &mut self.checks, &mut self.summary);
+                cp
+            }
             Err(e) => {
                 self.checks.fail(
                     "checkpoint.signature",
@@ -746,6 +752,9 @@ impl Verifier {
     // ---- per entry ---------------------------------------------------------
 
     fn entry(&mut self, index: u64, offset: u64, kind: EntryKind, payload: &[u8], code: &[u8; 32]) {
+        if kind == EntryKind::AdminAction && payload.get(1) == Some(&crate::observers::SUB_TAG) {
+            return self.observers.entry(index, payload, &mut self.checks);
+        }
         let list = kind == EntryKind::AdminAction && payload.get(1) == Some(&2);
         if list || matches!(kind, EntryKind::Complaint | EntryKind::ComplaintAnswer) {
             self.notice(index, kind, payload);
@@ -953,6 +962,7 @@ impl Verifier {
                 let k = Element::decode_non_identity(&arr).map_err(pe)?;
                 self.joint_key = Some(k);
                 self.fp = Some(Fingerprint::election(&self.manifest_hash, &k));
+                self.summary.fingerprint = self.fp.as_ref().map(|f| hex::encode(f.0));
                 self.checks.checked("key_ceremony", 1);
                 if self.manifest.is_none() {
                     return Err("no valid manifest to bind the ceremony to".into());

@@ -184,12 +184,15 @@ pub async fn serve(
     registration: &RegistrationService,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    // spec/api.md §A8: the same limits as `crate::serve`; requests carry
+    // ConnectInfo<SocketAddr>.
+    let limits = state.limits;
+    crate::limits::serve(
         listener,
-        app_with_registration(state, registration)
-            .into_make_service_with_connect_info::<SocketAddr>(),
+        app_with_registration(state, registration),
+        limits,
+        shutdown,
     )
-    .with_graceful_shutdown(shutdown)
     .await
 }
 
