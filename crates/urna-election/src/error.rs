@@ -39,6 +39,13 @@ pub enum RecordError {
         /// Its value.
         value: u8,
     },
+    /// A key that is not a verifier key of the required type in its one
+    /// canonical text form (spec/board.md §B7.2; record.md §R16).
+    #[error("{field}: not a valid key")]
+    BadKey {
+        /// Which field.
+        field: &'static str,
+    },
     /// A text field is empty, too long, not UTF-8 or holds a control
     /// character (spec/record.md §R13).
     #[error("{field}: not a valid text (1 to {max} bytes of UTF-8, no control characters)")]
@@ -58,6 +65,7 @@ impl RecordError {
             RecordError::BadIdentifier { .. } => "bad_identifier",
             RecordError::NotCanonicalOrder { .. } => "not_canonical_order",
             RecordError::Chunks(_) => "inconsistent_chunks",
+            RecordError::BadKey { .. } => "bad_key",
             RecordError::UnknownTag { .. } => "unknown_tag",
             RecordError::BadText { .. } => "bad_text",
         }

@@ -8,6 +8,7 @@
 //! recompute a payload and compare bytes.
 
 pub mod commission;
+pub mod observers;
 
 use sha2::{Digest, Sha256};
 use urna_board::MAX_PAYLOAD_LEN;

@@ -57,6 +57,17 @@ impl Cosignatures {
         }
     }
 
+    /// Whether a stored cosignature line may be served: with an
+    /// allow-list, only its observers' (spec/board.md §B10.3), also for
+    /// lines stored before the list was configured.
+    fn serves(&self, sig: &urna_board::NoteSignature) -> bool {
+        self.allowed.lock().is_ok_and(|allowed| {
+            allowed
+                .as_ref()
+                .is_none_or(|list| crate::observers::signed_by_one_of(sig, list))
+        })
+    }
+
     fn allowed(&self, key: &VerifierKey) -> bool {
         self.allowed.lock().is_ok_and(|allowed| {
             allowed
@@ -68,8 +79,9 @@ impl Cosignatures {
 
 /// The board's note for a checkpoint with the cosignatures held for its
 /// size appended (board.md §B7.4: lines are appended).
-fn publish(store: &BoardStore, cp: &SignedCheckpoint) -> String {
-    let sigs = store.cosignatures(cp.size());
+fn publish(store: &BoardStore, cp: &SignedCheckpoint, allowed: &Cosignatures) -> String {
+    let mut sigs = store.cosignatures(cp.size());
+    sigs.retain(|s| allowed.serves(s));
     if sigs.is_empty() {
         return cp.text().to_owned();
     }
@@ -233,7 +245,7 @@ fn note_response(text: String, policy: &'static str) -> Response {
 /// note), with the observers' cosignatures received for it.
 async fn latest_checkpoint(State(state): State<AppState>) -> Response {
     let cp = state.store.latest_checkpoint();
-    note_response(publish(&state.store, &cp), LATEST)
+    note_response(publish(&state.store, &cp, &state.cosignatures), LATEST)
 }
 
 /// `GET /board/key`: the board's verifier key (board.md §B7.2), so that a
@@ -354,7 +366,10 @@ async fn checkpoint_at(
     let size = decimal("size", &path_param(size)?)?;
     let cp = blocking(&state.store, move |s| Ok(s.checkpoint(size)?)).await?;
     // Observers may add cosignatures later.
-    Ok(note_response(publish(&state.store, &cp), SHORT))
+    Ok(note_response(
+        publish(&state.store, &cp, &state.cosignatures),
+        SHORT,
+    ))
 }
 
 /// `GET /board/entries?start=S[&end=E]`: entries `S..E`, at most one page

@@ -21,11 +21,12 @@ mod board;
 pub mod election;
 mod error;
 mod json;
+pub mod limits;
+pub mod observers;
 pub mod registration;
 mod state;
 mod web;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -70,19 +71,16 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(json::limit::DEFAULT))
 }
 
-/// Serves [`app`] on `listener` until `shutdown` resolves, with each
-/// request's peer address (the one-time-code rate limit per address).
+/// Serves [`app`] on `listener` until `shutdown` resolves, under the
+/// state's connection and read limits ([`limits::serve`]); each request
+/// carries its peer address (the one-time-code rate limit per address).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let limits = state.limits;
+    limits::serve(listener, app(state), limits, shutdown).await
 }
 
 /// The election as registration sees it: its board, in the engine's order.

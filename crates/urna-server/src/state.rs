@@ -22,6 +22,8 @@ pub struct AppState {
     pub(crate) cosignatures: board::Cosignatures,
     /// Voter registration (spec/registration.md §G9), when served.
     pub(crate) registration: Option<RegistrationService>,
+    /// Connection and read limits of [`crate::serve`] (spec/api.md §A8).
+    pub(crate) limits: crate::limits::Limits,
 }
 
 /// Puts an [`AppState`] together: the board store and the election's
@@ -95,6 +97,7 @@ impl AppState {
             web: web::WebAssets::default(),
             cosignatures: board::Cosignatures::default(),
             registration,
+            limits: crate::limits::Limits::default(),
         }
     }
 
@@ -130,6 +133,13 @@ impl AppState {
     /// from any key whose cosignature verifies; spec/board.md §B10).
     pub fn with_observers(self, keys: Vec<urna_board::VerifierKey>) -> Self {
         self.cosignatures.restrict_to(keys);
+        self
+    }
+
+    /// Serves under these connection and read limits (spec/api.md §A8)
+    /// instead of the defaults.
+    pub fn with_limits(mut self, limits: crate::limits::Limits) -> Self {
+        self.limits = limits;
         self
     }
 

@@ -15,13 +15,16 @@
 //!   0 valid, 1 invalid, 2 unusable input.
 //! * [`RecordWriter`] writes the record folder for an exporter.
 
+mod board_tally;
 mod manifest;
 mod notices;
+mod observers;
 pub mod record;
 mod report;
 mod stream;
 mod verify;
 
+pub use board_tally::{BEFORE_DECRYPTION, BoardTally, decryptable_tally, tally_of};
 pub use record::RecordWriter;
 pub use report::{
     CHECKS, CheckReport, Failure, FailureHook, MAX_FAILURES_PER_CHECK, Report, Summary,

@@ -97,6 +97,10 @@ pub const CHECKS: &[(&str, &str)] = &[
         "complaints and answers: well formed, numbered, each answer after its complaint (§R13–§R14)",
     ),
     (
+        "observers",
+        "the observer list is well formed; the final checkpoint's cosignatures are listed observers' (§R16)",
+    ),
+    (
         "precinct_lists",
         "precinct list hashes; voted-online rows equal the voters with a ballot (§R15)",
     ),
@@ -144,6 +148,8 @@ pub struct Summary {
     pub election: Option<String>,
     /// SHA-256 of the manifest, hex.
     pub manifest_hash: Option<String>,
+    /// F_election of the manifest and the published joint key, hex.
+    pub fingerprint: Option<String>,
     /// Sealed credentials.
     pub credentials: u64,
     /// `ballot` entries.
@@ -164,6 +170,10 @@ pub struct Summary {
     pub voted_online_lists: (u64, u64),
     /// Rows of those lists (the last list of each precinct).
     pub voted_online_rows: u64,
+    /// Observers on the board's last observer list (§R16).
+    pub observers: u64,
+    /// Of them, those whose cosignature of the final checkpoint verifies.
+    pub cosigned_by: u64,
 }
 
 /// The verdict on a record.

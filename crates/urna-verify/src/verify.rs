@@ -180,6 +180,7 @@ struct Verifier {
 
     ceremony: CeremonyRecord,
     joint_key: Option<Element>,
+    observers: crate::observers::Observers,
     fp: Option<Fingerprint>,
     vks: BTreeMap<u16, Element>,
 
@@ -274,6 +275,7 @@ impl Verifier {
                 complaints: Vec::new(),
             },
             joint_key: None,
+            observers: crate::observers::Observers::default(),
             fp: None,
             vks: BTreeMap::new(),
             cred_seq: Seq::default(),
@@ -406,7 +408,11 @@ impl Verifier {
         self.checks.checked("checkpoint.signature", 1);
         let final_cp = match (source.final_checkpoint)() {
             Ok(bytes) => {
-                self.check_note("checkpoint.signature", None, CHECKPOINT_FILE, &bytes, &key)
+                let cp =
+                    self.check_note("checkpoint.signature", None, CHECKPOINT_FILE, &bytes, &key);
+                // spec/board.md §B10.3: whose cosignatures count is on the board.
+                (self.observers).final_note(&bytes, &key, &mut self.checks, &mut self.summary);
+                cp
             }
             Err(e) => {
                 self.checks.fail(
@@ -450,6 +456,10 @@ impl Verifier {
             EntryKind::AdminAction => match admin_sub_tag(payload) {
                 Ok(SUB_TAG_TALLY) => {}
                 Ok(SUB_TAG_PRECINCT_LIST) => return self.notice(index, kind, payload),
+                // record.md §R16: the observer list.
+                Ok(crate::observers::SUB_TAG) => {
+                    return self.observers.entry(index, payload, &mut self.checks);
+                }
                 Ok(other) => {
                     let msg = format!("unknown_tag: admin_action sub-tag {other}");
                     return self.checks.fail("entries.envelope", Some(index), msg);

@@ -18,6 +18,9 @@ use urna_registry::{CommissionSecret, RegistrationConfig, Registry};
 use urna_server::registration::RegistrationService;
 use urna_store::BoardStore;
 
+#[path = "serve_hardening.rs"]
+mod hardening;
+
 /// Options of `urna serve`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeOpts {
@@ -43,6 +46,10 @@ pub struct ServeOpts {
     pub web: PathBuf,
     #[command(flatten)]
     pub registration: RegistrationOpts,
+    #[command(flatten)]
+    pub limits: hardening::LimitOpts,
+    #[command(flatten)]
+    pub observers: hardening::ObserverOpts,
 }
 
 /// Voter registration options of `urna serve` (spec/registration.md §G9).
@@ -298,12 +305,14 @@ pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
             opts.web.display()
         );
     }
+    state = state.with_limits(opts.limits.limits());
     let store = state.store().clone();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .with_context(|| format!("listening on {}", opts.listen))?;
+        opts.observers.apply(&state, report.observers.as_ref()).await?;
         eprintln!(
             "urna: serving board {} (size {}) on http://{}\nurna: board key {}\nurna: election phase {} ({} ballots and audits replayed, {} registrations pending{})",
             store.origin(),

@@ -35,12 +35,20 @@ pub struct ServerOpts {
     /// trustees' messages (polling every second) instead of failing at once.
     #[arg(long, value_name = "SECONDS", default_value_t = 0, requires = "server")]
     pub wait: u64,
+    /// With --server: the board's verifier key (text, or a file holding
+    /// it) as the election authority publishes it. `decrypt` checks the
+    /// board it recomputes the tally from against this key; without it,
+    /// the key the server serves is trusted on first use.
+    #[arg(long, value_name = "KEY", requires = "server")]
+    pub board_key: Option<String>,
 }
 
 /// A server and this trustee's token.
 #[derive(Debug)]
 pub struct Remote {
+    url: String,
     base: BaseUrl,
+    board_key: Option<String>,
     token: Zeroizing<String>,
     wait: Duration,
 }
@@ -92,7 +100,9 @@ impl Remote {
             bail!("the trustee token is empty");
         }
         Ok(Some(Remote {
+            url: url.clone(),
             base,
+            board_key: o.board_key.clone(),
             token,
             wait: Duration::from_secs(o.wait),
         }))
@@ -215,8 +225,56 @@ impl Remote {
         Ok(())
     }
 
-    /// The encrypted tally's payloads.
+    /// The encrypted tally's payloads: the board's, recomputed and checked
+    /// here (spec/trustee.md §T1.1). The server's `GET /election/tally`
+    /// and its published fingerprint must be exactly the board's, or the
+    /// trustee refuses before anything is decrypted.
     pub fn tally(&self) -> anyhow::Result<Vec<Vec<u8>>> {
+        let board = self.board_tally()?;
+        let served = self.served_tally()?;
+        if served != board.payloads {
+            bail!(
+                "refusing to decrypt: the tally the server serves (GET /election/tally) is not \
+                 the tally recomputed from its board ({} entries, checked against the signed \
+                 checkpoint); nothing was decrypted",
+                board.entries
+            );
+        }
+        if self.fingerprint()? != board.fingerprint {
+            bail!(
+                "refusing to decrypt: the fingerprint the server publishes is not the board's; \
+                 nothing was decrypted"
+            );
+        }
+        Ok(board.payloads)
+    }
+
+    /// Downloads the board up to its latest signed checkpoint into a
+    /// temporary record folder and has the verifier check it and return
+    /// its tally (spec/trustee.md §T1.1).
+    fn board_tally(&self) -> anyhow::Result<urna_verify::BoardTally> {
+        let board = crate::mirror::Remote::connect(&self.url, self.board_key.as_deref())?;
+        if !board.pinned {
+            eprintln!(
+                "urna trustee: trusting the board key served by {} ({}); pin it with --board-key",
+                board.base, board.key
+            );
+        }
+        let served = board.check(board.checkpoint_text()?)?;
+        let size = served.checkpoint.size();
+        let tmp = tempfile::tempdir().context("creating a temporary folder")?;
+        let dir = tmp.path().join("record");
+        let mut mirror = crate::mirror::Mirror::create(&dir, &board.key)?;
+        mirror.keep_checkpoint(size, &served.text, true)?;
+        board.entries(0, size, |e| mirror.append(e))?;
+        mirror.flush()?;
+        drop(mirror);
+        urna_verify::decryptable_tally(&dir)
+            .map_err(|e| anyhow!("refusing to decrypt: {e}; nothing was decrypted"))
+    }
+
+    /// What the server calls the tally (`GET /election/tally`).
+    fn served_tally(&self) -> anyhow::Result<Vec<Vec<u8>>> {
         let v = self.json("GET", "/election/tally", false, None)?;
         v["payloads"]
             .as_array()

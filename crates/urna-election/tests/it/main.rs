@@ -2,6 +2,7 @@
 //! `tests/*.rs` used to be its own binary linking the whole stack).
 //! Run one module with `cargo test -p urna-election --test it MODULE::`.
 
+mod display_names;
 mod election;
 mod manifest;
 mod record;

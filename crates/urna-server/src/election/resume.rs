@@ -84,6 +84,8 @@ pub struct ResumeReport {
     pub untimed: u64,
     /// Entries of kinds the election engine does not read (kept as they are).
     pub other: u64,
+    /// The last observer list on the board (spec/record.md §R16).
+    pub observers: Option<urna_election::record::observers::ObserverList>,
 }
 
 /// Entries of one multi-entry object being collected.
@@ -217,6 +219,18 @@ impl Replayer<'_> {
             EntryKind::AuditedBallot => self.audited(e),
             EntryKind::VotingClosed => self.closed(e),
             EntryKind::Reconciliation => self.reconciliation(e),
+            // spec/record.md §R16: anywhere on the board, strictly read.
+            EntryKind::AdminAction
+                if e.entry.payload().get(1)
+                    == Some(&urna_election::record::observers::ADMIN_OBSERVERS) =>
+            {
+                let list =
+                    urna_election::record::observers::ObserverList::decode(e.entry.payload())
+                        .map_err(|x| engine(e.index, x))?;
+                self.report.observers = Some(list);
+                self.report.other += 1;
+                Ok(())
+            }
             EntryKind::AdminAction if e.entry.payload().get(1) == Some(&ADMIN_PRECINCT_LIST) => {
                 self.notice(&e)
             }

@@ -4,7 +4,6 @@
 //! SQLite and on PostgreSQL (`store_db`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
 use crate::store_db;
 
 use store_db::Db;

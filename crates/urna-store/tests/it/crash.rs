@@ -7,7 +7,6 @@
 //! `COMMIT` returned and that a half-sent batch leaves nothing behind.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
 use crate::store_db;
 
 use std::collections::BTreeMap;

@@ -2,7 +2,11 @@
 //! `tests/*.rs` used to be its own binary linking the whole stack).
 //! Run one module with `cargo test -p urna-store --test it MODULE::`.
 
+// First: its `both!` macro is used by the modules below.
+#[macro_use]
+mod store_db;
+
 mod cosignatures;
 mod crash;
+mod snapshots;
 mod store;
-mod store_db;

@@ -4,7 +4,6 @@
 //! appenders, tiles, and refusals that change nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
 use crate::store_db;
 
 use std::collections::HashSet;

@@ -32,6 +32,7 @@ impl Verifier {
                 let k = Element::decode_non_identity(&arr).map_err(pe)?;
                 self.joint_key = Some(k);
                 self.fp = Some(Fingerprint::election(&self.manifest_hash, &k));
+                self.summary.fingerprint = self.fp.as_ref().map(|f| hex::encode(f.0));
                 self.checks.checked("key_ceremony", 1);
                 if self.manifest.is_none() {
                     return Err("no valid manifest to bind the ceremony to".into());

@@ -13,4 +13,5 @@ mod serve_resume;
 mod tls_cli;
 mod trustee_cli;
 mod trustee_server;
+mod trustee_tally;
 mod verify_cli;

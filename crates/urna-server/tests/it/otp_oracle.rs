@@ -19,12 +19,12 @@ use urna_registry::notify::Outbox;
 use urna_registry::screening::Rules;
 use urna_registry::{CommissionSecret, Geography, RegistrationConfig, Registry};
 use urna_server::election::{AdminToken, Clock, TestClock};
-use urna_server::registration::{RegistrationService, app_with_registration};
+use urna_server::registration::RegistrationService;
 use urna_server::{AppState, ElectionConfig};
 use urna_store::BoardStore;
 
 const TOKEN: &str = "s3cret-admin-token";
-const EXAMPLE: &[u8] = include_bytes!("../../../examples/moscow-2020-constitution.toml");
+const EXAMPLE: &[u8] = include_bytes!("../../../../examples/moscow-2020-constitution.toml");
 const CONFIG: &[u8] = b"participating_regions = [\"msk\"]\naccount_cutoff = \"2020-06-01\"\nmax_applicants_per_phone = 2\n";
 const MSK: &str =
     "voter_id,full_name,birth_date,document_number,phone,email,precinct,account_created
@@ -59,9 +59,12 @@ fn app(dir: &std::path::Path) -> Router {
         AdminToken::new(TOKEN),
         Arc::new(clock.clone()),
     );
-    let mut config = ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock));
-    config.registrar = service.registrar();
-    app_with_registration(AppState::with_election(store, config), &service)
+    let config = ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock));
+    urna_server::app(
+        AppState::builder(store, config)
+            .with_registration(service)
+            .build(),
+    )
 }
 
 /// POSTs `body` from client address 10.0.x.y; the status and the exact body bytes.

@@ -160,7 +160,7 @@ fn bad_display_texts_are_refused_with_their_path() {
 
 #[test]
 fn the_examples_carry_names_in_both_languages() {
-    let bytes = include_bytes!("../../../examples/moscow-2020-constitution.toml");
+    let bytes = include_bytes!("../../../../examples/moscow-2020-constitution.toml");
     let m = Manifest::from_bytes(bytes).unwrap();
     for r in m.regions() {
         let n = r.names.as_ref().expect("region names");

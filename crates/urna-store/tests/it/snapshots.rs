@@ -3,8 +3,7 @@
 //! stored board, only the largest sizes kept; on SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[macro_use]
-mod store_db;
+use crate::store_db;
 
 use store_db::Db;
 use urna_board::{BoardSigningKey, Entry, EntryKind};
