@@ -1,7 +1,7 @@
 //! The observer allow-list of `urna serve --observers FILE`
 //! (spec/board.md §B10.3): only the listed observers' cosignatures are
 //! accepted and served, and the list is published on the board
-//! (`admin_action` sub-tag 3, spec/record.md §R16) so that every verifier
+//! (`admin_action` sub-tag 4, spec/record.md §R16) so that every verifier
 //! knows whose cosignatures count.
 
 use urna_board::{Entry, EntryKind, NoteSignature, VerifierKey};

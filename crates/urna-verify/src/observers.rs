@@ -1,4 +1,4 @@
-//! The observer list (`admin_action` sub-tag 3, spec/record.md §R16) and
+//! The observer list (`admin_action` sub-tag 4, spec/record.md §R16) and
 //! the cosignatures of the final checkpoint (spec/board.md §B10.3): whose
 //! cosignatures count is on the board itself, so a verifier need not take
 //! the server's word for it. Read here from the spec alone, like the rest
@@ -9,7 +9,7 @@ use urna_board::{SignatureType, SignedNote, VerifierKey, verify_checkpoint};
 use crate::report::{Checks, Summary};
 
 /// `admin_action` sub-tag of the observer list (§R16).
-pub(crate) const SUB_TAG: u8 = 3;
+pub(crate) const SUB_TAG: u8 = 4;
 
 /// Most keys a list holds (spec/board.md §B7.1).
 const MAX_OBSERVERS: usize = 99;

@@ -1,4 +1,4 @@
-//! The observer list (`admin_action` sub-tag 3, spec/record.md §R16):
+//! The observer list (`admin_action` sub-tag 4, spec/record.md §R16):
 //! whose cosignatures of the board's checkpoints count. The server
 //! publishes it when it starts with `--observers FILE` and the list
 //! differs from the last one on the board; verifiers read it.
@@ -10,13 +10,13 @@ use super::{PAYLOAD_VERSION, bounded, version};
 use crate::error::{Misuse, RecordError};
 
 /// `admin_action` sub-tag of the observer list (§R16).
-pub const ADMIN_OBSERVERS: u8 = 3;
+pub const ADMIN_OBSERVERS: u8 = 4;
 
 /// Most observers a list names: the cosignature lines one checkpoint note
 /// can carry beside the board's own (spec/board.md §B7.1).
 pub const MAX_OBSERVERS: usize = 99;
 
-/// An `admin_action` with sub-tag 3 (spec/record.md §R16).
+/// An `admin_action` with sub-tag 4 (spec/record.md §R16).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObserverList {
     /// The observers' verifier keys (type `0x04`), strictly increasing by

@@ -68,7 +68,7 @@ fn the_observer_file_is_read_strictly() {
     assert!(urna_server::observers::parse_file(&format!("{board_key}\n")).is_err());
     assert!(urna_server::observers::parse_file("not a key\n").is_err());
     // Strict decoding: unsorted, trailing bytes, too many, bad key text.
-    let mut swapped = vec![1, 3, 2];
+    let mut swapped = vec![1, 4, 2];
     for k in [&b, &a] {
         let t = k.to_string();
         swapped.push(t.len() as u8);
@@ -78,8 +78,8 @@ fn the_observer_file_is_read_strictly() {
     let mut trailing = payload.clone();
     trailing.push(0);
     assert!(ObserverList::decode(&trailing).is_err());
-    assert!(ObserverList::decode(&[1, 3, 100]).is_err());
-    assert!(ObserverList::decode(&[1, 3, 1, 3, b'a', b'+', b'b']).is_err());
+    assert!(ObserverList::decode(&[1, 4, 100]).is_err());
+    assert!(ObserverList::decode(&[1, 4, 1, 3, b'a', b'+', b'b']).is_err());
     assert!(ObserverList::decode(&[1, 9, 0]).is_err());
 }
 
