@@ -1,6 +1,8 @@
 //! The integration tests of `urna`, one test binary (issue 16: each
 //! `tests/*.rs` used to be its own binary linking the whole stack).
 //! Run one module with `cargo test -p urna --test it MODULE::`.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bench_registry_cli;
 mod common;
