@@ -4,6 +4,7 @@
 //! ballot styles of §R2.3.
 
 mod schema;
+mod texts;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -376,6 +377,7 @@ impl Manifest {
         let raw: RawManifest = toml::from_str(text).map_err(|e| format!("manifest TOML: {e}"))?;
         let (n, t) = election(&raw)?;
         schedule(&raw)?;
+        texts::check(&raw)?;
         let revote = revote(&raw)?;
         let paper_policy = match raw.reconciliation.paper_after_evote {
             RawPaperPolicy::EvoteStands => 1,
@@ -540,6 +542,17 @@ options = [{ id = "x", name = "X" }, { id = "y", name = "Y", party = "P" }, { id
             ),
             BASE.replace("precincts = [{ id = \"pc\", name = \"PC\" }]", ""),
             BASE.replace("title = { en = \"E\" }", "title = { de = \"E\" }"),
+            // §R2.5 display texts.
+            BASE.replace("name = \"R2\"", "name = \"R2\"\nnames = { de = \"R\" }"),
+            BASE.replace("name = \"R2\"", "name = \"R2\"\nnames = {}"),
+            BASE.replace(
+                "title = \"All\"",
+                "title = \"All\"\ntitles = { ru = \"a\\u202Eb\" }",
+            ),
+            BASE.replace(
+                "{ id = \"y\", name = \"Y\" }",
+                "{ id = \"y\", name = \"Y\", parties = { en = \"a\\nb\" } }",
+            ),
             BASE.replace(
                 "time_zone = \"Europe/Moscow\"",
                 "time_zone = \"Europe//Moscow\"",

@@ -22,8 +22,16 @@ pub(crate) struct RawManifest {
     pub trustees: RawTrustees,
     pub regions: Vec<RawRegion>,
     pub contests: Vec<RawContest>,
-    // §R2.1 "Display names": keys added for display only go here (and in
-    // the tables below), each with its type; they change no check.
+    // §R2.1 "Display names": keys added for display only go in the
+    // tables below (§R2.5), each with its type; they change no check.
+}
+
+/// A display text per language (§R2.5): `ru` and/or `en`, nothing else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTexts {
+    pub ru: Option<String>,
+    pub en: Option<String>,
 }
 
 /// `title`: `ru` and/or `en` (§R2.1).
@@ -91,6 +99,7 @@ pub(crate) struct RawTrustees {
 pub(crate) struct RawRegion {
     pub id: String,
     pub name: String,
+    pub names: Option<RawTexts>,
     #[serde(default)]
     pub districts: Vec<RawDistrict>,
 }
@@ -100,6 +109,7 @@ pub(crate) struct RawRegion {
 pub(crate) struct RawDistrict {
     pub id: String,
     pub name: String,
+    pub names: Option<RawTexts>,
     #[serde(default)]
     pub precincts: Vec<RawPrecinct>,
 }
@@ -109,6 +119,7 @@ pub(crate) struct RawDistrict {
 pub(crate) struct RawPrecinct {
     pub id: String,
     pub name: String,
+    pub names: Option<RawTexts>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +136,8 @@ pub(crate) struct RawContest {
     pub id: String,
     pub kind: RawContestKind,
     pub title: String,
+    pub titles: Option<RawTexts>,
+    pub descriptions: Option<RawTexts>,
     pub min: u32,
     pub max: u32,
     pub option_max: Option<u32>,
@@ -142,6 +155,9 @@ pub(crate) struct RawOption {
     pub name: String,
     #[expect(dead_code, reason = "display only: typed, never checked (§R2.1)")]
     pub party: Option<String>,
+    pub names: Option<RawTexts>,
+    pub parties: Option<RawTexts>,
+    pub descriptions: Option<RawTexts>,
 }
 
 /// A date-time of §R2.1: a TOML offset date-time, or a string holding
