@@ -408,3 +408,32 @@ async fn registration_uploads_have_their_own_limits() {
     .await;
     assert_refusal(&got, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
 }
+
+#[tokio::test]
+async fn a_nested_object_as_an_array_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(AppState::with_election(
+        store(&dir),
+        ElectionConfig::new(AdminToken::new(TOKEN)),
+    ));
+    let cred = "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76";
+    let post = |body: Value| {
+        request(
+            "POST",
+            "/election/reconciliation",
+            true,
+            "application/json",
+            Body::from(body.to_string()),
+        )
+    };
+    // As an object the body is read (and refused by the phase) ...
+    let got = send(
+        &app,
+        post(json!({ "annulled": [{ "credential": cred, "reason": "decision" }] })),
+    )
+    .await;
+    assert_refusal(&got, StatusCode::CONFLICT, "wrong_phase");
+    // ... as an array of its fields it is not read at all.
+    let got = send(&app, post(json!({ "annulled": [[cred, "decision"]] }))).await;
+    assert_refusal(&got, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+}
