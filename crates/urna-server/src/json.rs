@@ -127,6 +127,20 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
+/// A struct nested in a JSON body, read only from a JSON object (serde's
+/// derive also reads it from an array of its fields; see [`Json`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Object<T>(pub(crate) T);
+
+impl<'de, T: DeserializeOwned> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        T::deserialize(serde_json::Value::Object(map))
+            .map(Object)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// The JSON body's value, or why it was refused.
 pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(v)| v)

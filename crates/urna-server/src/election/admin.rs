@@ -22,7 +22,7 @@ use super::phase::{Outcome, Phase};
 use super::service::{Inner, Shared};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::json::{Json, JsonRejection, limit, read_upload};
+use crate::json::{Json, JsonRejection, Object, limit, read_upload};
 
 fn done(shared: &Shared, phase: &'static str, appended: &[Appended]) -> Response {
     let body = json!({
@@ -351,7 +351,7 @@ pub(crate) struct Annulment {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReconciliationBody {
     /// Credentials whose e-vote no longer counts; may be empty.
-    annulled: Vec<Annulment>,
+    annulled: Vec<Object<Annulment>>,
 }
 
 /// `POST /election/reconciliation`: after the close and before the tally,
@@ -366,7 +366,7 @@ pub(crate) async fn reconcile(
     let shared = &state.election.shared;
     shared.config.admin.check(&headers)?;
     let mut list = Vec::new();
-    for (k, a) in json_body(body)?.annulled.iter().enumerate() {
+    for (k, Object(a)) in json_body(body)?.annulled.iter().enumerate() {
         let field = format!("annulled[{k}].credential");
         let c = from_hex32(&field, &a.credential)?;
         let element = Element::decode(&c).map_err(|_| {

@@ -321,3 +321,119 @@ async fn a_bad_credential_signature_is_invalid_signature() {
     assert_refusal(&got, StatusCode::BAD_REQUEST, "invalid_signature");
     assert_eq!(store.size(), before);
 }
+
+/// The whole API with voter registration on a SQLite registry.
+fn with_registration(dir: &tempfile::TempDir) -> Router {
+    let m = Manifest::from_bytes(EXAMPLE.as_bytes()).unwrap();
+    let clock = TestClock::new(m.schedule().applications_open.plus_seconds(3600));
+    let registry = urna_registry::Registry::open_sqlite(&dir.path().join("registry.db")).unwrap();
+    let config = urna_registry::RegistrationConfig::from_bytes(
+        b"participating_regions = [\"msk\"]\naccount_cutoff = \"2020-06-01\"\nmax_applicants_per_phone = 2\n",
+    )
+    .unwrap();
+    let service = urna_server::registration::RegistrationService::new(
+        registry,
+        urna_registry::screening::Rules::new(config, &m).unwrap(),
+        urna_registry::CommissionSecret::from_bytes([5; 32]),
+        Arc::new(urna_registry::notify::Outbox::new(
+            dir.path().join("outbox.jsonl"),
+        )),
+        &m,
+        AdminToken::new(TOKEN),
+        Arc::new(clock.clone()),
+    );
+    let config = ElectionConfig::new(AdminToken::new(TOKEN)).with_clock(Arc::new(clock));
+    app(AppState::builder(store(dir), config)
+        .with_registration(service)
+        .build())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_uploads_have_their_own_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = with_registration(&dir);
+    // A precinct's paper list is not a region's registry: 17 MiB is refused
+    // (it was read up to 1 GiB).
+    let mut csv = b"voter_id\n".to_vec();
+    csv.resize(17 << 20, b'\n');
+    let got = send(
+        &app,
+        request(
+            "POST",
+            "/registration/admin/paper?precinct=uik-0001",
+            true,
+            "text/csv",
+            Body::from(csv),
+        ),
+    )
+    .await;
+    assert_refusal(&got, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    // Nothing is read before the admin token is checked.
+    for uri in [
+        "/registration/admin/registry?region=msk",
+        "/registration/admin/paper?precinct=uik-0001",
+        "/registration/admin/amendments",
+    ] {
+        let (_tx, body) = endless();
+        let req = request("POST", uri, false, "text/csv", body);
+        let got = tokio::time::timeout(Duration::from_secs(10), send(&app, req))
+            .await
+            .unwrap_or_else(|_| panic!("{uri}: the server waited for an unauthorised upload"));
+        assert_refusal(&got, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    // A malformed query is the JSON error too, not axum's text.
+    let got = send(
+        &app,
+        request(
+            "POST",
+            "/registration/admin/registry?region=msk&region=spb",
+            true,
+            "text/csv",
+            Body::from("voter_id\n"),
+        ),
+    )
+    .await;
+    assert_refusal(&got, StatusCode::BAD_REQUEST, "invalid_query");
+    // And a complaint body as an array.
+    let got = send(
+        &app,
+        request(
+            "POST",
+            "/registration/complaints",
+            false,
+            "application/json",
+            Body::from(r#"["voter", "text"]"#),
+        ),
+    )
+    .await;
+    assert_refusal(&got, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+}
+
+#[tokio::test]
+async fn a_nested_object_as_an_array_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(AppState::with_election(
+        store(&dir),
+        ElectionConfig::new(AdminToken::new(TOKEN)),
+    ));
+    let cred = "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76";
+    let post = |body: Value| {
+        request(
+            "POST",
+            "/election/reconciliation",
+            true,
+            "application/json",
+            Body::from(body.to_string()),
+        )
+    };
+    // As an object the body is read (and refused by the phase) ...
+    let got = send(
+        &app,
+        post(json!({ "annulled": [{ "credential": cred, "reason": "decision" }] })),
+    )
+    .await;
+    assert_refusal(&got, StatusCode::CONFLICT, "wrong_phase");
+    // ... as an array of its fields it is not read at all.
+    let got = send(&app, post(json!({ "annulled": [[cred, "decision"]] }))).await;
+    assert_refusal(&got, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+}
