@@ -17,7 +17,12 @@
 //!
 //! Identity never reaches the board: the board gets the sealed credential
 //! lists and hashes of lists; names, phones and document numbers stay
-//! here, and document numbers only as keyed hashes ([`secret`]).
+//! here, and document numbers only as keyed hashes ([`secret`]). Public
+//! credentials, which every ballot on the board carries, are kept only
+//! tagged and sealed under a key that is not in the database
+//! ([`CredentialKey`]), so a copy of the database does not tell whose
+//! ballots are whose (spec/registration.md §G4 "Credentials at rest",
+//! docs/threat-model.md).
 
 pub mod amendment;
 pub mod config;

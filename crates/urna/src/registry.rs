@@ -118,6 +118,11 @@ pub enum RegistryCmd {
     Reconcile {
         #[command(flatten)]
         db: DbOpts,
+        /// File holding the commission secret, 64 hex digits: the
+        /// registry keeps credentials sealed under a key derived from it
+        /// (spec/registration.md §G4), needed when there are double votes.
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
     },
     /// Decisions per day, region and outcome.
     Report {
@@ -276,8 +281,13 @@ pub fn run(cmd: &RegistryCmd) -> anyhow::Result<()> {
                 apply: *apply,
             },
         )?,
-        RegistryCmd::Reconcile { db } => {
-            let (reg, m) = open(db)?;
+        RegistryCmd::Reconcile { db, secret_file } => {
+            let (mut reg, m) = open(db)?;
+            if let Some(f) = secret_file {
+                let secret =
+                    CommissionSecret::from_hex(&read_secret(f)?).map_err(|e| anyhow!("{e}"))?;
+                reg = reg.with_credential_key(secret.credential_key());
+            }
             let both = reg.double_votes().map_err(|e| anyhow!("{e}"))?;
             println!(
                 "{} voters voted online and on paper (policy {:?})",

@@ -101,8 +101,8 @@ impl Registry {
                 // mark: a credential once given to the engine stays there,
                 // so a second one would be a second vote (§G4).
                 tx.exec(
-                    "INSERT INTO applications (voter_id, state, phone, email, applied, version, credential, voted) \
-                     VALUES (?1, 'approved', ?2, ?3, ?4, ?5, NULL, 0) \
+                    "INSERT INTO applications (voter_id, state, phone, email, applied, version, cred_tag, cred_sealed, voted) \
+                     VALUES (?1, 'approved', ?2, ?3, ?4, ?5, NULL, NULL, 0) \
                      ON CONFLICT (voter_id) DO UPDATE SET state = 'approved', phone = excluded.phone, \
                      email = excluded.email, applied = excluded.applied, version = excluded.version",
                     &[
@@ -150,7 +150,7 @@ impl Registry {
             // serialised transactions (see `reserve_cast`): until it is on
             // the board or refused, the withdrawal must wait.
             let casting = tx.query(
-                "SELECT COUNT(*) FROM casting c JOIN applications a ON a.credential = c.credential \
+                "SELECT COUNT(*) FROM casting c JOIN applications a ON a.cred_tag = c.cred_tag \
                  WHERE a.voter_id = ?1",
                 &[text(voter_id)],
             )?;

@@ -3,20 +3,40 @@
 //! and the reservation that serialises casting with withdrawal; the
 //! voted-online mark; the credentials that stand at the open and the
 //! sealed lists (spec/record.md §R4).
+//!
+//! A credential is never stored in the clear (§G4 "Credentials at rest"):
+//! `cred_tag` is its keyed tag, on which every lookup runs, and
+//! `cred_sealed` the credential sealed to the voter's row, opened only by
+//! the steps that need it back (the sealed lists, settling a restart, the
+//! reconciliation). Both need the [`crate::CredentialKey`], which is not
+//! in the database.
 
 use std::collections::{BTreeMap, HashSet};
 
 use urna_crypto::encoding::Element;
 use urna_election::record::CredentialChunk;
 
-use super::row::{blob, count, get_32, get_text, get_u64, need_32, text};
+use super::row::{Val, blob, count, get_32, get_blob, get_text, get_u64, text};
 use super::{DistrictList, Enrolment, Registry, not_approved, refused};
 use crate::error::RegistryError;
 use crate::import::Geography;
-use crate::secret::ct_eq32;
+use crate::secret::{CredentialKey, ct_eq32};
 
 /// `credential_list` payloads and the count per district.
 pub type SealedLists = (Vec<Vec<u8>>, Vec<(String, u64)>);
+
+/// Opens the sealed credential in column `sealed` of a row whose column
+/// `voter` is its voter id.
+pub(crate) fn open(
+    key: &CredentialKey,
+    row: &[Val],
+    voter: usize,
+    sealed: usize,
+) -> Result<[u8; 32], RegistryError> {
+    let sealed = get_blob(row, sealed)?
+        .ok_or_else(|| RegistryError::storage("opening a credential", "unexpected NULL"))?;
+    key.open(&get_text(row, voter)?, &sealed)
+}
 
 /// Whether an application in this state (`None`: no application holds
 /// the credential) lets its credential cast a ballot (§G4).
@@ -43,9 +63,10 @@ impl Registry {
         voter_id: &str,
         credential: &[u8; 32],
     ) -> Result<Enrolment, RegistryError> {
+        let key = self.credential_key()?;
         self.tx(|tx| {
             let rows = tx.query(
-                "SELECT a.state, a.credential, v.region, v.precinct FROM applications a \
+                "SELECT a.state, a.cred_tag, v.region, v.precinct FROM applications a \
                  JOIN voters v ON v.voter_id = a.voter_id WHERE a.voter_id = ?1",
                 &[text(voter_id)],
             )?;
@@ -58,10 +79,11 @@ impl Registry {
                 region: get_text(row, 2)?,
                 precinct: get_text(row, 3)?,
             };
+            let tag = key.tag(credential);
             if let Some(existing) = get_32(row, 1)? {
                 // The same credential again is a retry (say, the engine
                 // refused it for a moment): answer as the first time.
-                if ct_eq32(&existing, credential) {
+                if ct_eq32(&existing, &tag) {
                     return Ok(enrolment);
                 }
                 return Err(refused(
@@ -70,8 +92,8 @@ impl Registry {
                 ));
             }
             let taken = tx.query(
-                "SELECT COUNT(*) FROM applications WHERE credential = ?1",
-                &[blob(credential)],
+                "SELECT COUNT(*) FROM applications WHERE cred_tag = ?1",
+                &[blob(&tag)],
             )?;
             if count(&taken)? > 0 {
                 return Err(refused(
@@ -80,8 +102,12 @@ impl Registry {
                 ));
             }
             tx.exec(
-                "UPDATE applications SET credential = ?1 WHERE voter_id = ?2",
-                &[blob(credential), text(voter_id)],
+                "UPDATE applications SET cred_tag = ?1, cred_sealed = ?2 WHERE voter_id = ?3",
+                &[
+                    blob(&tag),
+                    blob(&key.seal(voter_id, credential)?),
+                    text(voter_id),
+                ],
             )?;
             Ok(enrolment)
         })
@@ -93,10 +119,11 @@ impl Registry {
     /// renewed application that kept the credential may vote again. A
     /// credential no application holds is not the registry's to judge.
     pub fn may_cast(&self, credential: &[u8; 32]) -> Result<(), RegistryError> {
+        let tag = self.credential_key()?.tag(credential);
         let rows = self.tx(|tx| {
             tx.query(
-                "SELECT state FROM applications WHERE credential = ?1",
-                &[blob(credential)],
+                "SELECT state FROM applications WHERE cred_tag = ?1",
+                &[blob(&tag)],
             )
         })?;
         cast_allowed(rows.first().map(|r| get_text(r, 0)).transpose()?.as_deref())
@@ -113,18 +140,19 @@ impl Registry {
     /// A credential no application holds is not reserved (nothing can
     /// withdraw it).
     pub fn reserve_cast(&self, credential: &[u8; 32]) -> Result<(), RegistryError> {
+        let tag = self.credential_key()?.tag(credential);
         self.tx(|tx| {
             let rows = tx.query(
-                "SELECT state FROM applications WHERE credential = ?1",
-                &[blob(credential)],
+                "SELECT state FROM applications WHERE cred_tag = ?1",
+                &[blob(&tag)],
             )?;
             let state = rows.first().map(|r| get_text(r, 0)).transpose()?;
             cast_allowed(state.as_deref())?;
             if state.is_some() {
                 tx.exec(
-                    "INSERT INTO casting (credential, pending) VALUES (?1, 1) \
-                     ON CONFLICT (credential) DO UPDATE SET pending = casting.pending + 1",
-                    &[blob(credential)],
+                    "INSERT INTO casting (cred_tag, pending) VALUES (?1, 1) \
+                     ON CONFLICT (cred_tag) DO UPDATE SET pending = casting.pending + 1",
+                    &[blob(&tag)],
                 )?;
             }
             Ok(())
@@ -134,14 +162,15 @@ impl Registry {
     /// Gives back one reservation of [`reserve_cast`](Self::reserve_cast)
     /// whose ballot was refused (it is not on the board).
     pub fn release_cast(&self, credential: &[u8; 32]) -> Result<(), RegistryError> {
+        let tag = self.credential_key()?.tag(credential);
         self.tx(|tx| {
-            let c = blob(credential);
+            let c = blob(&tag);
             tx.exec(
-                "UPDATE casting SET pending = pending - 1 WHERE credential = ?1",
+                "UPDATE casting SET pending = pending - 1 WHERE cred_tag = ?1",
                 std::slice::from_ref(&c),
             )?;
             tx.exec(
-                "DELETE FROM casting WHERE credential = ?1 AND pending <= 0",
+                "DELETE FROM casting WHERE cred_tag = ?1 AND pending <= 0",
                 &[c],
             )?;
             Ok(())
@@ -151,19 +180,26 @@ impl Registry {
     /// Credentials reserved by ballots being cast, with how many ballots
     /// each: what a crash left behind is seen here.
     pub fn casting(&self) -> Result<Vec<([u8; 32], u64)>, RegistryError> {
-        self.tx(|tx| {
+        let key = self.credential_key()?;
+        // Only credentials an application holds are reserved, so each
+        // reservation opens through its application's sealed credential.
+        let rows = self.tx(|tx| {
             tx.query(
-                "SELECT credential, pending FROM casting ORDER BY credential",
+                "SELECT a.voter_id, a.cred_sealed, c.pending FROM casting c \
+                 JOIN applications a ON a.cred_tag = c.cred_tag",
                 &[],
-            )?
+            )
+        })?;
+        let mut out = rows
             .iter()
             .map(|r| {
-                let n = get_u64(r, 1)
+                let n = get_u64(r, 2)
                     .map_err(|_| RegistryError::storage("casting", "negative count"))?;
-                Ok((need_32(r, 0, "casting")?, n))
+                Ok((open(key, r, 0, 1)?, n))
             })
-            .collect()
-        })
+            .collect::<Result<Vec<_>, RegistryError>>()?;
+        out.sort_unstable();
+        Ok(out)
     }
 
     /// Settles reservations that a stopped server left behind (its crash,
@@ -176,15 +212,19 @@ impl Registry {
         on_board: &[[u8; 32]],
         not_on_board: &[[u8; 32]],
     ) -> Result<(), RegistryError> {
+        let key = self.credential_key()?;
         self.tx(|tx| {
             for c in on_board {
                 tx.exec(
-                    "UPDATE applications SET voted = 1 WHERE credential = ?1",
-                    &[blob(c)],
+                    "UPDATE applications SET voted = 1 WHERE cred_tag = ?1",
+                    &[blob(&key.tag(c))],
                 )?;
             }
             for c in on_board.iter().chain(not_on_board) {
-                tx.exec("DELETE FROM casting WHERE credential = ?1", &[blob(c)])?;
+                tx.exec(
+                    "DELETE FROM casting WHERE cred_tag = ?1",
+                    &[blob(&key.tag(c))],
+                )?;
             }
             Ok(())
         })
@@ -194,13 +234,14 @@ impl Registry {
     /// refused) and drops its reservations, which the mark supersedes.
     /// `false` if no application has this credential (§G4, §G9.2).
     pub fn mark_voted(&self, credential: &[u8; 32]) -> Result<bool, RegistryError> {
+        let tag = self.credential_key()?.tag(credential);
         self.tx(|tx| {
-            let c = blob(credential);
+            let c = blob(&tag);
             let n = tx.exec(
-                "UPDATE applications SET voted = 1 WHERE credential = ?1",
+                "UPDATE applications SET voted = 1 WHERE cred_tag = ?1",
                 std::slice::from_ref(&c),
             )?;
-            tx.exec("DELETE FROM casting WHERE credential = ?1", &[c])?;
+            tx.exec("DELETE FROM casting WHERE cred_tag = ?1", &[c])?;
             Ok(n > 0)
         })
     }
@@ -212,9 +253,10 @@ impl Registry {
     pub fn standing(&self, credentials: &[[u8; 32]]) -> Result<Vec<bool>, RegistryError> {
         // One scan rather than a query per credential: the open asks for
         // every registered credential at once.
+        let key = self.credential_key()?;
         let approved = self.tx(|tx| {
             tx.query(
-                "SELECT credential FROM applications WHERE state = 'approved' AND credential IS NOT NULL",
+                "SELECT cred_tag FROM applications WHERE state = 'approved' AND cred_tag IS NOT NULL",
                 &[],
             )
         })?;
@@ -224,7 +266,10 @@ impl Registry {
                 set.insert(c);
             }
         }
-        Ok(credentials.iter().map(|c| set.contains(c)).collect())
+        Ok(credentials
+            .iter()
+            .map(|c| set.contains(&key.tag(c)))
+            .collect())
     }
 
     /// The credentials of approved applications, per district in manifest
@@ -234,17 +279,19 @@ impl Registry {
         &self,
         geography: &Geography,
     ) -> Result<Vec<DistrictList>, RegistryError> {
+        let key = self.credential_key()?;
         let rows = self.tx(|tx| {
             tx.query(
-                "SELECT v.precinct, a.credential FROM applications a JOIN voters v ON v.voter_id = a.voter_id \
-                 WHERE a.state = 'approved' AND a.credential IS NOT NULL",
+                "SELECT v.precinct, a.voter_id, a.cred_sealed FROM applications a \
+                 JOIN voters v ON v.voter_id = a.voter_id \
+                 WHERE a.state = 'approved' AND a.cred_sealed IS NOT NULL",
                 &[],
             )
         })?;
         let mut by: BTreeMap<&str, Vec<[u8; 32]>> = BTreeMap::new();
         for r in &rows {
             let precinct = get_text(r, 0)?;
-            let cred = need_32(r, 1, "sealing")?;
+            let cred = open(key, r, 1, 2)?;
             let (district, _) = geography.locate(&precinct).ok_or_else(|| {
                 RegistryError::storage(
                     "sealing",

@@ -32,7 +32,7 @@ impl Registry {
     /// on the board ([`Registry::mark_voted`]).
     pub fn list_rows(&self, kind: ListKind) -> Result<Vec<ListRow>, RegistryError> {
         let filter = match kind {
-            ListKind::ApprovedOnline => "a.state = 'approved' AND a.credential IS NOT NULL",
+            ListKind::ApprovedOnline => "a.state = 'approved' AND a.cred_tag IS NOT NULL",
             ListKind::VotedOnline => "a.voted = 1",
         };
         self.tx(|tx| {

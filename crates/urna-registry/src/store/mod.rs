@@ -50,6 +50,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{ImportError, RegistryError};
 use crate::import::VoterRecord;
+use crate::secret::CredentialKey;
 
 pub use self::complaints::{Author, Complaint};
 pub use self::credentials::SealedLists;
@@ -96,6 +97,9 @@ pub trait Backend: Send + Sync + fmt::Debug {
 #[derive(Debug)]
 pub struct Registry {
     backend: Box<dyn Backend>,
+    /// Links applications to credentials (§G4 "Credentials at rest");
+    /// never in the database.
+    credential_key: Option<CredentialKey>,
 }
 
 /// What an import did.
@@ -162,6 +166,7 @@ impl Registry {
     pub fn open_sqlite(path: &std::path::Path) -> Result<Self, RegistryError> {
         Ok(Registry {
             backend: Box::new(sqlite::SqliteBackend::open(path)?),
+            credential_key: None,
         })
     }
 
@@ -170,6 +175,26 @@ impl Registry {
     pub fn open_postgres(url: &str, options: &PostgresOptions) -> Result<Self, RegistryError> {
         Ok(Registry {
             backend: Box::new(postgres::PostgresBackend::open(url, options)?),
+            credential_key: None,
+        })
+    }
+
+    /// With the key that links applications to credentials
+    /// ([`CommissionSecret::credential_key`](crate::CommissionSecret::credential_key)),
+    /// needed by every operation on credentials (spec/registration.md §G4
+    /// "Credentials at rest"). It is held in memory only.
+    pub fn with_credential_key(mut self, key: CredentialKey) -> Self {
+        self.credential_key = Some(key);
+        self
+    }
+
+    fn credential_key(&self) -> Result<&CredentialKey, RegistryError> {
+        self.credential_key.as_ref().ok_or_else(|| {
+            refused(
+                "no_credential_key",
+                "the registry keeps credentials under a key derived from the commission secret: \
+                 open it with that secret (spec/registration.md §G4)",
+            )
         })
     }
 

@@ -1,6 +1,7 @@
 //! The PostgreSQL backend, on the blocking client of rust-postgres (a thin
 //! wrapper over tokio-postgres): the registry's operations are short
-//! synchronous transactions, like SQLite's, so one code path serves both.
+//! synchronous transactions, like SQLite's, so one code path serves both
+//! (spec/registration.md: the same behaviour on either backend).
 //! It must not be called from inside an async runtime's worker thread (use
 //! `spawn_blocking`).
 //!

@@ -11,7 +11,8 @@ use urna_election::PaperPolicy;
 use urna_election::record::AnnulReason;
 
 use super::Registry;
-use super::row::{Val, get_text, need_32, text};
+use super::credentials::open;
+use super::row::{Val, get_text, text};
 use crate::error::{ImportError, RegistryError};
 use crate::import::{Geography, is_voter_id};
 
@@ -158,24 +159,25 @@ impl Registry {
 
     /// Voters who voted online and on paper, by credential (increasing):
     /// the reconciliation report.
+    /// The credentials are opened with the credential key (§G4
+    /// "Credentials at rest"), needed only when there is a double vote.
     pub fn double_votes(&self) -> Result<Vec<DoubleVote>, RegistryError> {
-        let mut out = self.tx(|tx| {
+        let rows = self.tx(|tx| {
             tx.query(
-                "SELECT p.voter_id, p.precinct, a.credential FROM paper_votes p \
+                "SELECT p.voter_id, p.precinct, a.cred_sealed FROM paper_votes p \
                  JOIN applications a ON a.voter_id = p.voter_id \
-                 WHERE a.voted = 1 AND a.credential IS NOT NULL",
+                 WHERE a.voted = 1 AND a.cred_sealed IS NOT NULL",
                 &[],
-            )?
-            .iter()
-            .map(|r| {
-                Ok(DoubleVote {
-                    voter_id: get_text(r, 0)?,
-                    precinct: get_text(r, 1)?,
-                    credential: need_32(r, 2, "reconciliation")?,
-                })
-            })
-            .collect::<Result<Vec<_>, RegistryError>>()
+            )
         })?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(DoubleVote {
+                voter_id: get_text(r, 0)?,
+                precinct: get_text(r, 1)?,
+                credential: open(self.credential_key()?, r, 0, 2)?,
+            });
+        }
         out.sort_by_key(|d| d.credential);
         Ok(out)
     }

@@ -1,6 +1,7 @@
 //! Values passed to and read from SQL, and the readers of result rows
 //! shared by every section's module. Both backends convert to and from
-//! these four kinds, so the sections' SQL and row handling are written once.
+//! these four kinds, so the sections' SQL and row handling are written once
+//! (spec/registration.md: the same behaviour on either backend).
 
 use crate::date::Date;
 use crate::error::RegistryError;

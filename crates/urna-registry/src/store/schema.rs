@@ -12,7 +12,7 @@
 
 /// Bumped whenever a table changes; a database of another version is
 /// refused at open rather than misread.
-pub(crate) const SCHEMA_VERSION: &str = "1";
+pub(crate) const SCHEMA_VERSION: &str = "2";
 
 /// A backend's SQL dialect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +21,10 @@ pub(crate) enum Dialect {
     Postgres,
 }
 
+// applications and casting hold no credential in the clear (§G4
+// "Credentials at rest"): `cred_tag` is its keyed tag, `cred_sealed` the
+// credential sealed to the row; version 2 of the schema.
+//
 // voters: on SQLite a rowid table, so a bulk import appends to its B-tree
 // whatever the order of the ids; voter_id and doc_hash have unique
 // indexes, which SQLite's first import builds after the rows are in.
@@ -46,11 +50,11 @@ CREATE TABLE IF NOT EXISTS amendments (
 -- §G4 applications, credentials and casting; §G5 report
 CREATE TABLE IF NOT EXISTS applications (
     voter_id TEXT PRIMARY KEY, state TEXT NOT NULL, phone TEXT NOT NULL, email TEXT,
-    applied {int} NOT NULL, version {int} NOT NULL, credential {blob} UNIQUE,
+    applied {int} NOT NULL, version {int} NOT NULL, cred_tag {blob} UNIQUE, cred_sealed {blob},
     voted {int} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS applications_phone ON applications (phone, state);
-CREATE TABLE IF NOT EXISTS casting (credential {blob} PRIMARY KEY, pending {int} NOT NULL);
+CREATE TABLE IF NOT EXISTS casting (cred_tag {blob} PRIMARY KEY, pending {int} NOT NULL);
 CREATE TABLE IF NOT EXISTS decisions (
     id {serial}, time {int} NOT NULL, day TEXT NOT NULL, region TEXT NOT NULL,
     voter_id TEXT, outcome TEXT NOT NULL, version {int} NOT NULL

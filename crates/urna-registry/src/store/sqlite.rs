@@ -1,6 +1,7 @@
 //! The SQLite backend: one database file, WAL, `synchronous = FULL` (a
 //! decision acknowledged is a decision kept), one connection behind a
-//! mutex, write transactions `BEGIN IMMEDIATE`.
+//! mutex, write transactions `BEGIN IMMEDIATE` (decisions are serialised,
+//! spec/registration.md §G4; the bulk import of §G2 is its fast path).
 
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};

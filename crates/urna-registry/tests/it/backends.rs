@@ -1491,7 +1491,9 @@ fn sha256_hex(b: &[u8]) -> String {
 
 fn with_sqlite(test: fn(&Registry)) {
     let dir = tempfile::tempdir().unwrap();
-    let reg = Registry::open_sqlite(&dir.path().join("registry.db")).unwrap();
+    let reg = Registry::open_sqlite(&dir.path().join("registry.db"))
+        .unwrap()
+        .with_credential_key(secret().credential_key());
     assert_eq!(reg.backend_name(), "sqlite");
     test(&reg);
 }
@@ -1527,7 +1529,7 @@ fn with_postgres(name: &str, test: fn(&Registry)) {
         schema: schema.clone(),
     };
     let reg = match Registry::open_postgres(&url, &PostgresOptions::with_schema(&schema)) {
-        Ok(r) => r,
+        Ok(r) => r.with_credential_key(secret().credential_key()),
         Err(e) => {
             panic!("postgres::{name}: cannot reach PostgreSQL at URNA_TEST_POSTGRES_URL: {e}")
         }

@@ -125,7 +125,11 @@ impl RegistrationService {
         clock: Arc<dyn Clock>,
     ) -> Self {
         RegistrationService(Arc::new(Inner {
-            registry: OffRuntime(Some(registry)),
+            // The key linking applications to credentials is the
+            // commission's, never in the database (registration.md §G4).
+            registry: OffRuntime(Some(
+                registry.with_credential_key(secret.credential_key()),
+            )),
             rules,
             secret,
             notifier,
