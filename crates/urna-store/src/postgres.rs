@@ -115,6 +115,11 @@ const LATEST_SNAPSHOT: &str =
 const PUT_META: &str = "INSERT INTO urna_meta (name, value) VALUES ($1, $2) \
      ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 
+/// `application_name` of the board's write session and of its pooled
+/// read sessions (seen in `pg_stat_activity`).
+const WRITER_NAME: &str = "urna-board-writer";
+const READER_NAME: &str = "urna-board-reader";
+
 /// Rows buffered by the writer are sent once they hold this many bytes
 /// (and at commit), so a batch of large entries stays a few statements.
 const FLUSH_BYTES: usize = 8 << 20;
@@ -245,6 +250,7 @@ impl PostgresBackend {
                 .connect(NoTls)
                 .map_err(err("connecting to PostgreSQL"))?,
         )?;
+        config.application_name(READER_NAME);
         let manager = PostgresConnectionManager::new(config.clone(), NoTls);
         // No test on checkout: it would cost a round trip per read; a
         // broken connection fails its query and is dropped (`has_broken`).
@@ -305,8 +311,12 @@ fn create_schema(c: &mut Client) -> Result<(), BackendError> {
 
 impl Backend for PostgresBackend {
     fn open_writer(&self) -> Result<Box<dyn BackendWriter>, BackendError> {
+        // Named, so that an operator sees (and can end) the board's writer
+        // in pg_stat_activity.
         let mut client = self
             .config
+            .clone()
+            .application_name(WRITER_NAME)
             .connect(NoTls)
             .map_err(err("opening the write connection"))?;
         // Set explicitly (not only through the connection options) and
