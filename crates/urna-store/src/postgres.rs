@@ -207,6 +207,7 @@ pub fn drop_postgres_schema(url: &str, schema: &str) -> Result<(), BackendError>
 /// connections, and write connections handed to the store's writer.
 pub struct PostgresBackend {
     config: Config,
+    read_pool: u32,
     pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
 }
 
@@ -261,7 +262,11 @@ impl PostgresBackend {
             .connection_timeout(opts.connect_timeout)
             .build(manager)
             .map_err(|e| BackendError::new("starting the read pool", e))?;
-        Ok(PostgresBackend { config, pool })
+        Ok(PostgresBackend {
+            config,
+            read_pool: opts.read_pool.max(1),
+            pool,
+        })
     }
 
     /// A server setting (`SHOW name`), e.g. to report `fsync` next to a
@@ -352,6 +357,7 @@ impl Backend for PostgresBackend {
 
     fn reader(&self) -> Result<Box<dyn BackendReader + '_>, BackendError> {
         Ok(Box::new(PgReader {
+            backend: self,
             conn: self.read_connection()?,
         }))
     }
@@ -381,7 +387,13 @@ fn prepare(client: &mut Client, sql: &str) -> Result<Statement, BackendError> {
         .map_err(err("preparing a write statement"))
 }
 
-fn subtrees(client: &mut Client, ids: &[SubtreeId]) -> Result<Vec<Option<Hash>>, BackendError> {
+type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
+
+/// Hashes of `ids` in one round trip, through `run` (a query function).
+fn subtrees(
+    ids: &[SubtreeId],
+    run: impl FnOnce(&str, &Params<'_>) -> Result<Vec<postgres::Row>, BackendError>,
+) -> Result<Vec<Option<Hash>>, BackendError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -390,12 +402,10 @@ fn subtrees(client: &mut Client, ids: &[SubtreeId]) -> Result<Vec<Option<Hash>>,
         .iter()
         .map(|id| to_i64(id.index))
         .collect::<Result<Vec<_>, _>>()?;
-    let rows = client
-        .query_typed(
-            SUBTREES,
-            &[(&levels, Type::INT2_ARRAY), (&indices, Type::INT8_ARRAY)],
-        )
-        .map_err(err("reading subtree hashes"))?;
+    let rows = run(
+        SUBTREES,
+        &[(&levels, Type::INT2_ARRAY), (&indices, Type::INT8_ARRAY)],
+    )?;
     if rows.len() != ids.len() {
         return Err(BackendError::new(
             "reading subtree hashes",
@@ -615,7 +625,12 @@ impl BackendWriter for PgWriter {
     }
 
     fn subtrees(&mut self, ids: &[SubtreeId]) -> Result<Vec<Option<Hash>>, BackendError> {
-        subtrees(&mut self.client, ids)
+        let client = &mut self.client;
+        subtrees(ids, |sql, params| {
+            client
+                .query_typed(sql, params)
+                .map_err(err("reading subtree hashes"))
+        })
     }
 
     fn meta(&mut self, name: &str) -> Result<Option<String>, BackendError> {
@@ -648,22 +663,48 @@ impl BackendWriter for PgWriter {
     }
 }
 
-struct PgReader {
+/// The error ended the session: the connection was lost, or the server
+/// ended it (SQLSTATE class 57P: shutdown, crash, administrator command).
+fn session_ended(e: &postgres::Error) -> bool {
+    e.is_closed() || e.code().is_some_and(|c| c.code().starts_with("57P"))
+}
+
+struct PgReader<'a> {
+    backend: &'a PostgresBackend,
     conn: r2d2::PooledConnection<PostgresConnectionManager<NoTls>>,
 }
 
-fn typed(
-    client: &mut Client,
-    sql: &str,
-    params: &[(&(dyn ToSql + Sync), Type)],
-    context: &'static str,
-) -> Result<Vec<postgres::Row>, BackendError> {
-    client.query_typed(sql, params).map_err(err(context))
+impl PgReader<'_> {
+    /// Runs a read; while the connection in hand turns out to be closed
+    /// (the database restarted, or dropped it), retries on another one
+    /// (reads are idempotent), so that a database that is back serves
+    /// reads at once instead of failing once per stale pooled connection.
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &Params<'_>,
+        context: &'static str,
+    ) -> Result<Vec<postgres::Row>, BackendError> {
+        let mut retries = self.backend.read_pool + 1;
+        loop {
+            match self.conn.query_typed(sql, params) {
+                Ok(rows) => return Ok(rows),
+                Err(e) if retries > 0 && (self.conn.is_closed() || session_ended(&e)) => {
+                    retries -= 1;
+                    // The closed one goes back and is dropped (`has_broken`).
+                    self.conn = self.backend.read_connection()?;
+                }
+                Err(e) => return Err(BackendError::new(context, e)),
+            }
+        }
+    }
 }
 
-impl BackendReader for PgReader {
+impl BackendReader for PgReader<'_> {
     fn subtrees(&mut self, ids: &[SubtreeId]) -> Result<Vec<Option<Hash>>, BackendError> {
-        subtrees(&mut self.conn, ids)
+        subtrees(ids, |sql, params| {
+            self.query(sql, params, "reading subtree hashes")
+        })
     }
 
     fn subtree_range(
@@ -672,8 +713,7 @@ impl BackendReader for PgReader {
         start: u64,
         end: u64,
     ) -> Result<Vec<Hash>, BackendError> {
-        let rows = typed(
-            &mut self.conn,
+        let rows = self.query(
             SUBTREE_RANGE,
             &[
                 (&i16::from(level), Type::INT2),
@@ -686,8 +726,7 @@ impl BackendReader for PgReader {
     }
 
     fn entries(&mut self, start: u64, end: u64) -> Result<Vec<EntryRow>, BackendError> {
-        let rows = typed(
-            &mut self.conn,
+        let rows = self.query(
             ENTRIES,
             &[(&to_i64(start)?, Type::INT8), (&to_i64(end)?, Type::INT8)],
             "reading entries",
@@ -704,8 +743,7 @@ impl BackendReader for PgReader {
     }
 
     fn checkpoint(&mut self, size: u64) -> Result<Option<String>, BackendError> {
-        let rows = typed(
-            &mut self.conn,
+        let rows = self.query(
             CHECKPOINT,
             &[(&to_i64(size)?, Type::INT8)],
             "reading a checkpoint",
@@ -714,12 +752,7 @@ impl BackendReader for PgReader {
     }
 
     fn latest_snapshot(&mut self) -> Result<Option<Snapshot>, BackendError> {
-        let rows = typed(
-            &mut self.conn,
-            LATEST_SNAPSHOT,
-            &[],
-            "reading the latest snapshot",
-        )?;
+        let rows = self.query(LATEST_SNAPSHOT, &[], "reading the latest snapshot")?;
         rows.first()
             .map(|r| {
                 Ok(Snapshot {
@@ -733,7 +766,7 @@ impl BackendReader for PgReader {
     }
 
     fn cosignatures(&mut self) -> Result<Vec<CosignatureRow>, BackendError> {
-        let rows = typed(&mut self.conn, COSIGNATURES, &[], "reading cosignatures")?;
+        let rows = self.query(COSIGNATURES, &[], "reading cosignatures")?;
         rows.into_iter()
             .map(|r| {
                 Ok(CosignatureRow {
