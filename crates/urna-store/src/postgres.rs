@@ -691,7 +691,11 @@ impl PgReader<'_> {
                 Ok(rows) => return Ok(rows),
                 Err(e) if retries > 0 && (self.conn.is_closed() || session_ended(&e)) => {
                     retries -= 1;
-                    // The closed one goes back and is dropped (`has_broken`).
+                    // The blocking client notices the closed socket only
+                    // when next used: use it once more, so that it knows
+                    // and the pool drops it (`has_broken`) instead of
+                    // handing it out again.
+                    let _ = self.conn.batch_execute("");
                     self.conn = self.backend.read_connection()?;
                 }
                 Err(e) => return Err(BackendError::new(context, e)),
