@@ -10,6 +10,7 @@
 # The cluster is stopped and removed when the sourcing shell exits.
 #
 # Use: `source .ci/postgres.sh` (bash, with `set -euo pipefail` as in scripts/test.sh).
+# `URNA_PG_FSYNC=on` starts the cluster with fsync on (durability benchmarks).
 
 urna_pg_setup() {
     local bin
@@ -39,8 +40,9 @@ urna_pg_setup() {
     "${run[@]}" "$bin/initdb" -D "$URNA_PG_DIR/data" -U urna -A trust -E UTF8 --locale=C --no-sync >"$URNA_PG_DIR/initdb.log" 2>&1 \
         || { cat "$URNA_PG_DIR/initdb.log"; return 1; }
     # fsync off: a test cluster thrown away at the end, not a durability test.
+    # Benchmarks of durable appends set URNA_PG_FSYNC=on.
     "${run[@]}" "$bin/pg_ctl" -D "$URNA_PG_DIR/data" -l "$URNA_PG_DIR/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $URNA_PG_DIR -c fsync=off -c max_connections=200" start >/dev/null \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $URNA_PG_DIR -c fsync=${URNA_PG_FSYNC:-off} -c max_connections=200" start >/dev/null \
         || { cat "$URNA_PG_DIR/server.log"; return 1; }
     URNA_PG_STOP=("${run[@]}" "$bin/pg_ctl" -D "$URNA_PG_DIR/data" -m fast -w stop)
     "${run[@]}" "$bin/createdb" -h 127.0.0.1 -p "$port" -U urna urna_test

@@ -115,6 +115,11 @@ const LATEST_SNAPSHOT: &str =
 const PUT_META: &str = "INSERT INTO urna_meta (name, value) VALUES ($1, $2) \
      ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 
+/// `application_name` of the board's write session and of its pooled
+/// read sessions (seen in `pg_stat_activity`).
+const WRITER_NAME: &str = "urna-board-writer";
+const READER_NAME: &str = "urna-board-reader";
+
 /// Rows buffered by the writer are sent once they hold this many bytes
 /// (and at commit), so a batch of large entries stays a few statements.
 const FLUSH_BYTES: usize = 8 << 20;
@@ -202,6 +207,7 @@ pub fn drop_postgres_schema(url: &str, schema: &str) -> Result<(), BackendError>
 /// connections, and write connections handed to the store's writer.
 pub struct PostgresBackend {
     config: Config,
+    read_pool: u32,
     pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
 }
 
@@ -245,6 +251,7 @@ impl PostgresBackend {
                 .connect(NoTls)
                 .map_err(err("connecting to PostgreSQL"))?,
         )?;
+        config.application_name(READER_NAME);
         let manager = PostgresConnectionManager::new(config.clone(), NoTls);
         // No test on checkout: it would cost a round trip per read; a
         // broken connection fails its query and is dropped (`has_broken`).
@@ -255,7 +262,11 @@ impl PostgresBackend {
             .connection_timeout(opts.connect_timeout)
             .build(manager)
             .map_err(|e| BackendError::new("starting the read pool", e))?;
-        Ok(PostgresBackend { config, pool })
+        Ok(PostgresBackend {
+            config,
+            read_pool: opts.read_pool.max(1),
+            pool,
+        })
     }
 
     /// A server setting (`SHOW name`), e.g. to report `fsync` next to a
@@ -305,8 +316,12 @@ fn create_schema(c: &mut Client) -> Result<(), BackendError> {
 
 impl Backend for PostgresBackend {
     fn open_writer(&self) -> Result<Box<dyn BackendWriter>, BackendError> {
+        // Named, so that an operator sees (and can end) the board's writer
+        // in pg_stat_activity.
         let mut client = self
             .config
+            .clone()
+            .application_name(WRITER_NAME)
             .connect(NoTls)
             .map_err(err("opening the write connection"))?;
         // Set explicitly (not only through the connection options) and
@@ -342,6 +357,7 @@ impl Backend for PostgresBackend {
 
     fn reader(&self) -> Result<Box<dyn BackendReader + '_>, BackendError> {
         Ok(Box::new(PgReader {
+            backend: self,
             conn: self.read_connection()?,
         }))
     }
@@ -371,7 +387,13 @@ fn prepare(client: &mut Client, sql: &str) -> Result<Statement, BackendError> {
         .map_err(err("preparing a write statement"))
 }
 
-fn subtrees(client: &mut Client, ids: &[SubtreeId]) -> Result<Vec<Option<Hash>>, BackendError> {
+type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
+
+/// Hashes of `ids` in one round trip, through `run` (a query function).
+fn subtrees(
+    ids: &[SubtreeId],
+    run: impl FnOnce(&str, &Params<'_>) -> Result<Vec<postgres::Row>, BackendError>,
+) -> Result<Vec<Option<Hash>>, BackendError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -380,12 +402,10 @@ fn subtrees(client: &mut Client, ids: &[SubtreeId]) -> Result<Vec<Option<Hash>>,
         .iter()
         .map(|id| to_i64(id.index))
         .collect::<Result<Vec<_>, _>>()?;
-    let rows = client
-        .query_typed(
-            SUBTREES,
-            &[(&levels, Type::INT2_ARRAY), (&indices, Type::INT8_ARRAY)],
-        )
-        .map_err(err("reading subtree hashes"))?;
+    let rows = run(
+        SUBTREES,
+        &[(&levels, Type::INT2_ARRAY), (&indices, Type::INT8_ARRAY)],
+    )?;
     if rows.len() != ids.len() {
         return Err(BackendError::new(
             "reading subtree hashes",
@@ -605,7 +625,12 @@ impl BackendWriter for PgWriter {
     }
 
     fn subtrees(&mut self, ids: &[SubtreeId]) -> Result<Vec<Option<Hash>>, BackendError> {
-        subtrees(&mut self.client, ids)
+        let client = &mut self.client;
+        subtrees(ids, |sql, params| {
+            client
+                .query_typed(sql, params)
+                .map_err(err("reading subtree hashes"))
+        })
     }
 
     fn meta(&mut self, name: &str) -> Result<Option<String>, BackendError> {
@@ -638,22 +663,52 @@ impl BackendWriter for PgWriter {
     }
 }
 
-struct PgReader {
+/// The error ended the session: the connection was lost, or the server
+/// ended it (SQLSTATE class 57P: shutdown, crash, administrator command).
+fn session_ended(e: &postgres::Error) -> bool {
+    e.is_closed() || e.code().is_some_and(|c| c.code().starts_with("57P"))
+}
+
+struct PgReader<'a> {
+    backend: &'a PostgresBackend,
     conn: r2d2::PooledConnection<PostgresConnectionManager<NoTls>>,
 }
 
-fn typed(
-    client: &mut Client,
-    sql: &str,
-    params: &[(&(dyn ToSql + Sync), Type)],
-    context: &'static str,
-) -> Result<Vec<postgres::Row>, BackendError> {
-    client.query_typed(sql, params).map_err(err(context))
+impl PgReader<'_> {
+    /// Runs a read; while the connection in hand turns out to be closed
+    /// (the database restarted, or dropped it), retries on another one
+    /// (reads are idempotent), so that a database that is back serves
+    /// reads at once instead of failing once per stale pooled connection.
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &Params<'_>,
+        context: &'static str,
+    ) -> Result<Vec<postgres::Row>, BackendError> {
+        let mut retries = self.backend.read_pool + 1;
+        loop {
+            match self.conn.query_typed(sql, params) {
+                Ok(rows) => return Ok(rows),
+                Err(e) if retries > 0 && (self.conn.is_closed() || session_ended(&e)) => {
+                    retries -= 1;
+                    // The blocking client notices the closed socket only
+                    // when next used: use it once more, so that it knows
+                    // and the pool drops it (`has_broken`) instead of
+                    // handing it out again.
+                    let _ = self.conn.batch_execute("");
+                    self.conn = self.backend.read_connection()?;
+                }
+                Err(e) => return Err(BackendError::new(context, e)),
+            }
+        }
+    }
 }
 
-impl BackendReader for PgReader {
+impl BackendReader for PgReader<'_> {
     fn subtrees(&mut self, ids: &[SubtreeId]) -> Result<Vec<Option<Hash>>, BackendError> {
-        subtrees(&mut self.conn, ids)
+        subtrees(ids, |sql, params| {
+            self.query(sql, params, "reading subtree hashes")
+        })
     }
 
     fn subtree_range(
@@ -662,8 +717,7 @@ impl BackendReader for PgReader {
         start: u64,
         end: u64,
     ) -> Result<Vec<Hash>, BackendError> {
-        let rows = typed(
-            &mut self.conn,
+        let rows = self.query(
             SUBTREE_RANGE,
             &[
                 (&i16::from(level), Type::INT2),
@@ -676,8 +730,7 @@ impl BackendReader for PgReader {
     }
 
     fn entries(&mut self, start: u64, end: u64) -> Result<Vec<EntryRow>, BackendError> {
-        let rows = typed(
-            &mut self.conn,
+        let rows = self.query(
             ENTRIES,
             &[(&to_i64(start)?, Type::INT8), (&to_i64(end)?, Type::INT8)],
             "reading entries",
@@ -694,8 +747,7 @@ impl BackendReader for PgReader {
     }
 
     fn checkpoint(&mut self, size: u64) -> Result<Option<String>, BackendError> {
-        let rows = typed(
-            &mut self.conn,
+        let rows = self.query(
             CHECKPOINT,
             &[(&to_i64(size)?, Type::INT8)],
             "reading a checkpoint",
@@ -704,12 +756,7 @@ impl BackendReader for PgReader {
     }
 
     fn latest_snapshot(&mut self) -> Result<Option<Snapshot>, BackendError> {
-        let rows = typed(
-            &mut self.conn,
-            LATEST_SNAPSHOT,
-            &[],
-            "reading the latest snapshot",
-        )?;
+        let rows = self.query(LATEST_SNAPSHOT, &[], "reading the latest snapshot")?;
         rows.first()
             .map(|r| {
                 Ok(Snapshot {
@@ -723,7 +770,7 @@ impl BackendReader for PgReader {
     }
 
     fn cosignatures(&mut self) -> Result<Vec<CosignatureRow>, BackendError> {
-        let rows = typed(&mut self.conn, COSIGNATURES, &[], "reading cosignatures")?;
+        let rows = self.query(COSIGNATURES, &[], "reading cosignatures")?;
         rows.into_iter()
             .map(|r| {
                 Ok(CosignatureRow {

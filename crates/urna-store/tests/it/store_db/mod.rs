@@ -3,7 +3,7 @@
 //! fresh schema, dropped at the end, so tests run in parallel). With
 //! `URNA_REQUIRE_POSTGRES=1` (set by `.ci/postgres.sh`) a missing or
 //! unreachable server fails the PostgreSQL tests instead of skipping them.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
