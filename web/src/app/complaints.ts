@@ -39,7 +39,7 @@ export async function complaintsPage(root: HTMLElement): Promise<void> {
   const submit = async () => {
     const code = tracking.value.trim().toLowerCase();
     if (code && !/^[0-9a-f]{64}$/.test(code)) {
-      clear(result, h('p', { class: 'error', role: 'alert' }, t('check.badCode')));
+      clear(result, h('p', { class: 'error', role: 'alert' }, t('complaints.badCode')));
       tracking.focus();
       return;
     }

@@ -210,7 +210,6 @@ function scopeName(x: Row, names: Names): string {
 /** One contest's result: a bar chart with the numbers written out (the bars are decoration). */
 function contestResult(x: Row, names: Names, level: 'h2' | 'h4'): HTMLElement {
   const total = x.counts.reduce((a, b) => a + b, 0);
-  const max = Math.max(1, ...x.counts);
   return h('section', { class: 'result', 'data-contest': x.contest, 'data-scope': x.scope },
     h(level, {}, names.contest(x.contest)),
     h('p', { class: 'muted' }, plural('results.ballots', x.ballots)),
@@ -218,7 +217,7 @@ function contestResult(x: Row, names: Names, level: 'h2' | 'h4'): HTMLElement {
       h('li', {},
         h('span', { class: 'label' }, names.option(x.contest, o)),
         h('span', { class: 'figures' }, `${num(x.counts[i])} · ${percent(x.counts[i], total)}`),
-        bar(x.counts[i], max),
+        bar(x.counts[i], total),
       ))),
   );
 }

@@ -90,7 +90,7 @@ async function noEnglish(page, what) {
     m.querySelectorAll('details, code, .code, select').forEach((e) => e.remove());
     return m.textContent;
   });
-  const words = (text.replace(/\(код [a-z_]+\)/g, '').match(/[A-Za-z]{3,}/g) ?? []).filter((w) => !['urna', 'CSV', 'GMT', 'UTC'].includes(w));
+  const words = (text.replace(/\(код [a-z_]+\)/g, '').replace(/[0-9A-Z]{4}(-[0-9A-Z]{4}){3}/g, '').match(/[A-Za-z]{3,}/g) ?? []).filter((w) => !['urna', 'CSV', 'GMT', 'UTC'].includes(w));
   assert.deepEqual(words, [], `${what}: English words on a Russian page: ${text}`);
 }
 
@@ -107,11 +107,13 @@ async function toBallot(page) {
   await page.goto(election.base + '/#/vote');
   await page.getByRole('button', { name: /Continue to the ballot|Перейти к бюллетеню/ }).click();
   await page.getByRole('heading', { level: 1, name: /Ballot|Бюллетень/ }).waitFor();
+  // The ballot, or the notice that voting is not open: never the loading line.
+  await page.locator('main fieldset, [data-testid=ballot-closed]').first().waitFor();
 }
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
-  election = await Election.start({ registrationSeconds: Number(process.env.E2E_REGISTRATION_S ?? 25), votingSeconds: Number(process.env.E2E_VOTING_S ?? 90) });
+  election = await Election.start({ registrationSeconds: Number(process.env.E2E_REGISTRATION_S ?? 120), votingSeconds: Number(process.env.E2E_VOTING_S ?? 150) });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     // headless; playwright gives every launch a fresh temporary profile (user data dir).
@@ -157,6 +159,8 @@ test('registration: voters make credentials on their devices; the commission reg
   await p2.getByRole('button', { name: 'Use this code' }).click();
   assert.equal((await p2.getByTestId('public-credential').textContent()).trim(), aliceCredential);
   // Removing the key is never one tap: a confirm step offers the recovery code first (13.7).
+  await p2.goto(election.base + '/#/');
+  await p2.goto(election.base + '/#/vote');
   await p2.getByTestId('forget').click();
   await p2.getByRole('heading', { level: 1, name: 'Remove the key from this device?' }).waitFor();
   assert.equal((await p2.getByTestId('forget-recovery').textContent()).trim(), code);
@@ -210,13 +214,13 @@ test('vote → receipt → check the receipt', async () => {
   for (const s of ['Yes', 'Boris Petrov', 'Grigory Orlov', 'Schools: 2', 'Bridges Party']) assert.ok(review.includes(s), `${s} in ${review}`);
   await shot(page, '05-review');
   await page.getByRole('button', { name: 'Encrypt the ballot' }).click();
-  await page.getByTestId('pre-tracking').waitFor();
+  await page.getByTestId('pre-tracking').waitFor({ state: 'attached' });
   const ms = await page.getByTestId('encrypt-ms').getAttribute('data-ms');
   console.log(`# encrypt+prove the e2e ballot (4 contests, 11 options) in the page: ${ms} ms`);
   await shot(page, '06-encrypted');
   const pre = (await page.getByTestId('pre-tracking').textContent()).trim();
   await page.getByTestId('cast').click();
-  await page.getByTestId('tracking').waitFor();
+  await page.getByTestId('tracking').waitFor({ state: 'attached' });
   const tracking = (await page.getByTestId('tracking').textContent()).trim();
   assert.equal(tracking, pre);
   await page.getByTestId('receipt-verified').waitFor();
@@ -302,7 +306,7 @@ test('audit then cast (Benaloh), in Russian at 360 px', async () => {
   const fresh = (await page.getByTestId('pre-tracking').textContent()).trim();
   assert.notEqual(fresh, audited, 'a new encryption after an audit');
   await page.getByTestId('cast').click();
-  await page.getByTestId('tracking').waitFor();
+  await page.getByTestId('tracking').waitFor({ state: 'attached' });
   assert.equal((await page.getByTestId('tracking').textContent()).trim(), fresh);
   await noSideways(page, 'receipt ru');
   await noEnglish(page, 'receipt ru');
@@ -385,7 +389,7 @@ test('keyboard only: the whole ballot can be filled and encrypted without a mous
   for (const s of ['Yes', 'Roads: 1', 'Bridges Party']) assert.ok(review.includes(s), `${s} in ${review}`);
   assert.ok(await tabTo(page, /^Encrypt the ballot$/));
   await page.keyboard.press('Enter');
-  await page.getByTestId('pre-tracking').waitFor();
+  await page.getByTestId('pre-tracking').waitFor({ state: 'attached' });
 });
 
 test('encrypting and proving a 20-option ballot in headless Chromium (goal ≤ 150 ms)', async () => {
@@ -451,8 +455,9 @@ test('a ballot after the close shows the server’s error; results are published
   const first = await page.locator('[data-testid=results-total] section.result').first().textContent();
   assert.match(first, /^Do you approve the new park\?/);
   // The CSV download has every row, with names.
-  const href = await page.getByTestId('results-csv').getAttribute('href');
-  const csv = await page.evaluate(async (u) => (await fetch(u)).text(), href);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('results-csv').click()]);
+  assert.match(download.suggestedFilename(), /^results-e2e-2026-en\.csv$/);
+  const csv = readFileSync(await download.path(), 'utf8');
   assert.match(csv.split('\n')[0], /^\ufeff?scope,area_id,area,contest_id,contest,option_id,option,votes,ballots/);
   assert.ok(csv.includes('total,,"Total",council,"City council: up to two candidates",cand-2,"Boris Petrov",1,'), csv);
   await noSideways(page, 'results');
