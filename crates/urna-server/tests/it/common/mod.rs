@@ -1,4 +1,5 @@
 //! Set-up shared by the server's API tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 
