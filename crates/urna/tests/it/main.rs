@@ -3,11 +3,14 @@
 //! Run one module with `cargo test -p urna --test it MODULE::`.
 
 mod bench_registry_cli;
+mod cli_errors;
 mod common;
 mod cosign_restart;
 mod demo_cli;
+mod demo_data;
 mod observe_cli;
 mod registry_cli;
+mod serve_new_folder;
 mod serve_registration_cli;
 mod serve_resume;
 mod tls_cli;
