@@ -65,7 +65,19 @@ pub fn export_store(store: &BoardStore, out: &Path) -> anyhow::Result<u64> {
 
 /// `urna export`.
 pub fn export(opts: &ExportOpts) -> anyhow::Result<()> {
-    let key = crate::serve::board_key(&opts.data.join("board.key"), None)?;
+    // Checked first: opening the board would create an empty one, and the
+    // board key's own message speaks of `urna serve --origin`.
+    let (db, key) = (opts.data.join("board.db"), opts.data.join("board.key"));
+    for f in [&db, &key] {
+        anyhow::ensure!(
+            f.is_file(),
+            "{} is not an election's data folder: it has no {} (give the folder of `urna serve --data` or `urna demo --data`)",
+            opts.data.display(),
+            f.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        );
+    }
+    let key = crate::serve::board_key(&key, None)?;
     let store = BoardStore::open_sqlite(opts.data.join("board.db"), key)
         .with_context(|| format!("opening the board in {}", opts.data.display()))?;
     let n = export_store(&store, &opts.out)?;
@@ -102,7 +114,21 @@ pub fn verify(opts: &VerifyOpts) -> ExitCode {
             }
         }
     } else {
-        verify_record(Path::new(&opts.record), opts.json)
+        let path = Path::new(&opts.record);
+        // One clear error, not a report of checks that read nothing.
+        if !path.is_dir() {
+            let what = if path.exists() {
+                "is not a folder"
+            } else {
+                "does not exist"
+            };
+            eprintln!(
+                "urna verify: unusable input: {} {what} (give an exported record folder, see `urna export`, or an http(s):// URL)",
+                path.display()
+            );
+            return ExitCode::from(2);
+        }
+        verify_record(path, opts.json)
     };
     if opts.json {
         println!("{}", report.to_json());

@@ -31,12 +31,14 @@ pub struct ServeOpts {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Board origin (`<host>/<election-id>`, spec/board.md §B6.2), needed
-    /// when the key is created; must match the key's name afterwards.
+    /// Board origin (`<host>/<election-id>`, spec/board.md §B6.2), used
+    /// when the key is created [default then: `localhost/<folder name>`];
+    /// must match the key's name afterwards.
     #[arg(long)]
     pub origin: Option<String>,
     /// File holding the admin bearer token (first line) for the election
-    /// admin endpoints (spec/api.md §A1.1); without it they are disabled.
+    /// admin endpoints (spec/api.md §A1.1) [default: `DATA/admin.token`,
+    /// created with the folder]; without a token they are disabled.
     #[arg(long)]
     pub admin_token_file: Option<PathBuf>,
     /// Built web app to serve at `/` (voter pages, receipt check, turnout,
@@ -277,12 +279,123 @@ pub(crate) fn board_key(path: &Path, origin: Option<&str>) -> anyhow::Result<Boa
     }
 }
 
-/// Runs the server until Ctrl-C.
-pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
+/// The origin of a new folder's board without `--origin`:
+/// `localhost/<folder name>`, the name reduced to the characters
+/// spec/board.md §B6.2 recommends for election ids.
+fn default_origin(data: &Path) -> String {
+    let name = std::fs::canonicalize(data)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_lowercase()))
+        .unwrap_or_default();
+    let id: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("localhost/{}", if id.is_empty() { "election" } else { &id })
+}
+
+/// A new folder gets what `serve` needs: the board key (for `--origin`,
+/// or a default) and an admin token in `admin.token` (owner-only), both
+/// said on stderr. Returns the admin token file to use.
+fn prepare_folder(opts: &ServeOpts) -> anyhow::Result<Option<PathBuf>> {
     std::fs::create_dir_all(&opts.data)
         .with_context(|| format!("creating {}", opts.data.display()))?;
+    let key_path = opts.data.join("board.key");
+    let token_path = opts.data.join("admin.token");
+    // New: neither key nor board (a board without its key is refused below).
+    if !key_path.exists() && !opts.data.join("board.db").exists() {
+        let origin = opts
+            .origin
+            .clone()
+            .unwrap_or_else(|| default_origin(&opts.data));
+        board_key(&key_path, Some(&origin))?;
+        eprintln!(
+            "urna: new election folder {}: board key for origin {origin} in {} (keep it secret; the origin cannot change{})",
+            opts.data.display(),
+            key_path.display(),
+            if opts.origin.is_none() {
+                "; give --origin HOST/ELECTION-ID on the first start for a public board"
+            } else {
+                ""
+            }
+        );
+        if opts.admin_token_file.is_none() && !token_path.exists() {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&token_path)
+                .with_context(|| format!("creating {}", token_path.display()))?;
+            let token: [u8; 32] = rand::RngExt::random(&mut rand::rng());
+            writeln!(file, "{}", hex::encode(token))?;
+            file.sync_all()?;
+            eprintln!(
+                "urna: admin token in {} (the commission's; keep it secret)",
+                token_path.display()
+            );
+        }
+    }
+    Ok(opts
+        .admin_token_file
+        .clone()
+        .or_else(|| token_path.is_file().then_some(token_path)))
+}
+
+/// A path as one shell word, for commands printed to be pasted.
+pub(crate) fn shell_word(p: &std::path::Path) -> String {
+    let s = p.display().to_string();
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// What the operator does next in `phase`, as one line (docs/operator-guide.md).
+fn next_step(phase: &str, base: &str, data: &Path, token: Option<&Path>) -> String {
+    let auth = token.map_or_else(
+        || "(no admin token: give --admin-token-file)".to_string(),
+        |t| format!("-H \"Authorization: Bearer $(cat {})\"", shell_word(t)),
+    );
+    match phase {
+        "empty" => format!(
+            "publish the manifest: curl -f {auth} -H 'Content-Type: application/toml' --data-binary @manifest.toml {base}/election/manifest"
+        ),
+        "key_ceremony" => format!(
+            "the trustees' key ceremony: each runs `urna trustee init --server {base} --index J --store trustee-J.key`, then deal, receive, finish"
+        ),
+        "registration" => format!(
+            "register voters, then at voting_opens: curl -f -X POST {auth} {base}/election/open"
+        ),
+        "voting" => format!(
+            "voters vote at {base}/; after voting_closes: curl -f -X POST {auth} {base}/election/close"
+        ),
+        "closed" => {
+            format!("publish the encrypted tally: curl -f -X POST {auth} {base}/election/tally")
+        }
+        "tallied" => format!(
+            "the trustees decrypt (`urna trustee decrypt --server {base} --store trustee-J.key`), then: curl -f -X POST {auth} {base}/election/results"
+        ),
+        _ => format!(
+            "results at {base}/election/results; export and check the record: urna export --data {} --out record && urna verify record",
+            shell_word(data)
+        ),
+    }
+}
+
+/// Runs the server until Ctrl-C.
+pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
+    let token_file = prepare_folder(opts)?;
     let key = board_key(&opts.data.join("board.key"), opts.origin.as_deref())?;
-    let admin = admin_token(opts.admin_token_file.as_deref())?;
+    let admin = admin_token(token_file.as_deref())?;
     let registration = registration(opts, &admin)?;
     let store = BoardStore::open_sqlite(opts.data.join("board.db"), key)
         .with_context(|| format!("opening the board in {}", opts.data.display()))?;
@@ -327,6 +440,15 @@ pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
             } else {
                 String::new()
             }
+        );
+        eprintln!(
+            "urna: next: {} (docs/operator-guide.md)",
+            next_step(
+                report.phase,
+                &format!("http://{}", listener.local_addr()?),
+                &opts.data,
+                token_file.as_deref()
+            )
         );
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

@@ -58,7 +58,9 @@ pub struct DemoOpts {
     /// Devices sending at the same time (HTTP connections).
     #[arg(long, default_value_t = 128)]
     pub concurrency: usize,
-    /// Keep the election's folder (SQLite board) here instead of a temporary one.
+    /// The election's folder (board, board key, exported record), kept
+    /// for `urna verify` and `urna serve --data` [default: a new
+    /// `urna-demo-*` folder in the system's temporary folder].
     #[arg(long)]
     pub data: Option<std::path::PathBuf>,
 }
@@ -135,18 +137,28 @@ pub fn run(opts: &DemoOpts) -> anyhow::Result<()> {
     };
     let id = format!("demo-{:08x}", rand::rng().random::<u32>());
     let origin = format!("urna.example/{id}");
-    let tmp = tempfile::tempdir()?;
-    let dir = opts
-        .data
-        .clone()
-        .unwrap_or_else(|| tmp.path().to_path_buf());
+    // Kept afterwards: the record in it is for the reader to verify, and
+    // `urna serve --data` shows the finished election (issue 16).
+    let dir = match &opts.data {
+        Some(d) => d.clone(),
+        None => tempfile::Builder::new()
+            .prefix("urna-demo-")
+            .tempdir()
+            .context("creating the demo's folder")?
+            .keep(),
+    };
+    ensure!(
+        !dir.join("board.db").exists(),
+        "{} already holds an election (board.db): give --data a new folder",
+        dir.display()
+    );
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let text = manifest_text(opts.trustees, opts.threshold, opts.regions, &id);
     // The commission's own copy, to know the districts; the server parses what it is sent.
     let m = Manifest::from_bytes(text.as_bytes()).map_err(|e| anyhow::anyhow!("manifest: {e}"))?;
     let schedule = m.schedule().clone();
     let token = random_token();
-    let server = LocalServer::start(
+    let server = LocalServer::start_journalled(
         &dir,
         &origin,
         &token,
@@ -306,6 +318,14 @@ pub fn run(opts: &DemoOpts) -> anyhow::Result<()> {
         "\n  close → results over HTTP: {close_to_results:.2} s; {refetched} receipts fetched again and verified against the final checkpoint"
     );
     println!("  record: {exported} entries in {}", record_dir.display());
+    println!(
+        "  check it yourself: urna verify {}",
+        crate::serve::shell_word(&record_dir)
+    );
+    println!(
+        "  see it in a browser: urna serve --data {} (results, turnout, receipts)",
+        crate::serve::shell_word(&dir)
+    );
     println!("\n{verdict}");
     if !verdict.is_valid() {
         bail!(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::sync::oneshot;
-use urna_board::{BoardSigningKey, VerifierKey};
+use urna_board::VerifierKey;
 use urna_election::Timestamp;
 use urna_server::election::{AdminToken, TestClock};
 use urna_server::{AppState, ElectionConfig};
@@ -33,17 +33,47 @@ pub struct LocalServer {
 }
 
 impl LocalServer {
-    /// Opens (or creates) `dir/board.db` with a fresh board key for
-    /// `origin`, and serves the API on 127.0.0.1 with the admin `token`.
+    /// Opens (or creates) `dir/board.db` with the board key `dir/board.key`
+    /// for `origin` (created if missing, as `urna serve` does, so that
+    /// `urna serve --data dir` can serve the election afterwards), and
+    /// serves the API on 127.0.0.1 with the admin `token`.
     pub fn start(dir: &Path, origin: &str, token: &str, now: Timestamp) -> anyhow::Result<Self> {
-        let key = BoardSigningKey::generate(origin, &mut rand::rng())?;
+        Self::open(dir, origin, token, now, false)
+    }
+
+    /// The same with the server journal `dir/server.journal` that `urna
+    /// serve` keeps (spec/api.md §A6.2), so that `urna serve --data dir`
+    /// can take the election up afterwards.
+    pub fn start_journalled(
+        dir: &Path,
+        origin: &str,
+        token: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<Self> {
+        Self::open(dir, origin, token, now, true)
+    }
+
+    fn open(
+        dir: &Path,
+        origin: &str,
+        token: &str,
+        now: Timestamp,
+        journal: bool,
+    ) -> anyhow::Result<Self> {
+        let key = crate::serve::board_key(&dir.join("board.key"), Some(origin))?;
         let board_key = key.verifier_key();
         let store = BoardStore::open_sqlite(dir.join("board.db"), key)
             .with_context(|| format!("opening the board in {}", dir.display()))?;
         let clock = TestClock::new(now);
         let config =
             ElectionConfig::new(AdminToken::new(token)).with_clock(Arc::new(clock.clone()));
-        let state = AppState::with_election(store.clone(), config);
+        let state = if journal {
+            AppState::resume(store.clone(), config, &dir.join("server.journal"))
+                .map_err(|e| anyhow::anyhow!("starting on {}: {e}", dir.display()))?
+                .0
+        } else {
+            AppState::with_election(store.clone(), config)
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .thread_name("urna-server")
             .enable_all()

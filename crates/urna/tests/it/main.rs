@@ -5,11 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bench_registry_cli;
+mod cli_errors;
 mod common;
 mod cosign_restart;
 mod demo_cli;
+mod demo_data;
 mod observe_cli;
 mod registry_cli;
+mod serve_new_folder;
 mod serve_registration_cli;
 mod serve_resume;
 mod tls_cli;
