@@ -78,7 +78,7 @@ fn read_request(s: &mut TcpStream) -> Vec<u8> {
 }
 
 /// A proxy to `upstream` that serves `fake_tally` for `GET /election/tally`
-/// and counts the requests that post partial decryptions.
+/// and takes (answers 200 to, and counts) posted partial decryptions.
 fn hostile_proxy(upstream: String, fake_tally: String, posted: Arc<AtomicUsize>) -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
@@ -98,7 +98,15 @@ fn hostile_proxy(upstream: String, fake_tally: String, posted: Arc<AtomicUsize>)
                     return;
                 }
                 if line.starts_with("POST ") && line.contains("/partials") {
+                    // A hostile server takes the partial decryptions.
                     posted.fetch_add(1, Ordering::SeqCst);
+                    let body = "{\"entries\":[0]}";
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = c.write_all(answer.as_bytes());
+                    return;
                 }
                 let mut up = TcpStream::connect(&upstream).unwrap();
                 up.write_all(&req).unwrap();
