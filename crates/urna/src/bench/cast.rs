@@ -122,7 +122,7 @@ pub fn run(opts: &CastBench) -> anyhow::Result<Report> {
                 let t = Instant::now();
                 let answer = api
                     .send(
-                        hyper::http::Method::POST,
+                        ureq::http::Method::POST,
                         "/election/ballots",
                         false,
                         Some(("application/json", body)),
