@@ -92,7 +92,6 @@ fn parallel_rate(
 
 /// Runs the bench and returns the report.
 pub fn run(opts: &BoardBench) -> anyhow::Result<Report> {
-    let quiet = opts.json;
     if opts.entry_size <= ENTRY_HEADER_LEN + 24 || opts.entry_size > urna_board::MAX_ENTRY_LEN {
         return Err(anyhow!(
             "--entry-size must be between {} and {}",
@@ -121,7 +120,25 @@ pub fn run(opts: &BoardBench) -> anyhow::Result<Report> {
         }),
     );
 
-    // Durable appends from many concurrent appenders.
+    let runtime = appends(&mut report, &store, opts, appenders, payload_len)?;
+    proofs(&mut report, &store)?;
+    checkpoint_verify(&mut report, &store, &key)?;
+    drop(store);
+    drop(runtime);
+    Ok(report)
+}
+
+/// Durable appends from many concurrent appenders: rate, latency, group
+/// commit batches. Returns the runtime the store's appends ran on (dropped
+/// after the store).
+fn appends(
+    report: &mut Report,
+    store: &BoardStore,
+    opts: &BoardBench,
+    appenders: usize,
+    payload_len: usize,
+) -> anyhow::Result<tokio::runtime::Runtime> {
+    let quiet = opts.json;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -200,7 +217,11 @@ pub fn run(opts: &BoardBench) -> anyhow::Result<Report> {
         "/s",
     );
 
-    // Proofs against the final tree, from random leaves and sizes.
+    Ok(runtime)
+}
+
+/// Proofs against the final tree, from random leaves and sizes.
+fn proofs(report: &mut Report, store: &BoardStore) -> anyhow::Result<()> {
     let latest = store.latest_checkpoint();
     let size = latest.size();
     if size < 2 {
@@ -244,6 +265,16 @@ pub fn run(opts: &BoardBench) -> anyhow::Result<Report> {
         cons,
         "/s",
     );
+    Ok(())
+}
+
+/// Parsing and verifying the board's latest checkpoint, as a verifier does.
+fn checkpoint_verify(
+    report: &mut Report,
+    store: &BoardStore,
+    key: &BoardSigningKey,
+) -> anyhow::Result<()> {
+    let latest = store.latest_checkpoint();
     let text = latest.text().to_owned();
     let vkey = key.verifier_key();
     let mut ok = true;
@@ -263,7 +294,5 @@ pub fn run(opts: &BoardBench) -> anyhow::Result<Report> {
         1e6 / verify_us,
         "/s",
     );
-    drop(store);
-    drop(runtime);
-    Ok(report)
+    Ok(())
 }
