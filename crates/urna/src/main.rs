@@ -6,9 +6,6 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod demo;
-mod http;
-mod mirror;
-mod observe;
 mod record;
 mod registry;
 mod serve;
@@ -30,7 +27,7 @@ enum Command {
     /// Export an election's board as a record folder for `urna verify`.
     Export(record::ExportOpts),
     /// Mirror a running board live: check every checkpoint and entry, cosign, alarm on forks.
-    Observe(observe::ObserveOpts),
+    Observe(urna_observe::ObserveOpts),
     /// Serve the board's public read API over HTTP.
     Serve(serve::ServeOpts),
     /// A trustee's offline steps: key store, key ceremony, partial decryption.
@@ -64,7 +61,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Verify(opts) => return record::verify(&opts),
-        Command::Observe(opts) => return observe::run(&opts),
+        Command::Observe(opts) => return urna_observe::run(&opts),
         Command::Export(opts) => record::export(&opts),
         Command::Demo(opts) => demo::run(&opts),
         Command::Serve(opts) => serve::run(&opts),

@@ -148,9 +148,9 @@ fn verify_url(opts: &VerifyOpts) -> anyhow::Result<Report> {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     if let Some(ca) = &opts.ca_cert {
-        crate::http::trust_ca_file(ca)?;
+        urna_observe::http::trust_ca_file(ca)?;
     }
-    let remote = crate::mirror::Remote::connect(&opts.record, opts.board_key.as_deref())?;
+    let remote = urna_observe::mirror::Remote::connect(&opts.record, opts.board_key.as_deref())?;
     if !remote.pinned && !opts.json {
         eprintln!(
             "urna verify: trusting the board key served by {} ({}); pin it with --board-key",
@@ -173,7 +173,7 @@ fn verify_url(opts: &VerifyOpts) -> anyhow::Result<Report> {
             tmp.path().join("record")
         }
     };
-    let mut mirror = crate::mirror::Mirror::create(&dir, &remote.key)?;
+    let mut mirror = urna_observe::mirror::Mirror::create(&dir, &remote.key)?;
     mirror.keep_checkpoint(size, &latest, true)?;
     let finished = Arc::new(AtomicBool::new(false));
     let entries = urna_verify::FollowReader::open(&mirror.entries_path(), Arc::clone(&finished))?;

@@ -220,191 +220,216 @@ fn own_index(store: &Path, pass: &Passphrase) -> anyhow::Result<u16> {
 
 /// Runs one `urna trustee` command.
 pub fn run(cmd: &TrusteeCmd) -> anyhow::Result<()> {
-    let mut rng = rand::rng();
     match cmd {
-        TrusteeCmd::Init(o) => {
-            let pass = passphrase(&o.pass)?;
-            let server = Remote::from_opts(&o.server)?;
-            let local = match &o.manifest {
-                Some(p) => {
-                    Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)
-                }
-                None => None,
-            };
-            let manifest = match (&server, local) {
-                (Some(r), local) => {
-                    let published = r.manifest()?;
-                    if let Some(l) = local
-                        && l != published
-                    {
-                        bail!(
-                            "the manifest given differs from the one the server publishes: refusing to take part"
-                        );
-                    }
-                    published
-                }
-                (None, Some(l)) => l,
-                (None, None) => bail!("give --manifest FILE or --server URL"),
-            };
-            let params = match (o.n, o.t) {
-                (Some(n), Some(t)) => Some(CeremonyParams::new(n, t)?),
-                (None, None) => None,
-                _ => bail!("give both --n and --t, or neither (the manifest's [trustees])"),
-            };
-            let payload = ops::init(
-                &o.store,
-                &pass,
-                kdf_params()?,
-                &manifest,
-                o.index,
-                params,
-                &mut rng,
-            )?;
-            println!("created key store {}", o.store.display());
-            match server {
-                Some(r) => r.post_ceremony(o.index, &[payload]),
-                None => write_out(&o.out, KIND_TRUSTEE_CEREMONY, &[payload]),
-            }
-        }
-        TrusteeCmd::Deal(o) => {
-            let pass = passphrase(&o.pass)?;
-            let server = Remote::from_opts(&o.server)?;
-            let inputs = match &server {
-                // Every trustee's round 1 first: dealing to fewer would
-                // leave the late ones without shares (spec §8.3).
-                Some(r) => {
-                    r.ceremony_when(
-                        "not every trustee's round 1 message is on the board yet",
-                        |c| c.count(1) >= usize::from(c.n),
-                    )?
-                    .payloads
-                }
-                None => payloads::read_inputs(&o.round1, KIND_TRUSTEE_CEREMONY)?,
-            };
-            let payload = ops::deal(&o.store, &pass, &inputs, &mut rng)?;
-            match server {
-                Some(r) => r.post_ceremony(own_index(&o.store, &pass)?, &[payload]),
-                None => write_out(&o.out, KIND_TRUSTEE_CEREMONY, &[payload]),
-            }
-        }
-        TrusteeCmd::Receive(o) => {
-            let pass = passphrase(&o.pass)?;
-            let server = Remote::from_opts(&o.server)?;
-            let inputs = match &server {
-                Some(r) => {
-                    r.ceremony_when(
-                        "not every trustee's round 2 message is on the board yet",
-                        |c| c.count(2) >= usize::from(c.n),
-                    )?
-                    .payloads
-                }
-                None => payloads::read_inputs(&o.round2, KIND_TRUSTEE_CEREMONY)?,
-            };
-            let complaints = ops::receive(&o.store, &pass, &inputs, &mut rng)?;
-            if !complaints.is_empty() {
-                eprintln!(
-                    "urna trustee: {} share(s) failed the check: publish the complaints",
-                    complaints.len()
-                );
-            }
-            match server {
-                Some(r) => {
-                    r.post_ceremony(own_index(&o.store, &pass)?, &complaints)?;
-                    println!("{} complaint(s) posted", complaints.len());
-                    Ok(())
-                }
-                None => write_out(&o.out, KIND_TRUSTEE_CEREMONY, &complaints),
-            }
-        }
-        TrusteeCmd::Finish(o) => {
-            let pass = passphrase(&o.pass)?;
-            let server = Remote::from_opts(&o.server)?;
-            let (inputs, published) = match &server {
-                // The admin closes the complaint round by finishing the
-                // ceremony on the server: then every complaint is on the board.
-                Some(r) => {
-                    let c = r.ceremony_when(
-                        "the ceremony is not finished on the server yet (no joint key)",
-                        |c| c.joint_key.is_some(),
-                    )?;
-                    (c.payloads, c.joint_key)
-                }
-                None => (
-                    payloads::read_inputs(&o.complaints, KIND_TRUSTEE_CEREMONY)?,
-                    None,
-                ),
-            };
-            let report = ops::finish(&o.store, &pass, &inputs, &mut rng)?;
-            println!("{report}");
-            if let Some(k) = published
-                && k != report.joint_key.to_hex()
+        TrusteeCmd::Init(o) => init(o),
+        TrusteeCmd::Deal(o) => deal(o),
+        TrusteeCmd::Receive(o) => receive(o),
+        TrusteeCmd::Finish(o) => finish(o),
+        TrusteeCmd::Decrypt(o) => decrypt(o),
+        TrusteeCmd::Show(o) => show(o),
+    }
+}
+
+/// `init`: the manifest (the server's, which a local copy must match),
+/// the new key store (spec/trustee.md §T2) and the round 1 message
+/// (spec/crypto.md §8.2).
+fn init(o: &InitOpts) -> anyhow::Result<()> {
+    let mut rng = rand::rng();
+    let pass = passphrase(&o.pass)?;
+    let server = Remote::from_opts(&o.server)?;
+    let local = match &o.manifest {
+        Some(p) => Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?),
+        None => None,
+    };
+    let manifest = match (&server, local) {
+        (Some(r), local) => {
+            let published = r.manifest()?;
+            if let Some(l) = local
+                && l != published
             {
                 bail!(
-                    "the joint key the server published ({k}) is not the one this trustee computed ({}): do not use this election",
-                    report.joint_key.to_hex()
+                    "the manifest given differs from the one the server publishes: refusing to take part"
                 );
             }
-            Ok(())
+            published
         }
-        TrusteeCmd::Decrypt(o) => {
-            let pass = passphrase(&o.pass)?;
-            let manifest = match &o.manifest {
-                Some(p) => {
-                    let bytes =
-                        std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-                    Some(
-                        Manifest::from_bytes(&bytes)
-                            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
-                    )
-                }
-                None => None,
-            };
-            let fingerprint = match &o.fingerprint {
-                Some(h) => {
-                    let v = hex::decode(h).context("--fingerprint: not hex")?;
-                    Some(
-                        <[u8; 32]>::try_from(v.as_slice())
-                            .map_err(|_| anyhow::anyhow!("--fingerprint: need 64 hex digits"))?,
-                    )
-                }
-                None => None,
-            };
-            let server = Remote::from_opts(&o.server)?;
-            let (inputs, manifest, fingerprint) = match &server {
-                // The tally, the manifest (for the shape check) and the
-                // fingerprint as the server publishes them; a fingerprint
-                // given on the command line must agree.
-                Some(r) => {
-                    let published = r.fingerprint()?;
-                    if let Some(f) = fingerprint
-                        && f != published
-                    {
-                        bail!("--fingerprint differs from the fingerprint the server publishes");
-                    }
-                    let m = Manifest::from_bytes(&r.manifest()?)
-                        .map_err(|e| anyhow::anyhow!("the server's manifest: {e}"))?;
-                    (r.tally()?, Some(m), Some(published))
-                }
-                None => (
-                    payloads::read_inputs(&o.tally, KIND_ADMIN_ACTION)?,
-                    manifest,
-                    fingerprint,
-                ),
-            };
-            let expect = Expect {
-                fingerprint,
-                manifest: manifest.as_ref(),
-            };
-            let out = ops::decrypt(&o.store, &pass, &inputs, &expect, &mut rng)?;
-            match server {
-                Some(r) => r.post_partials(own_index(&o.store, &pass)?, &out),
-                None => write_out(&o.out, KIND_PARTIAL_DECRYPTION, &out),
-            }
-        }
-        TrusteeCmd::Show(o) => {
-            let pass = passphrase(&o.pass)?;
-            println!("{}", ops::show(&o.store, &pass)?);
-            Ok(())
-        }
+        (None, Some(l)) => l,
+        (None, None) => bail!("give --manifest FILE or --server URL"),
+    };
+    let params = match (o.n, o.t) {
+        (Some(n), Some(t)) => Some(CeremonyParams::new(n, t)?),
+        (None, None) => None,
+        _ => bail!("give both --n and --t, or neither (the manifest's [trustees])"),
+    };
+    let payload = ops::init(
+        &o.store,
+        &pass,
+        kdf_params()?,
+        &manifest,
+        o.index,
+        params,
+        &mut rng,
+    )?;
+    println!("created key store {}", o.store.display());
+    match server {
+        Some(r) => r.post_ceremony(o.index, &[payload]),
+        None => write_out(&o.out, KIND_TRUSTEE_CEREMONY, &[payload]),
     }
+}
+
+/// `deal`: the round 2 message, sealed shares to every trustee
+/// (spec/crypto.md §8.3); over the server, after every round 1 (§T5).
+fn deal(o: &DealOpts) -> anyhow::Result<()> {
+    let mut rng = rand::rng();
+    let pass = passphrase(&o.pass)?;
+    let server = Remote::from_opts(&o.server)?;
+    let inputs = match &server {
+        // Every trustee's round 1 first: dealing to fewer would
+        // leave the late ones without shares (spec §8.3).
+        Some(r) => {
+            r.ceremony_when(
+                "not every trustee's round 1 message is on the board yet",
+                |c| c.count(1) >= usize::from(c.n),
+            )?
+            .payloads
+        }
+        None => payloads::read_inputs(&o.round1, KIND_TRUSTEE_CEREMONY)?,
+    };
+    let payload = ops::deal(&o.store, &pass, &inputs, &mut rng)?;
+    match server {
+        Some(r) => r.post_ceremony(own_index(&o.store, &pass)?, &[payload]),
+        None => write_out(&o.out, KIND_TRUSTEE_CEREMONY, &[payload]),
+    }
+}
+
+/// `receive`: checks the shares received and publishes complaints, usually
+/// none (spec/crypto.md §8.4–§8.5).
+fn receive(o: &ReceiveOpts) -> anyhow::Result<()> {
+    let mut rng = rand::rng();
+    let pass = passphrase(&o.pass)?;
+    let server = Remote::from_opts(&o.server)?;
+    let inputs = match &server {
+        Some(r) => {
+            r.ceremony_when(
+                "not every trustee's round 2 message is on the board yet",
+                |c| c.count(2) >= usize::from(c.n),
+            )?
+            .payloads
+        }
+        None => payloads::read_inputs(&o.round2, KIND_TRUSTEE_CEREMONY)?,
+    };
+    let complaints = ops::receive(&o.store, &pass, &inputs, &mut rng)?;
+    if !complaints.is_empty() {
+        eprintln!(
+            "urna trustee: {} share(s) failed the check: publish the complaints",
+            complaints.len()
+        );
+    }
+    match server {
+        Some(r) => {
+            r.post_ceremony(own_index(&o.store, &pass)?, &complaints)?;
+            println!("{} complaint(s) posted", complaints.len());
+            Ok(())
+        }
+        None => write_out(&o.out, KIND_TRUSTEE_CEREMONY, &complaints),
+    }
+}
+
+/// `finish`: settles the ceremony and stores the key share (spec/crypto.md §8.6);
+/// the joint key the server published must be the one computed here.
+fn finish(o: &FinishOpts) -> anyhow::Result<()> {
+    let mut rng = rand::rng();
+    let pass = passphrase(&o.pass)?;
+    let server = Remote::from_opts(&o.server)?;
+    let (inputs, published) = match &server {
+        // The admin closes the complaint round by finishing the
+        // ceremony on the server: then every complaint is on the board.
+        Some(r) => {
+            let c = r.ceremony_when(
+                "the ceremony is not finished on the server yet (no joint key)",
+                |c| c.joint_key.is_some(),
+            )?;
+            (c.payloads, c.joint_key)
+        }
+        None => (
+            payloads::read_inputs(&o.complaints, KIND_TRUSTEE_CEREMONY)?,
+            None,
+        ),
+    };
+    let report = ops::finish(&o.store, &pass, &inputs, &mut rng)?;
+    println!("{report}");
+    if let Some(k) = published
+        && k != report.joint_key.to_hex()
+    {
+        bail!(
+            "the joint key the server published ({k}) is not the one this trustee computed ({}): do not use this election",
+            report.joint_key.to_hex()
+        );
+    }
+    Ok(())
+}
+
+/// `decrypt`: partial decryptions of the published encrypted tally, with
+/// proofs (spec/crypto.md §9.1), checked against the manifest and fingerprint.
+fn decrypt(o: &DecryptOpts) -> anyhow::Result<()> {
+    let mut rng = rand::rng();
+    let pass = passphrase(&o.pass)?;
+    let manifest = match &o.manifest {
+        Some(p) => {
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            Some(
+                Manifest::from_bytes(&bytes)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+            )
+        }
+        None => None,
+    };
+    let fingerprint = match &o.fingerprint {
+        Some(h) => {
+            let v = hex::decode(h).context("--fingerprint: not hex")?;
+            Some(
+                <[u8; 32]>::try_from(v.as_slice())
+                    .map_err(|_| anyhow::anyhow!("--fingerprint: need 64 hex digits"))?,
+            )
+        }
+        None => None,
+    };
+    let server = Remote::from_opts(&o.server)?;
+    let (inputs, manifest, fingerprint) = match &server {
+        // The tally, the manifest (for the shape check) and the
+        // fingerprint as the server publishes them; a fingerprint
+        // given on the command line must agree.
+        Some(r) => {
+            let published = r.fingerprint()?;
+            if let Some(f) = fingerprint
+                && f != published
+            {
+                bail!("--fingerprint differs from the fingerprint the server publishes");
+            }
+            let m = Manifest::from_bytes(&r.manifest()?)
+                .map_err(|e| anyhow::anyhow!("the server's manifest: {e}"))?;
+            (r.tally()?, Some(m), Some(published))
+        }
+        None => (
+            payloads::read_inputs(&o.tally, KIND_ADMIN_ACTION)?,
+            manifest,
+            fingerprint,
+        ),
+    };
+    let expect = Expect {
+        fingerprint,
+        manifest: manifest.as_ref(),
+    };
+    let out = ops::decrypt(&o.store, &pass, &inputs, &expect, &mut rng)?;
+    match server {
+        Some(r) => r.post_partials(own_index(&o.store, &pass)?, &out),
+        None => write_out(&o.out, KIND_PARTIAL_DECRYPTION, &out),
+    }
+}
+
+/// `show`: the store's public information.
+fn show(o: &ShowOpts) -> anyhow::Result<()> {
+    let pass = passphrase(&o.pass)?;
+    println!("{}", ops::show(&o.store, &pass)?);
+    Ok(())
 }

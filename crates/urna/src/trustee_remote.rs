@@ -11,7 +11,7 @@ use anyhow::{Context, anyhow, bail};
 use serde_json::{Value, json};
 use urna_trustee::Zeroizing;
 
-use crate::http::{self, BaseUrl};
+use urna_observe::http::{self, BaseUrl};
 
 /// The environment variable holding the trustee token.
 const TOKEN_ENV: &str = "URNA_TRUSTEE_TOKEN";

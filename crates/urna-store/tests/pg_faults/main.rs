@@ -9,7 +9,6 @@
 //! (cargo runs test binaries one after another).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[allow(unused_macros)]
 #[path = "../it/store_db/mod.rs"]
 mod store_db;
 

@@ -73,27 +73,61 @@ pub fn run(opts: &CastBench) -> anyhow::Result<Report> {
     let id = "bench-cast";
     let text = manifest_text(3, 2, 1, id);
     let m = Manifest::from_bytes(text.as_bytes()).map_err(|e| anyhow::anyhow!("manifest: {e}"))?;
-    let schedule = m.schedule().clone();
     let token = random_token();
     let server = LocalServer::start(
         &dir,
         &format!("bench.urna.example/{id}"),
         &token,
-        schedule.applications_open.plus_seconds(3600),
+        m.schedule().applications_open.plus_seconds(3600),
     )?;
     let rt = client_runtime()?;
     let api = rt.block_on(async { Api::new(server.addr, Some(token.clone())) });
     let n = opts.ballots;
+    let ballots = set_up(&rt, &api, &server, &text, &m, n, quiet)?;
+    let before: Status = rt.block_on(api.get_ok("/election/status"))?;
+    let ballots = Arc::new(ballots);
+    let timed = cast_all(&rt, &api, &ballots, opts.concurrency, quiet)?;
+    let checker = ReceiptChecker::new(server.board_key.clone());
+    let checked = check_receipts(&checker, &timed.shots, &ballots);
+    let after: Status = rt.block_on(api.get_ok("/election/status"))?;
+    let batches = after.verifier.batches - before.verifier.batches;
+    let batched = after.verifier.ballots - before.verifier.ballots;
+    let turnout = rt.block_on(crate::demo::turnout_ballots(&api))?;
+    let accepted = checked.accepted;
+    ensure!(
+        turnout == accepted,
+        "the server's turnout counts {turnout} ballots, the load generator {accepted} receipts"
+    );
+    drop(rt);
+    server.stop()?;
+    Ok(report(
+        opts,
+        &timed,
+        checked,
+        batched as f64 / batches.max(1) as f64,
+    ))
+}
 
-    // Setup, not timed: manifest, ceremony, N credentials, open, N ballots.
-    rt.block_on(commission::publish_manifest(&api, &text))?;
+/// Setup, not timed: manifest, ceremony, `n` credentials, open, `n`
+/// ballots. Returns each ballot's bytes and the body that casts it.
+fn set_up(
+    rt: &tokio::runtime::Runtime,
+    api: &Api,
+    server: &LocalServer,
+    text: &str,
+    m: &Manifest,
+    n: usize,
+    quiet: bool,
+) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let schedule = m.schedule();
+    rt.block_on(commission::publish_manifest(api, text))?;
     let params = CeremonyParams::new(3, 2)?;
-    commission::ceremony(&rt, &api, params, m.hash())?;
-    let creds = commission::register_new_voters(&rt, &api, &m, n, 64, quiet)?;
+    commission::ceremony(rt, api, params, m.hash())?;
+    let creds = commission::register_new_voters(rt, api, m, n, 64, quiet)?;
     server.clock.set(schedule.voting_opens.plus_seconds(600));
-    rt.block_on(commission::admin(&api, "/election/open", None))?;
+    rt.block_on(commission::admin(api, "/election/open", None))?;
     let ids: Vec<String> = m.districts().iter().map(|d| d.id.clone()).collect();
-    let styles: Vec<Arc<Style>> = rt.block_on(fetch_styles(&api, &ids, ids.len(), 4))?;
+    let styles: Vec<Arc<Style>> = rt.block_on(fetch_styles(api, &ids, ids.len(), 4))?;
     let pb = progress(n as u64, "building ballots", quiet);
     let ballots: Vec<(Vec<u8>, Vec<u8>)> = creds
         .par_iter()
@@ -106,23 +140,38 @@ pub fn run(opts: &CastBench) -> anyhow::Result<Report> {
         })
         .collect::<anyhow::Result<_>>()?;
     pb.finish_and_clear();
-    let before: Status = rt.block_on(api.get_ok("/election/status"))?;
+    Ok(ballots)
+}
 
-    // Timed: every ballot POSTed, `concurrency` in flight.
-    let ballots = Arc::new(ballots);
+/// What the timed run measured.
+struct Timed {
+    shots: Vec<Shot>,
+    wall: f64,
+    cpu: std::collections::BTreeMap<&'static str, f64>,
+}
+
+/// Timed: every ballot POSTed, `concurrency` in flight.
+fn cast_all(
+    rt: &tokio::runtime::Runtime,
+    api: &Api,
+    ballots: &Arc<Vec<(Vec<u8>, Vec<u8>)>>,
+    concurrency: usize,
+    quiet: bool,
+) -> anyhow::Result<Timed> {
+    let n = ballots.len();
     let pb = progress(n as u64, "casting over HTTP", quiet);
     let cpu_before = super::cpu::by_group();
     let start = Instant::now();
     let shots: Vec<Shot> = {
-        let (api, ballots, pb) = (api.clone(), Arc::clone(&ballots), pb.clone());
-        rt.block_on(concurrent(n, opts.concurrency, move |i| {
+        let (api, ballots, pb) = (api.clone(), Arc::clone(ballots), pb.clone());
+        rt.block_on(concurrent(n, concurrency, move |i| {
             let (api, ballots, pb) = (api.clone(), Arc::clone(&ballots), pb.clone());
             async move {
                 let body = ballots[i].1.clone();
                 let t = Instant::now();
                 let answer = api
                     .send(
-                        hyper::http::Method::POST,
+                        ureq::http::Method::POST,
                         "/election/ballots",
                         false,
                         Some(("application/json", body)),
@@ -139,12 +188,27 @@ pub fn run(opts: &CastBench) -> anyhow::Result<Report> {
     let cpu = super::cpu::delta(&cpu_before, &super::cpu::by_group());
     pb.finish_and_clear();
 
-    // Not timed: every receipt is checked as a device would; only ballots
-    // with a valid receipt count as accepted.
-    let checker = ReceiptChecker::new(server.board_key.clone());
+    Ok(Timed { shots, wall, cpu })
+}
+
+/// What the receipts showed.
+struct Checked {
+    accepted: u64,
+    errors: Vec<(String, u64)>,
+    /// Sorted.
+    latencies: Vec<u64>,
+}
+
+/// Not timed: every receipt is checked as a device would; only ballots
+/// with a valid receipt count as accepted.
+fn check_receipts(
+    checker: &ReceiptChecker,
+    shots: &[Shot],
+    ballots: &[(Vec<u8>, Vec<u8>)],
+) -> Checked {
     let mut accepted = 0u64;
     let mut errors: Vec<(String, u64)> = Vec::new();
-    let mut latencies = Vec::with_capacity(n);
+    let mut latencies = Vec::with_capacity(shots.len());
     for (shot, (bytes, _)) in shots.iter().zip(ballots.iter()) {
         latencies.push(shot.micros);
         let verdict = match &shot.answer {
@@ -166,17 +230,21 @@ pub fn run(opts: &CastBench) -> anyhow::Result<Report> {
         }
     }
     latencies.sort_unstable();
-    let after: Status = rt.block_on(api.get_ok("/election/status"))?;
-    let batches = after.verifier.batches - before.verifier.batches;
-    let batched = after.verifier.ballots - before.verifier.ballots;
-    let turnout = rt.block_on(crate::demo::turnout_ballots(&api))?;
-    ensure!(
-        turnout == accepted,
-        "the server's turnout counts {turnout} ballots, the load generator {accepted} receipts"
-    );
-    drop(rt);
-    server.stop()?;
+    Checked {
+        accepted,
+        errors,
+        latencies,
+    }
+}
 
+/// The figures of the run.
+fn report(opts: &CastBench, timed: &Timed, checked: Checked, batch_mean: f64) -> Report {
+    let (n, wall, cpu) = (opts.ballots, timed.wall, &timed.cpu);
+    let Checked {
+        accepted,
+        errors,
+        latencies,
+    } = checked;
     let failed: u64 = errors.iter().map(|(_, k)| k).sum();
     let mut report = Report::new(
         "cast",
@@ -219,7 +287,7 @@ pub fn run(opts: &CastBench) -> anyhow::Result<Report> {
     report.add(
         "batch_mean",
         "mean proof batch (ballots per verification)",
-        batched as f64 / batches.max(1) as f64,
+        batch_mean,
         "ballots",
     );
     // Threads that exited during the run (blocking pool) are not counted,
@@ -253,5 +321,5 @@ pub fn run(opts: &CastBench) -> anyhow::Result<Report> {
             report.add(name, what, 1000.0 * secs / accepted.max(1) as f64, "ms");
         }
     }
-    Ok(report)
+    report
 }

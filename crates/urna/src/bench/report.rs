@@ -26,6 +26,9 @@ pub struct Report {
     pub params: serde_json::Value,
     /// The figures.
     pub figures: Vec<Figure>,
+    /// Remarks for the reader, such as a comparison left out of this build.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -36,7 +39,14 @@ impl Report {
             threads: rayon::current_num_threads(),
             params,
             figures: Vec::new(),
+            notes: Vec::new(),
         }
+    }
+
+    /// Adds a remark printed after the figures.
+    #[cfg_attr(feature = "compare-elastic-elgamal", allow(dead_code))]
+    pub fn note(&mut self, text: &str) {
+        self.notes.push(text.into());
     }
 
     /// Adds a figure.
@@ -62,6 +72,9 @@ impl Report {
         let w = self.figures.iter().map(|f| f.what.len()).max().unwrap_or(0);
         for f in &self.figures {
             println!("  {:<w$}  {:>12} {}", f.what, fmt_value(f.value), f.unit);
+        }
+        for n in &self.notes {
+            println!("note: {n}");
         }
         Ok(())
     }

@@ -139,8 +139,17 @@ pub fn run(opts: &VerifyBench) -> anyhow::Result<Report> {
             tmp.path().join("record")
         }
     };
+    let generated = prepare_record(&dir, opts)?;
+    let m = measure_in_child(&dir, opts)?;
+    Ok(report(opts, &dir, &m, generated))
+}
+
+/// Reuses the record this bench generated in `dir` for the same number of
+/// ballots, or generates it (refusing to overwrite a record it did not
+/// make). Returns the generation time, if it generated.
+fn prepare_record(dir: &Path, opts: &VerifyBench) -> anyhow::Result<Option<f64>> {
     let mut generated = None;
-    match read_marker(&dir)? {
+    match read_marker(dir)? {
         Some(m) if m.ballots == opts.ballots && m.generator == GENERATOR => {
             if !opts.json {
                 eprintln!(
@@ -165,19 +174,25 @@ pub fn run(opts: &VerifyBench) -> anyhow::Result<Report> {
             }
             // A generation cut short leaves files without the marker.
             if dir.exists() {
-                fs::remove_dir_all(&dir)
+                fs::remove_dir_all(dir)
                     .with_context(|| format!("removing the incomplete {}", dir.display()))?;
             }
             let t = Instant::now();
-            generate(&dir, opts.ballots, opts.json)?;
+            generate(dir, opts.ballots, opts.json)?;
             generated = Some(t.elapsed().as_secs_f64());
         }
     }
 
+    Ok(generated)
+}
+
+/// Runs the verifier on `dir` in a child process (so its peak memory is
+/// its own) and checks that the generated record verified.
+fn measure_in_child(dir: &Path, opts: &VerifyBench) -> anyhow::Result<Measurement> {
     let exe = std::env::current_exe().context("locating the urna executable")?;
     let mut cmd = Command::new(exe);
     cmd.args(["bench", "verify", "--measure-child", "--record"])
-        .arg(&dir)
+        .arg(dir)
         .args(["--ballots", &opts.ballots.to_string()]);
     if let Some(b) = opts.batch_size {
         cmd.args(["--batch-size", &b.to_string()]);
@@ -208,6 +223,11 @@ pub fn run(opts: &VerifyBench) -> anyhow::Result<Report> {
             opts.ballots
         );
     }
+    Ok(m)
+}
+
+/// The figures of the run.
+fn report(opts: &VerifyBench, dir: &Path, m: &Measurement, generated: Option<f64>) -> Report {
     let entries_bytes = fs::metadata(dir.join(urna_verify::record::ENTRIES_FILE))
         .map(|x| x.len())
         .unwrap_or(0);
@@ -289,7 +309,7 @@ pub fn run(opts: &VerifyBench) -> anyhow::Result<Report> {
             "s",
         );
     }
-    Ok(report)
+    report
 }
 
 fn read_marker(dir: &Path) -> anyhow::Result<Option<Marker>> {

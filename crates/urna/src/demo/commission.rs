@@ -46,7 +46,7 @@ pub async fn admin(api: &Api, path: &str, body: Option<&Value>) -> anyhow::Resul
 pub async fn publish_manifest(api: &Api, toml: &str) -> anyhow::Result<Admin> {
     let r = api
         .send(
-            hyper::http::Method::POST,
+            ureq::http::Method::POST,
             "/election/manifest",
             true,
             Some(("application/toml", toml.as_bytes().to_vec())),

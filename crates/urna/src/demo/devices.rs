@@ -7,10 +7,9 @@
 use std::sync::Arc;
 
 use anyhow::ensure;
-use hyper::body::Bytes;
-use hyper::http::StatusCode;
 use rand::RngExt;
 use rayon::prelude::*;
+use ureq::http::StatusCode;
 use urna_crypto::Fingerprint;
 use urna_crypto::ballot::{Ballot, ContestShape};
 use urna_crypto::credential::CredentialKey;
@@ -120,7 +119,7 @@ pub async fn fetch_styles(
     voters: usize,
     concurrency: usize,
 ) -> anyhow::Result<Vec<Arc<Style>>> {
-    async fn get(api: &Api, district: &str) -> anyhow::Result<Bytes> {
+    async fn get(api: &Api, district: &str) -> anyhow::Result<Vec<u8>> {
         let path = format!("/election/style/{district}");
         let r = api.get(&path).await?;
         ensure!(
@@ -133,7 +132,7 @@ pub async fn fetch_styles(
     }
     let ids: Arc<Vec<String>> = Arc::new(districts.to_vec());
     let n = ids.len();
-    let firsts: Vec<Bytes> = {
+    let firsts: Vec<Vec<u8>> = {
         let (api, ids) = (api.clone(), Arc::clone(&ids));
         concurrent(n, concurrency, move |d| {
             let (api, ids) = (api.clone(), Arc::clone(&ids));

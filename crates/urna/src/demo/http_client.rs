@@ -1,15 +1,13 @@
-//! A small HTTP/1.1 client for the election API (spec/api.md), used by the
-//! demo's simulated devices, commission and trustees, and by `urna bench
-//! cast`. Connections are pooled and kept alive, as a browser would.
+//! The election API client (spec/api.md) of the demo's simulated devices,
+//! commission and trustees, and of `urna bench cast`: the CLI's ureq client
+//! (`urna_observe::http`) with connections pooled and kept alive, as a browser
+//! would. The demo drives thousands of devices from async tasks; each
+//! blocking request runs on tokio's blocking-thread pool, so the number of
+//! requests in flight is the demo's `--concurrency`.
 
 use anyhow::{Context, anyhow};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::http::{Method, Request, StatusCode, header};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
+use ureq::http::{Method, Request, StatusCode, header};
 
 /// An answer: status and body.
 #[derive(Debug, Clone)]
@@ -17,7 +15,7 @@ pub struct Reply {
     /// The HTTP status.
     pub status: StatusCode,
     /// The whole body.
-    pub body: Bytes,
+    pub body: Vec<u8>,
 }
 
 impl Reply {
@@ -33,26 +31,23 @@ impl Reply {
     }
 }
 
+/// Idle connections kept for reuse: more than any `--concurrency` used.
+const POOL: usize = 4096;
+
 /// A client of one server; cheap to clone (the pool is shared).
 #[derive(Debug, Clone)]
 pub struct Api {
-    client: Client<HttpConnector, Full<Bytes>>,
+    agent: ureq::Agent,
     base: String,
     admin_token: Option<String>,
 }
 
 impl Api {
     /// A client of `http://{addr}`; `admin_token` is sent only on admin calls.
-    /// Must be created inside a tokio runtime (connections run as tasks on it).
+    /// Must be used inside a tokio runtime (requests run on its blocking pool).
     pub fn new(addr: std::net::SocketAddr, admin_token: Option<String>) -> Self {
-        let mut connector = HttpConnector::new();
-        // Small JSON requests and answers: Nagle's algorithm would add 40 ms.
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(usize::MAX)
-            .build(connector);
         Api {
-            client,
+            agent: urna_observe::http::agent(POOL),
             base: format!("http://{addr}"),
             admin_token,
         }
@@ -72,25 +67,31 @@ impl Api {
         if admin && let Some(t) = &self.admin_token {
             req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
         }
-        let req = match body {
-            Some((content_type, bytes)) => req
-                .header(header::CONTENT_TYPE, content_type)
-                .body(Full::new(Bytes::from(bytes))),
-            None => req.body(Full::new(Bytes::new())),
-        }
-        .with_context(|| format!("building {method} {path}"))?;
-        let resp = self
-            .client
-            .request(req)
-            .await
-            .with_context(|| format!("{method} {path}"))?;
-        let status = resp.status();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .with_context(|| format!("reading the answer to {method} {path}"))?
-            .to_bytes();
+        let agent = self.agent.clone();
+        let what = format!("{method} {path}");
+        let sent = match body {
+            Some((content_type, bytes)) => {
+                let req = req
+                    .header(header::CONTENT_TYPE, content_type)
+                    .body(bytes)
+                    .with_context(|| format!("building {what}"))?;
+                tokio::task::spawn_blocking(move || {
+                    agent.run(req).and_then(urna_observe::http::read_body)
+                })
+                .await
+            }
+            None => {
+                let req = req.body(()).with_context(|| format!("building {what}"))?;
+                tokio::task::spawn_blocking(move || {
+                    agent.run(req).and_then(urna_observe::http::read_body)
+                })
+                .await
+            }
+        };
+        let (status, body) = sent
+            .map_err(|e| anyhow!("{what}: the request's thread failed: {e}"))?
+            .with_context(|| what.clone())?;
+        let status = StatusCode::from_u16(status).with_context(|| what.clone())?;
         Ok(Reply { status, body })
     }
 

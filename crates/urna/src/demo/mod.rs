@@ -24,10 +24,11 @@ pub mod server;
 use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
-use hyper::http::StatusCode;
 use rand::RngExt;
 use serde_json::json;
+use ureq::http::StatusCode;
 use urna_crypto::Fingerprint;
+use urna_crypto::credential::CredentialKey;
 use urna_crypto::dkg::{CeremonyParams, Qualified, Trustee};
 use urna_crypto::elgamal::{KeyPair, PublicKey};
 use urna_crypto::threshold::KeyShare;
@@ -178,110 +179,37 @@ pub fn run(opts: &DemoOpts) -> anyhow::Result<()> {
         opts.voters, opts.regions, opts.trustees, opts.threshold
     );
 
-    // Setup: the manifest, then the key ceremony, every message over HTTP.
-    rt.block_on(commission::publish_manifest(&api, &text))?;
-    let (fingerprint, shares) = commission::ceremony(&rt, &api, params, m.hash())?;
+    let session = Session {
+        rt: &rt,
+        api: &api,
+        server: &server,
+        concurrency: c,
+    };
+    let (fingerprint, shares) = session.key_ceremony(&text, &m, params)?;
     timer.lap("manifest + key ceremony");
     println!(
         "  key ceremony: fingerprint {}…",
         &fingerprint.to_hex()[..16]
     );
-
-    // Registration: credentials are made on the devices; only public parts are sent.
     let n = opts.voters;
-    let creds = commission::register_new_voters(&rt, &api, &m, n, c, false)?;
-    server.clock.set(schedule.voting_opens.plus_seconds(600));
-    rt.block_on(commission::admin(&api, "/election/open", None))?;
+    let creds = session.register(&m, n)?;
     timer.lap("registration + sealed lists");
-
-    // Devices: ballot style over HTTP, then encrypt + prove + sign.
     let district_ids: Vec<String> = m.districts().iter().map(|d| d.id.clone()).collect();
-    let styles = rt.block_on(devices::fetch_styles(&api, &district_ids, n, c))?;
-    let pb = progress(n as u64, "devices encrypting", false);
-    let devices = devices::prepare(&creds, &styles, &pb)?;
-    pb.finish_and_clear();
+    let devices = session.prepare_devices(&district_ids, &creds)?;
     timer.lap("devices: style + encrypt + prove + sign");
-
-    // Casting: audits, first ballots, then (after the re-vote interval)
-    // re-votes and the ballots that must be refused.
     let checker = ReceiptChecker::new(server.board_key.clone());
-    let pb = progress(cast::total(&devices), "casting", false);
-    let casting = Casting::new(api.clone(), checker.clone(), devices, pb.clone());
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    let watcher = rt.spawn(watch_turnout(api.clone(), pb.clone(), stopped));
-    let cast_result = rt.block_on(async {
-        casting.audits(c).await?;
-        casting.round(false, c).await?;
-        server.clock.advance(MIN_REVOTE_INTERVAL * 2);
-        casting.round(true, c).await
-    });
-    let _ = stop.send(());
-    let reads = rt.block_on(watcher).context("the turnout watcher failed")?;
-    pb.finish_and_clear();
-    cast_result?;
-    let reads = reads?;
-    let outcome = casting.outcome();
+    let (casting, outcome, reads) = session.cast(&checker, devices)?;
     timer.lap("casting over HTTP (receipts checked)");
-
-    // The counts the server publishes must be what the devices did.
-    let t = rt.block_on(turnout(&api))?;
+    let t = session.check_turnout(&outcome, n)?;
     let revotes = outcome.accepted.saturating_sub(n as u64);
-    ensure!(
-        t.voted == n as u64
-            && t.eligible == n as u64
-            && t.ballots == outcome.accepted
-            && t.audited == outcome.audited,
-        "turnout {t:?} does not match {n} voters, {} ballots, {} audits",
-        outcome.accepted,
-        outcome.audited
-    );
-
-    // One ballot at the closing instant, and one after the close: refused.
-    let late = casting
-        .devices()
-        .first()
-        .and_then(|d| d.now.first())
-        .context("no voters")?
-        .bytes
-        .clone();
-    server.clock.set(schedule.voting_closes);
-    let late_body = json!({ "ballot": hex::encode(&late) });
-    let at_close = rt.block_on(api.post_json("/election/ballots", false, Some(&late_body)))?;
-    expect_refusal(&at_close, StatusCode::FORBIDDEN, "outside_voting_window")?;
-    let t_close = Instant::now();
-    rt.block_on(commission::admin(&api, "/election/close", None))?;
-    let after = rt.block_on(api.post_json("/election/ballots", false, Some(&late_body)))?;
-    expect_refusal(&after, StatusCode::FORBIDDEN, "voting_closed")?;
-    let early = rt.block_on(api.get("/election/results"))?;
-    expect_refusal(&early, StatusCode::CONFLICT, "results_not_published")?;
-
+    let t_close = session.refuse_late_ballots(&casting, &schedule)?;
     // Close, tally, exactly t trustees decrypt, results.
     commission::tally_and_decrypt(&rt, &api, &fingerprint, &shares, opts.threshold)?;
     let results: report::Results = rt.block_on(api.get_ok("/election/results"))?;
     let close_to_results = t_close.elapsed().as_secs_f64();
     timer.lap("close → published results");
-
-    // The results must be what the devices chose.
-    let mut expected = vec![[0u64; 2]; district_ids.len()];
-    for d in casting.devices() {
-        expected[d.district][usize::from(d.final_choice == 0)] += 1;
-    }
-    report::check(&results, &district_ids, &expected)?;
-
-    // Receipts fetched again after the results verify against the final checkpoint.
-    let mut refetched = 0usize;
-    for (tracking, kind, payload) in &outcome.sample {
-        let r: Receipt = rt.block_on(api.get_ok(&format!("/receipt/{tracking}")))?;
-        let ballot = if *kind == urna_board::EntryKind::AuditedBallot {
-            urna_election::record::AuditedBallot::decode(payload)?.ballot_bytes
-        } else {
-            payload.clone()
-        };
-        checker.check(&r, *kind, payload, &ballot)?;
-        refetched += 1;
-    }
-    let unknown = rt.block_on(api.get(&format!("/receipt/{}", "ab".repeat(32))))?;
-    expect_refusal(&unknown, StatusCode::NOT_FOUND, "unknown_tracking_code")?;
+    check_results(&results, &district_ids, &casting)?;
+    let refetched = session.refetch_receipts(&checker, &outcome)?;
     timer.lap("receipts fetched again");
 
     let store = server.store.clone();
@@ -335,6 +263,168 @@ pub fn run(opts: &DemoOpts) -> anyhow::Result<()> {
     }
     println!("demo: PASSED");
     Ok(())
+}
+
+/// The demo's parties reaching the server: the clients' runtime, the API
+/// client (with the commission's token), the server and its clock.
+struct Session<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    api: &'a Api,
+    server: &'a LocalServer,
+    concurrency: usize,
+}
+
+impl Session<'_> {
+    /// Setup: the manifest, then the key ceremony, every message over HTTP.
+    fn key_ceremony(
+        &self,
+        text: &str,
+        m: &Manifest,
+        params: CeremonyParams,
+    ) -> anyhow::Result<(Fingerprint, Shares)> {
+        let (rt, api) = (self.rt, self.api);
+        rt.block_on(commission::publish_manifest(api, text))?;
+        commission::ceremony(rt, api, params, m.hash())
+    }
+
+    /// Registration: credentials are made on the devices; only public
+    /// parts are sent. Then the lists are sealed and voting opens.
+    fn register(&self, m: &Manifest, n: usize) -> anyhow::Result<Vec<CredentialKey>> {
+        let (rt, api, c) = (self.rt, self.api, self.concurrency);
+        let creds = commission::register_new_voters(rt, api, m, n, c, false)?;
+        let schedule = m.schedule();
+        self.server
+            .clock
+            .set(schedule.voting_opens.plus_seconds(600));
+        rt.block_on(commission::admin(api, "/election/open", None))?;
+        Ok(creds)
+    }
+
+    /// Devices: ballot style over HTTP, then encrypt + prove + sign.
+    fn prepare_devices(
+        &self,
+        district_ids: &[String],
+        creds: &[CredentialKey],
+    ) -> anyhow::Result<Vec<devices::Device>> {
+        let (rt, api, c) = (self.rt, self.api, self.concurrency);
+        let n = creds.len();
+        let styles = rt.block_on(devices::fetch_styles(api, district_ids, n, c))?;
+        let pb = progress(n as u64, "devices encrypting", false);
+        let devices = devices::prepare(creds, &styles, &pb)?;
+        pb.finish_and_clear();
+        Ok(devices)
+    }
+
+    /// Casting: audits, first ballots, then (after the re-vote interval)
+    /// re-votes and the ballots that must be refused, while an observer
+    /// reads the live turnout. Returns the casting, its outcome and how
+    /// many times the turnout was read.
+    fn cast(
+        &self,
+        checker: &ReceiptChecker,
+        devices: Vec<devices::Device>,
+    ) -> anyhow::Result<(Casting, cast::Outcome, u64)> {
+        let (rt, api, c, server) = (self.rt, self.api, self.concurrency, self.server);
+        let pb = progress(cast::total(&devices), "casting", false);
+        let casting = Casting::new(api.clone(), checker.clone(), devices, pb.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let watcher = rt.spawn(watch_turnout(api.clone(), pb.clone(), stopped));
+        let cast_result = rt.block_on(async {
+            casting.audits(c).await?;
+            casting.round(false, c).await?;
+            server.clock.advance(MIN_REVOTE_INTERVAL * 2);
+            casting.round(true, c).await
+        });
+        let _ = stop.send(());
+        let reads = rt.block_on(watcher).context("the turnout watcher failed")?;
+        pb.finish_and_clear();
+        cast_result?;
+        let reads = reads?;
+        let outcome = casting.outcome();
+        Ok((casting, outcome, reads))
+    }
+
+    /// The counts the server publishes must be what the devices did.
+    fn check_turnout(&self, outcome: &cast::Outcome, n: usize) -> anyhow::Result<cast::Turnout> {
+        let t = self.rt.block_on(turnout(self.api))?;
+        ensure!(
+            t.voted == n as u64
+                && t.eligible == n as u64
+                && t.ballots == outcome.accepted
+                && t.audited == outcome.audited,
+            "turnout {t:?} does not match {n} voters, {} ballots, {} audits",
+            outcome.accepted,
+            outcome.audited
+        );
+        Ok(t)
+    }
+
+    /// One ballot at the closing instant, and one after the close:
+    /// refused; results before the tally: refused. Returns when the
+    /// commission closed the election.
+    fn refuse_late_ballots(
+        &self,
+        casting: &Casting,
+        schedule: &urna_election::manifest::Schedule,
+    ) -> anyhow::Result<Instant> {
+        let (rt, api) = (self.rt, self.api);
+        let late = casting
+            .devices()
+            .first()
+            .and_then(|d| d.now.first())
+            .context("no voters")?
+            .bytes
+            .clone();
+        self.server.clock.set(schedule.voting_closes);
+        let late_body = json!({ "ballot": hex::encode(&late) });
+        let at_close = rt.block_on(api.post_json("/election/ballots", false, Some(&late_body)))?;
+        expect_refusal(&at_close, StatusCode::FORBIDDEN, "outside_voting_window")?;
+        let t_close = Instant::now();
+        rt.block_on(commission::admin(api, "/election/close", None))?;
+        let after = rt.block_on(api.post_json("/election/ballots", false, Some(&late_body)))?;
+        expect_refusal(&after, StatusCode::FORBIDDEN, "voting_closed")?;
+        let early = rt.block_on(api.get("/election/results"))?;
+        expect_refusal(&early, StatusCode::CONFLICT, "results_not_published")?;
+        Ok(t_close)
+    }
+
+    /// Receipts fetched again after the results verify against the final
+    /// checkpoint; an unknown tracking code is refused. Returns how many
+    /// were fetched.
+    fn refetch_receipts(
+        &self,
+        checker: &ReceiptChecker,
+        outcome: &cast::Outcome,
+    ) -> anyhow::Result<usize> {
+        let (rt, api) = (self.rt, self.api);
+        let mut refetched = 0usize;
+        for (tracking, kind, payload) in &outcome.sample {
+            let r: Receipt = rt.block_on(api.get_ok(&format!("/receipt/{tracking}")))?;
+            let ballot = if *kind == urna_board::EntryKind::AuditedBallot {
+                urna_election::record::AuditedBallot::decode(payload)?.ballot_bytes
+            } else {
+                payload.clone()
+            };
+            checker.check(&r, *kind, payload, &ballot)?;
+            refetched += 1;
+        }
+        let unknown = rt.block_on(api.get(&format!("/receipt/{}", "ab".repeat(32))))?;
+        expect_refusal(&unknown, StatusCode::NOT_FOUND, "unknown_tracking_code")?;
+        Ok(refetched)
+    }
+}
+
+/// The results must be what the devices chose.
+fn check_results(
+    results: &report::Results,
+    district_ids: &[String],
+    casting: &Casting,
+) -> anyhow::Result<()> {
+    let mut expected = vec![[0u64; 2]; district_ids.len()];
+    for d in casting.devices() {
+        expected[d.district][usize::from(d.final_choice == 0)] += 1;
+    }
+    report::check(results, district_ids, &expected)
 }
 
 fn expect_refusal(r: &http_client::Reply, status: StatusCode, code: &str) -> anyhow::Result<()> {

@@ -17,9 +17,10 @@ use axum::routing::get;
 use serde::Serialize;
 use urna_board::{SignedNote, verify_checkpoint, verify_consistency};
 
-use super::{Alarm, State};
+use crate::alarm::Alarm;
 use crate::http::{self, BaseUrl};
 use crate::mirror::Served;
+use crate::observer::State;
 
 /// How long a peer may take to answer.
 const PEER_TIMEOUT: Duration = Duration::from_secs(5);
