@@ -253,7 +253,7 @@ impl Remote {
     /// temporary record folder and has the verifier check it and return
     /// its tally (spec/trustee.md §T1.1).
     fn board_tally(&self) -> anyhow::Result<urna_verify::BoardTally> {
-        let board = crate::mirror::Remote::connect(&self.url, self.board_key.as_deref())?;
+        let board = urna_observe::mirror::Remote::connect(&self.url, self.board_key.as_deref())?;
         if !board.pinned {
             eprintln!(
                 "urna trustee: trusting the board key served by {} ({}); pin it with --board-key",
@@ -264,7 +264,7 @@ impl Remote {
         let size = served.checkpoint.size();
         let tmp = tempfile::tempdir().context("creating a temporary folder")?;
         let dir = tmp.path().join("record");
-        let mut mirror = crate::mirror::Mirror::create(&dir, &board.key)?;
+        let mut mirror = urna_observe::mirror::Mirror::create(&dir, &board.key)?;
         mirror.keep_checkpoint(size, &served.text, true)?;
         board.entries(0, size, |e| mirror.append(e))?;
         mirror.flush()?;

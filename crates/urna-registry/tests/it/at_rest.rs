@@ -7,7 +7,6 @@
 //! either backend; the reconciliation still names the double voters'
 //! credentials, and another secret cannot open them.
 
-
 use urna_election::{Manifest, Timestamp};
 use urna_registry::screening::{Application, Decision, Rules};
 use urna_registry::store::PostgresOptions;

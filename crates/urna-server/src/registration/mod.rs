@@ -127,9 +127,7 @@ impl RegistrationService {
         RegistrationService(Arc::new(Inner {
             // The key linking applications to credentials is the
             // commission's, never in the database (registration.md §G4).
-            registry: OffRuntime(Some(
-                registry.with_credential_key(secret.credential_key()),
-            )),
+            registry: OffRuntime(Some(registry.with_credential_key(secret.credential_key()))),
             rules,
             secret,
             notifier,
