@@ -254,7 +254,6 @@ pub fn http(data: &[u8]) {
         let resp = env.app.clone().oneshot(req).await;
         resp.map(|r| r.status())
     });
-    if let Ok(s) = status {
-        assert!(!s.is_server_error(), "{method} {uri}: {s}");
-    }
+    let Ok(s) = status;
+    assert!(!s.is_server_error(), "{method} {uri}: {s}");
 }

@@ -74,6 +74,14 @@ impl LocalServer {
         } else {
             AppState::with_election(store.clone(), config)
         };
+        // One local client (the demo, `urna bench cast --concurrency N`)
+        // holds every connection: no per-address or total cap here
+        // (spec/api.md §A8 limits are for `urna serve`); the timeouts stay.
+        let state = state.with_limits(urna_server::limits::Limits {
+            max_connections: usize::MAX,
+            max_connections_per_address: usize::MAX,
+            ..Default::default()
+        });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .thread_name("urna-server")
             .enable_all()
