@@ -15,7 +15,7 @@
 //!
 //! The design, the durability argument and the SQLite settings are in
 //! `docs/decisions/0003-board-storage.md`; PostgreSQL's in
-//! `docs/decisions/0010-store-postgres.md`.
+//! `docs/decisions/0011-store-postgres.md`.
 //!
 //! ```
 //! use urna_board::{BoardSigningKey, Entry, EntryKind, verify_inclusion};

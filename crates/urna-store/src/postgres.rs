@@ -5,7 +5,7 @@
 //! over tokio-postgres; the registry uses it too), because the store's
 //! writer is a plain thread and its reads are called from blocking code
 //! (servers call them through `spawn_blocking`). Reads use an `r2d2` pool.
-//! Design, schema and the fencing of writers: `docs/decisions/0010-store-postgres.md`.
+//! Design, schema and the fencing of writers: `docs/decisions/0011-store-postgres.md`.
 //!
 //! Durability: every session runs with `synchronous_commit = on` (set on
 //! connect and checked on the writer), so `COMMIT` returns only once the
@@ -519,7 +519,7 @@ impl BackendWriter for PgWriter {
             .as_deref()
             .and_then(|v| v.parse::<u64>().ok())
             .ok_or_else(|| BackendError::new("locking the board head", "no board_head row"))?;
-        // The fence (docs/decisions/0010): a batch extends the board only
+        // The fence (docs/decisions/0011): a batch extends the board only
         // from the size this writer last read or wrote.
         if stored != expected {
             return Err(BackendError::new(

@@ -4,7 +4,7 @@
 //! I/O and of time zones; the offsets only label counts, they decide
 //! nothing, so a machine without the database counts in UTC (logged)
 //! rather than carrying a bundled copy that would age apart from the
-//! system's (docs/decisions, cli-handmade).
+//! system's (docs/decisions/0014-cli-handmade.md).
 
 use jiff::tz::TimeZone;
 
