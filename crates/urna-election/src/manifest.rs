@@ -657,7 +657,40 @@ pub fn ballot_size(header_len: usize, shapes: &[ContestShape]) -> u64 {
 
 fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest, ManifestError> {
     let mut p = Problems::default();
+    head(&mut p, &raw);
+    let schedule = schedule(&mut p, &raw.schedule);
+    let revote = revote(&mut p, &raw.revote);
+    let trustees = trustees(&mut p, &raw.trustees);
+    let (regions, districts, precincts) = places(&mut p, &raw.regions);
+    let (contests, district_index) = contests(&mut p, &raw, &regions, &districts);
+    display_texts(&mut p, &raw.regions, &raw.contests);
+    let styles = styles(&mut p, &districts, &contests);
 
+    if !p.0.is_empty() {
+        return Err(ManifestError::Invalid(p.0));
+    }
+    Ok(Manifest {
+        bytes,
+        hash,
+        id: raw.id,
+        title: raw.title,
+        kind: raw.kind,
+        schedule,
+        revote,
+        paper: raw.reconciliation.paper_after_evote,
+        trustees,
+        regions,
+        districts,
+        precincts,
+        contests,
+        styles,
+        district_index,
+    })
+}
+
+/// spec/record.md §R2.1, top level: the election's id and its title in at
+/// least one language.
+fn head(p: &mut Problems, raw: &RawManifest) {
     p.id("id", &raw.id);
     let title_ok = [&raw.title.ru, &raw.title.en]
         .iter()
@@ -665,10 +698,12 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
     if !title_ok {
         p.add("title", "needs a non-empty `ru` or `en`");
     }
+}
 
-    // Schedule: half-open windows, applications strictly before voting, so
-    // the sealed credential list can be published before voting opens.
-    let s = &raw.schedule;
+/// spec/record.md §R2.1, `[schedule]`: an IANA zone and half-open
+/// windows, applications strictly before voting, so the sealed credential
+/// list can be published before voting opens.
+fn schedule(p: &mut Problems, s: &RawSchedule) -> Schedule {
     if !is_zone_name(&s.time_zone) {
         p.add(
             "schedule.time_zone",
@@ -680,10 +715,10 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
     }
     let schedule = Schedule {
         time_zone: s.time_zone.clone(),
-        applications_open: time(&mut p, "schedule.applications_open", &s.applications_open),
-        applications_close: time(&mut p, "schedule.applications_close", &s.applications_close),
-        voting_opens: time(&mut p, "schedule.voting_opens", &s.voting_opens),
-        voting_closes: time(&mut p, "schedule.voting_closes", &s.voting_closes),
+        applications_open: time(p, "schedule.applications_open", &s.applications_open),
+        applications_close: time(p, "schedule.applications_close", &s.applications_close),
+        voting_opens: time(p, "schedule.voting_opens", &s.voting_opens),
+        voting_closes: time(p, "schedule.voting_closes", &s.voting_closes),
     };
     if schedule.applications_open >= schedule.applications_close {
         p.add(
@@ -712,8 +747,13 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
             ),
         );
     }
+    schedule
+}
 
-    let revote = match (raw.revote.policy, raw.revote.min_interval_seconds) {
+/// spec/record.md §R2.1, `[revote]`: `min_interval_seconds` only under
+/// `last-counts`.
+fn revote(p: &mut Problems, r: &RawRevote) -> RevotePolicy {
+    match (&r.policy, r.min_interval_seconds) {
         (RawRevotePolicy::Forbidden, None) => RevotePolicy::Forbidden,
         (RawRevotePolicy::Forbidden, Some(_)) => {
             p.add(
@@ -725,12 +765,12 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
         (RawRevotePolicy::LastCounts, m) => RevotePolicy::LastCounts {
             min_interval_seconds: m.unwrap_or(0),
         },
-    };
+    }
+}
 
-    let trustees = CeremonyParams {
-        n: raw.trustees.n,
-        t: raw.trustees.t,
-    };
+/// spec/record.md §R2.1, `[trustees]`: 1 ≤ t ≤ n ≤ the maximum.
+fn trustees(p: &mut Problems, t: &RawTrustees) -> CeremonyParams {
+    let trustees = CeremonyParams { n: t.n, t: t.t };
     if trustees.t == 0 {
         p.add("trustees.t", "must be at least 1");
     }
@@ -746,7 +786,15 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
             format!("{} exceeds the maximum of {MAX_TRUSTEES}", trustees.n),
         );
     }
+    trustees
+}
 
+/// spec/record.md §R2.1, `[[regions]]`: regions → districts → precincts,
+/// each level non-empty, ids unique per level across the whole manifest.
+fn places(
+    p: &mut Problems,
+    raw_regions: &[RawRegion],
+) -> (Vec<Region>, Vec<District>, Vec<Precinct>) {
     // Regions → districts → precincts. Ids are unique per level across the
     // whole manifest, which makes every district belong to exactly one
     // region and every precinct to exactly one district.
@@ -754,10 +802,10 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
     let mut districts = Vec::new();
     let mut precincts = Vec::new();
     let (mut seen_r, mut seen_d, mut seen_p) = (HashMap::new(), HashMap::new(), HashMap::new());
-    if raw.regions.is_empty() {
+    if raw_regions.is_empty() {
         p.add("regions", "at least one region is needed");
     }
-    for (ri, r) in raw.regions.iter().enumerate() {
+    for (ri, r) in raw_regions.iter().enumerate() {
         let rp = format!("regions[{ri}]");
         p.id(&format!("{rp}.id"), &r.id);
         p.unique(&mut seen_r, &format!("{rp}.id"), &r.id);
@@ -810,6 +858,19 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
         }
         regions.push(region);
     }
+    (regions, districts, precincts)
+}
+
+/// spec/record.md §R2.1, `[[contests]]`: ids, a referendum's questions
+/// only, option ids unique in their contest, the shape, the display order
+/// and the scope (regions or districts, not both). Also the index of
+/// districts by id.
+fn contests(
+    p: &mut Problems,
+    raw: &RawManifest,
+    regions: &[Region],
+    districts: &[District],
+) -> (Vec<Contest>, HashMap<String, usize>) {
     let region_index: HashMap<&str, usize> = regions
         .iter()
         .enumerate()
@@ -847,7 +908,7 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
             p.unique(&mut seen_o, &format!("{op}.id"), &o.id);
             p.name(&format!("{op}.name"), &o.name);
         }
-        let shape = contest_shape(&mut p, &cp, c);
+        let shape = contest_shape(p, &cp, c);
         let order = match c.order.as_deref() {
             None | Some("manifest") => OptionOrder::Manifest,
             Some("random") => OptionOrder::Random,
@@ -869,14 +930,14 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
             }
             (None, None) => Scope::All,
             (Some(list), None) => Scope::Regions(scope_list(
-                &mut p,
+                p,
                 &format!("{cp}.regions"),
                 list,
                 "region",
                 |id| region_index.get(id).copied(),
             )),
             (None, Some(list)) => Scope::Districts(scope_list(
-                &mut p,
+                p,
                 &format!("{cp}.districts"),
                 list,
                 "district",
@@ -895,9 +956,13 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
             scope,
         });
     }
+    (contests, district_index)
+}
 
-    display_texts(&mut p, &raw.regions, &raw.contests);
-
+/// spec/record.md §R2.1, ballot styles: one per district, contests in
+/// manifest order; each ballot has a contest, at most the maximum of
+/// contests, and fits one board entry even when audited (§R7).
+fn styles(p: &mut Problems, districts: &[District], contests: &[Contest]) -> Vec<BallotStyle> {
     // Ballot styles: one per district, contests in manifest order.
     let mut styles = Vec::with_capacity(districts.len());
     for (di, d) in districts.iter().enumerate() {
@@ -945,27 +1010,7 @@ fn validate(raw: RawManifest, bytes: Vec<u8>, hash: [u8; 32]) -> Result<Manifest
             shapes,
         });
     }
-
-    if !p.0.is_empty() {
-        return Err(ManifestError::Invalid(p.0));
-    }
-    Ok(Manifest {
-        bytes,
-        hash,
-        id: raw.id,
-        title: raw.title,
-        kind: raw.kind,
-        schedule,
-        revote,
-        paper: raw.reconciliation.paper_after_evote,
-        trustees,
-        regions,
-        districts,
-        precincts,
-        contests,
-        styles,
-        district_index,
-    })
+    styles
 }
 
 /// Longest display name or title, in characters (spec/record.md §R2.5).
