@@ -1102,6 +1102,13 @@ fn rule_records(
         rec(e),
         vec!["checkpoint.consistency"],
     ));
+    // record.md §R16: an observer list whose key is not a verifier key.
+    let mut e = good.to_vec();
+    e.push(entry_bytes(
+        EntryKind::AdminAction,
+        &[1, 4, 1, 3, b'a', b'+', b'b'],
+    ));
+    out.push(("observer-list-bad-key", rec(e), vec!["observers"]));
     let mut forked = good.to_vec();
     let mut p = payload_of(&forked[opened]);
     p[40] ^= 1;
