@@ -124,6 +124,44 @@ impl Message {
     }
 }
 
+impl Message {
+    /// The receipt message of a cast ballot (spec/registration.md §G6.1):
+    /// the election's title and the ballot's receipt code, nothing of its
+    /// content, in `lang`.
+    pub fn receipt(
+        channel: Channel,
+        to: &str,
+        title: &str,
+        receipt_code: &str,
+        lang: Lang,
+    ) -> Self {
+        let title = match channel {
+            Channel::Sms => shorten(title, SMS_TITLE_CHARS),
+            Channel::Email => title.to_string(),
+        };
+        let (text, subject) = match lang {
+            Lang::Ru => (
+                format!(
+                    "Ваш бюллетень принят: «{title}». Код квитанции: {receipt_code}. По нему на сайте голосования можно проверить, что бюллетень в урне."
+                ),
+                format!("Квитанция: {title}"),
+            ),
+            Lang::En => (
+                format!(
+                    "Your ballot was received: “{title}”. Receipt code: {receipt_code}. With it you can check on the voting site that your ballot is in the ballot box."
+                ),
+                format!("Receipt: {title}"),
+            ),
+        };
+        Message {
+            channel,
+            to: to.to_string(),
+            text,
+            subject: (channel == Channel::Email).then_some(subject),
+        }
+    }
+}
+
 /// `s` cut to at most `max` characters, at a word's end when the cut
 /// falls inside a word, ending with `…` when cut.
 fn shorten(s: &str, max: usize) -> String {

@@ -26,6 +26,9 @@ export const registrationApi = {
     call<{ token: string; expires_in: number }>('/registration/sessions', { method: 'POST', body: JSON.stringify({ document_number, birth_date, code }) }),
   me: (token: string) => call<{ region: string; district: string | null; precinct: string }>('/registration/me', { headers: { authorization: `Bearer ${token}` } }),
   withdraw: (token: string) => call<{ withdrawn: boolean }>('/registration/withdrawal', { method: 'POST', headers: { authorization: `Bearer ${token}` } }),
+  /** The receipt code by SMS or e-mail to the voter's own application (registration.md §G6.1). */
+  receipt: (token: string, tracking: string, channel: 'sms' | 'email') =>
+    call<{ sent_to: string }>('/registration/receipt', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ tracking, channel, lang: currentLang() }) }),
   register: (token: string, district: string, precinct: string, credential: string) =>
     call<unknown>('/election/credentials', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ district, precinct, credential }) }),
 };

@@ -201,7 +201,7 @@ async function noEnglish(page, what) {
     m.querySelectorAll('details, code, .code, select').forEach((e) => e.remove());
     return m.textContent;
   });
-  const words = (text.replace(/\(код [a-z_]+\)/g, '').replace(/[0-9A-Z]{4}(-[0-9A-Z]{4}){3}/g, '').match(/[A-Za-z]{3,}/g) ?? []).filter((w) => !['urna', 'GMT', 'UTC'].includes(w));
+  const words = (text.replace(/\(код [a-z_]+\)/g, '').replace(/[0-9A-Z]{4}(-[0-9A-Z]{4}){3}/g, '').match(/[A-Za-z]{3,}/g) ?? []).filter((w) => !['urna', 'GMT', 'UTC', 'SMS'].includes(w));
   assert.deepEqual(words, [], `${what}: English words on a Russian page: ${text}`);
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 360, `${what}: no horizontal scrolling at 360 px (scrollWidth ${width})`);
@@ -328,6 +328,16 @@ test('she votes, audits, casts and checks, all in Russian at 360 px', async () =
   await page.getByTestId('cast').click();
   daryaShort = (await page.getByTestId('short-code').textContent()).trim();
   await noEnglish(page, 'receipt');
+  // Opt-in: the receipt code by SMS to her own phone, in Russian, nothing
+  // of the ballot in it (registration.md §G6.1); she has no e-mail.
+  await page.getByTestId('receipt-sms').click();
+  await page.getByTestId('receipt-sent').getByText('Отправлено: +7916*****04.').waitFor();
+  const sms = readFileSync(election.outbox, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.to === '+79160000004').pop();
+  assert.match(sms.text, /^Ваш бюллетень принят: «/);
+  assert.ok(sms.text.includes(`Код квитанции: ${daryaShort}.`), sms.text);
+  await page.getByTestId('receipt-email').click();
+  await page.getByTestId('receipt-sent').getByText('В вашем заявлении нет адреса электронной почты.', { exact: false }).waitFor();
+  await noEnglish(page, 'receipt sent');
   await shot(page, 'reg-16-receipt-ru-360');
   await page.getByRole('link', { name: 'Проверить эту квитанцию' }).click();
   await page.getByTestId('check-verdict').getByText('Ваш бюллетень лежит в публичной урне.').waitFor();

@@ -22,6 +22,7 @@ mod admin;
 mod amendments;
 pub mod board;
 mod complaints;
+mod receipt;
 mod registrar;
 
 use std::fmt;
@@ -73,6 +74,8 @@ struct Inner {
     list_key: OnceLock<ed25519_dalek::SigningKey>,
     /// Serialises precinct list publications (§G9).
     publishing: tokio::sync::Mutex<()>,
+    /// Receipt messages sent per voter in the last hour (§G6.1).
+    receipts_sent: receipt::Sent,
 }
 
 impl Inner {
@@ -163,6 +166,7 @@ impl RegistrationService {
             },
             list_key: OnceLock::new(),
             publishing: tokio::sync::Mutex::new(()),
+            receipts_sent: receipt::Sent::default(),
         }))
     }
 
@@ -227,6 +231,7 @@ pub(crate) fn routes(service: RegistrationService, board: Arc<dyn ElectionBoard>
         .route("/registration/codes", post(request_code))
         .route("/registration/sessions", post(login).delete(logout))
         .route("/registration/me", get(me))
+        .route("/registration/receipt", post(receipt::send))
         .route("/registration/report", get(report))
         .merge(complaints::routes())
         .merge(amendments::routes())
@@ -349,6 +354,29 @@ async fn apply(
 }
 
 /// The client's network address, the key of the per-client limits (§G6).
+/// A message's channel as a request names it: `sms` (the default) or `email`.
+fn channel_of(asked: Option<&str>) -> Result<Channel, ApiError> {
+    match asked {
+        None | Some("sms") => Ok(Channel::Sms),
+        Some("email") => Ok(Channel::Email),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_channel",
+            "`channel` must be `sms` or `email`.",
+        )),
+    }
+}
+
+/// A message's language as a request names it (§G6), if it does.
+fn lang_of(asked: Option<&str>) -> Result<Option<Lang>, ApiError> {
+    asked
+        .map(|l| {
+            Lang::parse(l).ok_or_else(|| {
+                ApiError::bad_request("invalid_language", "`lang` must be `ru` or `en`.")
+            })
+        })
+        .transpose()
+}
+
 fn client_address(parts: &Parts) -> String {
     parts
         .extensions
@@ -395,22 +423,8 @@ async fn request_code(
     b: Result<Json<CodeBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let b = body(b)?;
-    let channel = match b.channel.as_deref() {
-        None | Some("sms") => Channel::Sms,
-        Some("email") => Channel::Email,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_channel",
-                "`channel` must be `sms` or `email`.",
-            ));
-        }
-    };
-    let lang = match b.lang.as_deref() {
-        None => None,
-        Some(l) => Some(Lang::parse(l).ok_or_else(|| {
-            ApiError::bad_request("invalid_language", "`lang` must be `ru` or `en`.")
-        })?),
-    };
+    let channel = channel_of(b.channel.as_deref())?;
+    let lang = lang_of(b.lang.as_deref())?;
     if !s.0.notifier.supports(channel) {
         return Err(ApiError::bad_request(
             "channel_unavailable",
