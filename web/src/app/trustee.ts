@@ -280,7 +280,7 @@ function decryptPanel(ctx: Ctx, u: KS.Unlocked): (HTMLElement | null)[] {
     try {
       const M = U.fromHex(u.header.manifest_hash, 32);
       const K = U.decodeElement(U.fromHex(u.secrets.joint_key ?? '', 32), false);
-      checked = await checkTally(M, K, boardKey.value || null, ctx.progress.set);
+      checked = await checkTally({ M, K, n: u.header.n, t: u.header.t }, boardKey.value || null, ctx.progress.set);
       ctx.again({ ok: true, text: t('trustee.tallyMatches') });
     } catch (e) {
       checkBtn.disabled = false;

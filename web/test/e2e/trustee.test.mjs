@@ -220,7 +220,7 @@ test('the trustee page refuses a tally that is not the board’s, and decrypts n
     await route.fulfill({ response: resp, json: j });
   });
   await page.getByTestId('trustee-check').click();
-  await page.waitForFunction(() => /checkpoint_root/.test(document.querySelector('[data-testid=trustee-result]')?.textContent ?? ''), null, { timeout: 60_000 });
+  await page.waitForFunction(() => /checkpoint\.root/.test(document.querySelector('[data-testid=trustee-result]')?.textContent ?? ''), null, { timeout: 60_000 });
   await page.unroute(entriesUrl);
   assert.equal(posted, 0, 'no partial decryption was posted');
 });
