@@ -9,6 +9,7 @@ import { ApiError } from './api.js';
 import { clear, focusHeading, h } from './dom.js';
 import { num, plural, t } from './i18n.js';
 import * as KS from './keystore.js';
+import { Names, loadNames } from './names.js';
 import { CheckedTally, checkTally } from './tallycheck.js';
 import * as OPS from './trusteeops.js';
 
@@ -17,6 +18,8 @@ let session: KS.Unlocked | null = null;
 let checked: CheckedTally | null = null;
 /** Counts renders, so a test can wait for the page to show a fresh state. */
 let renders = 0;
+/** A step is running: no automatic refresh meanwhile. */
+let working = false;
 
 function errorText(e: unknown): string {
   if (e instanceof ApiError) return e.display();
@@ -79,9 +82,13 @@ export async function trusteePage(root: HTMLElement, msg?: { ok: boolean; text: 
   const show = (ok: boolean, text: string) => clear(result, h('p', { class: ok ? 'ok' : 'error', role: ok ? undefined : 'alert' }, text));
   const busy = async (btn: HTMLButtonElement, work: () => Promise<string>) => {
     btn.disabled = true;
+    working = true;
     try {
-      again({ ok: true, text: await work() });
+      const text = await work();
+      working = false;
+      again({ ok: true, text });
     } catch (e) {
+      working = false;
       btn.disabled = false;
       show(false, errorText(e));
     }
@@ -93,7 +100,7 @@ export async function trusteePage(root: HTMLElement, msg?: { ok: boolean; text: 
     stored = null;
   }
   if (session && session.header.manifest_hash !== c.manifest_hash) session = null;
-  const ctx: Ctx = { c, board, M, stored, progress, result, busy, show, again };
+  const ctx: Ctx = { c, board, M, stored, progress, result, busy, show, again, names: await loadNames(), msg };
   const body = !stored ? newKeyPanel(ctx) : !session ? unlockPanel(ctx, stored) : stepPanel(ctx, session);
   clear(
     root,
@@ -120,6 +127,9 @@ interface Ctx {
   busy: (btn: HTMLButtonElement, work: () => Promise<string>) => Promise<void>;
   show: (ok: boolean, text: string) => void;
   again: (m?: { ok: boolean; text: string }) => void;
+  names: Names;
+  /** The last result line, kept over the automatic refreshes. */
+  msg?: { ok: boolean; text: string };
 }
 
 function importControl(ctx: Ctx): HTMLElement {
@@ -203,6 +213,7 @@ function stepPanel(ctx: Ctx, u: KS.Unlocked): HTMLElement {
   const step = (key: string, ready: boolean, waitKey: string, work: () => Promise<string>) => {
     const btn = h('button', { type: 'button', class: 'primary', 'data-testid': 'trustee-step', disabled: !ready }, t(key)) as HTMLButtonElement;
     btn.addEventListener('click', () => void ctx.busy(btn, work));
+    if (!ready) waitForOthers(ctx);
     return [h('div', { class: 'actions' }, btn), ready ? null : h('p', { class: 'note' }, t(waitKey))];
   };
   /** Seals the new state, then posts (§T1: the store first). */
@@ -242,6 +253,15 @@ function stepPanel(ctx: Ctx, u: KS.Unlocked): HTMLElement {
   );
 }
 
+let waiting: ReturnType<typeof setTimeout> | undefined;
+/** While the next step waits for other trustees (or the commission), look again every few seconds. */
+function waitForOthers(ctx: Ctx): void {
+  clearTimeout(waiting);
+  waiting = setTimeout(() => {
+    if (location.hash.startsWith('#/trustee') && ctx.result.isConnected && !working) ctx.again(ctx.msg);
+  }, 5000);
+}
+
 function keyFacts(u: KS.Unlocked): HTMLElement {
   return h('dl', { class: 'review' },
     h('dt', {}, t('trustee.jointKey')), h('dd', {}, h('code', { class: 'hex', 'data-testid': 'trustee-joint-key' }, u.secrets.joint_key ?? '')),
@@ -251,7 +271,7 @@ function keyFacts(u: KS.Unlocked): HTMLElement {
 }
 
 /** What the trustee is about to decrypt: per district and contest, the counted ballots; the tally hash; the checkpoint. */
-function tallySummary(x: CheckedTally): HTMLElement {
+function tallySummary(x: CheckedTally, names: Names): HTMLElement {
   return h('div', { 'data-testid': 'tally-summary' },
     h('p', { class: 'ok' }, t('trustee.tallyMatches')),
     x.keyFromServer ? h('p', { class: 'notice' }, t('trustee.keyTofu')) : null,
@@ -260,7 +280,13 @@ function tallySummary(x: CheckedTally): HTMLElement {
     h('div', { class: 'table-wrap' }, h('table', {},
       h('caption', {}, t('trustee.aboutTo')),
       h('thead', {}, h('tr', {}, ...['district', 'contest', 'ballots', 'ciphertexts'].map((k) => h('th', { scope: 'col' }, t(`trustee.col.${k}`))))),
-      h('tbody', {}, x.records.map((r) => h('tr', {}, h('th', { scope: 'row' }, r.district), h('td', {}, r.contest), h('td', {}, num(r.ballots)), h('td', {}, num(r.sums.length))))),
+      h('tbody', {}, x.records.map((r) =>
+        h('tr', {},
+          h('th', { scope: 'row' }, names.district(r.district), ' ', h('code', {}, r.district)),
+          h('td', {}, names.contest(r.contest), ' ', h('code', {}, r.contest)),
+          h('td', {}, num(r.ballots)),
+          h('td', {}, num(r.sums.length)),
+        ))),
     )),
     h('p', {}, t('trustee.tallyHash')), h('code', { class: 'hex', 'data-testid': 'tally-hash' }, x.tallyHash),
   );
@@ -272,7 +298,7 @@ function decryptPanel(ctx: Ctx, u: KS.Unlocked): (HTMLElement | null)[] {
   if (c.phase !== 'tallied') return [h('p', { class: 'ok' }, t('trustee.ready')), facts, h('p', { class: 'note' }, t(c.phase === 'decrypted' ? 'trustee.done' : 'trustee.wait.tally'))];
   const boardKey = h('input', { id: 'tr-board-key', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'tr-board-key-hint' }) as HTMLInputElement;
   const checkBtn = h('button', { type: 'button', class: checked ? '' : 'primary', 'data-testid': 'trustee-check' }, t('trustee.check')) as HTMLButtonElement;
-  const out = h('div', {}, checked ? tallySummary(checked) : null);
+  const out = h('div', {}, checked ? tallySummary(checked, ctx.names) : null);
   checkBtn.addEventListener('click', async () => {
     checkBtn.disabled = true;
     checked = null;
