@@ -64,7 +64,7 @@ async function checkpointPanel(): Promise<HTMLElement> {
       h('h3', {}, t('observer.cosigners')),
       cosigners.length === 0
         ? h('p', { 'data-testid': 'observer-cosigners' }, t('observer.noCosigners'))
-        : h('ul', { 'data-testid': 'observer-cosigners' }, cosigners.map((s) => h('li', {}, s.name, ' ', h('code', {}, U.toHex(s.keyId))))),
+        : h('ul', { 'data-testid': 'observer-cosigners' }, cosigners.map((s) => h('li', {}, h('code', {}, s.name), ' ', h('code', {}, U.toHex(s.keyId))))),
       h('p', { class: 'note' }, t('observer.cosignersNote')),
     );
   } catch (e) {

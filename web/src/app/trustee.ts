@@ -7,7 +7,7 @@
 import * as U from '../crypto/index.js';
 import { ApiError } from './api.js';
 import { clear, focusHeading, h } from './dom.js';
-import { num, plural, t } from './i18n.js';
+import { has, num, plural, t } from './i18n.js';
 import * as KS from './keystore.js';
 import { Names, loadNames } from './names.js';
 import { CheckedTally, checkTally } from './tallycheck.js';
@@ -23,7 +23,8 @@ let working = false;
 
 function errorText(e: unknown): string {
   if (e instanceof ApiError) return e.display();
-  if (e instanceof U.UrnaError) return t('trustee.refused', { message: e.message, code: e.code });
+  // The sentence in the trustee's language; the code (a spec error code or an §X4 check name) for a support call.
+  if (e instanceof U.UrnaError) return t('trustee.refused', { message: has(`trustee.err.${e.code}`) ? t(`trustee.err.${e.code}`) : t('trustee.err.check'), code: e.code });
   return String((e as Error)?.message ?? e);
 }
 

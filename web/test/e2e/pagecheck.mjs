@@ -38,10 +38,28 @@ export class PageChecks {
     assert.ok(sw <= w, `${what}: no horizontal scrolling at ${w} px (scrollWidth ${sw})`);
   }
 
-  /** Both: the axe scan and, at 360 px, the width check. */
+  /**
+   * A Russian page reads in Russian: no Latin word in <main> outside codes,
+   * hashes, error codes, language names and what people typed (complaint
+   * texts); the program names `urna` and `urna observe`, SHA and UTC are
+   * allowed.
+   */
+  async noEnglish(page, what) {
+    const text = await page.evaluate(() => {
+      const m = document.querySelector('main').cloneNode(true);
+      m.querySelectorAll('details, code, select, ol.complaints').forEach((e) => e.remove());
+      return m.textContent;
+    });
+    // Error codes (snake_case identifiers) are codes, not words.
+    const words = (text.replace(/\(код [a-z_.]+\)/g, '').replace(/\b[a-z]+(_[a-z]+)+\b/g, '').match(/[A-Za-z]{3,}/g) ?? []).filter((w) => !['urna', 'observe', 'SHA', 'UTC'].includes(w));
+    assert.deepEqual(words, [], `${what}: English words on a Russian page: ${text}`);
+  }
+
+  /** All: the axe scan; at 360 px, the width check; on a Russian page, no English. */
   async state(page, name) {
     await this.shot(page, name);
     if (page.viewportSize()?.width <= 400) await this.noSideways(page, name);
+    if ((await page.evaluate(() => document.documentElement.lang)) === 'ru') await this.noEnglish(page, name);
   }
 }
 
