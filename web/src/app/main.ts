@@ -7,6 +7,8 @@ import { votePage } from './vote.js';
 import { boardPage } from './board.js';
 import { complaintsPage } from './complaints.js';
 import { withdrawPage } from './registration.js';
+import { trusteePage } from './trustee.js';
+import { observerPage } from './observer.js';
 
 const ROUTES: [string, string][] = [
   ['#/', 'nav.home'],
@@ -17,6 +19,8 @@ const ROUTES: [string, string][] = [
   ['#/results', 'nav.results'],
   ['#/board', 'nav.board'],
   ['#/complaints', 'nav.complaints'],
+  ['#/observer', 'nav.observer'],
+  ['#/trustee', 'nav.trustee'],
 ];
 
 function chrome(): HTMLElement {
@@ -60,6 +64,12 @@ function route(): void {
       break;
     case 'complaints':
       void complaintsPage(main);
+      break;
+    case 'trustee':
+      void trusteePage(main);
+      break;
+    case 'observer':
+      void observerPage(main);
       break;
     case 'withdraw':
       void withdrawPage(main);
