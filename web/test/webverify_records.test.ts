@@ -1,0 +1,60 @@
+// The browser verifier (src/verify) against every record in
+// spec/test-vectors/records/: the same verdict and the same failed check
+// names, in report order, as `urna verify` (expected.json, written with the
+// records). Data-driven: every folder with an entries.bin is a record; other
+// files are ignored, as export.md §X1 asks of verifiers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { verifyRecord, RecordHead } from '../src/verify/verifier.js';
+
+const RECORDS = new URL('../../spec/test-vectors/records/', import.meta.url);
+
+export function readHead(dir: URL): RecordHead {
+  const cpDir = new URL('checkpoints/', dir);
+  const checkpointFiles = existsSync(cpDir)
+    ? readdirSync(cpDir)
+        .filter((name) => statSync(new URL(name, cpDir)).isFile())
+        .sort()
+        .map((name) => ({ name, text: readFileSync(new URL(name, cpDir), 'utf8') }))
+    : [];
+  return {
+    boardKey: readFileSync(new URL('board-key.txt', dir), 'utf8'),
+    checkpoint: readFileSync(new URL('checkpoint.txt', dir), 'utf8'),
+    checkpointFiles,
+  };
+}
+
+const expected: Record<string, { failed_checks: string[] }> = JSON.parse(readFileSync(new URL('expected.json', RECORDS), 'utf8'));
+const records = readdirSync(RECORDS, { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(new URL(`${d.name}/entries.bin`, RECORDS)))
+  .map((d) => d.name)
+  .sort();
+
+test('records: every record folder has an expectation and the valid one is there', () => {
+  assert.ok(records.includes('valid'));
+  for (const name of records) assert.ok(expected[name], `${name} has no entry in expected.json`);
+});
+
+for (const name of records) {
+  test(`records: ${name} gives the verdict and failed checks of urna verify`, () => {
+    const dir = new URL(`${name}/`, RECORDS);
+    const report = verifyRecord(readHead(dir), new Uint8Array(readFileSync(new URL('entries.bin', dir))));
+    const want = expected[name]?.failed_checks ?? [];
+    const detail = report.checks
+      .filter((c) => c.failed)
+      .map((c) => `${c.name}: ${c.failures.map((f) => `[${f.entry ?? '-'}] ${f.message}`).join('; ')}`)
+      .join('\n');
+    assert.deepEqual(report.failedChecks, want, `${name}\n${detail}`);
+    assert.equal(report.verdict, want.length ? 'invalid' : 'valid');
+  });
+}
+
+test('records: a truncated entries.bin or a bad board key makes the record unusable', () => {
+  const dir = new URL('valid/', RECORDS);
+  const head = readHead(dir);
+  const bin = new Uint8Array(readFileSync(new URL('entries.bin', dir)));
+  assert.equal(verifyRecord(head, bin.subarray(0, bin.length - 3)).verdict, 'unusable');
+  assert.equal(verifyRecord({ ...head, boardKey: head.boardKey.trimEnd() + '\r\n' }, bin).verdict, 'unusable');
+  assert.equal(verifyRecord({ ...head, boardKey: head.boardKey + '\n' }, bin).verdict, 'unusable');
+});
