@@ -37,5 +37,17 @@ if (tests) {
     legalComments: 'linked',
     logLevel: 'warning',
   });
+  // The whole-election verifier runs in a module Web Worker (src/verify/worker.ts).
+  await build({
+    entryPoints: ['src/verify/worker.ts'],
+    outfile: 'dist/verify-worker.js',
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    minify: true,
+    sourcemap: true,
+    legalComments: 'linked',
+    logLevel: 'warning',
+  });
   cpSync('static', 'dist', { recursive: true });
 }

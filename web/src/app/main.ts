@@ -7,6 +7,7 @@ import { votePage } from './vote.js';
 import { boardPage } from './board.js';
 import { complaintsPage } from './complaints.js';
 import { withdrawPage } from './registration.js';
+import { verifyPage } from './verify.js';
 
 const ROUTES: [string, string][] = [
   ['#/', 'nav.home'],
@@ -17,6 +18,7 @@ const ROUTES: [string, string][] = [
   ['#/results', 'nav.results'],
   ['#/board', 'nav.board'],
   ['#/complaints', 'nav.complaints'],
+  ['#/verify', 'nav.verify'],
 ];
 
 function chrome(): HTMLElement {
@@ -69,6 +71,9 @@ function route(): void {
       break;
     case 'board':
       void boardPage(main, arg ? Number(arg) : undefined);
+      break;
+    case 'verify':
+      verifyPage(main);
       break;
     default:
       void homePage(main);

@@ -9,7 +9,7 @@ import { Ballot, ContestShape, Election, SUM_PROOF, isExact, optionProofCount, p
 import { fail } from '../crypto/bytes.js';
 import { Ciphertext, sumCiphertexts } from '../crypto/elgamal.js';
 import { G, H, L, Point } from '../crypto/group.js';
-import { RangeProof, rangeChallenge, signatureChallenge } from '../crypto/proofs.js';
+import { DleqProof, RangeProof, dleqChallenge, rangeChallenge, signatureChallenge } from '../crypto/proofs.js';
 
 class Weights {
   private buf = new Uint8Array(0);
@@ -80,6 +80,20 @@ export class Batch {
     this.add(b.signature.commitment, w);
     this.add(b.credential, w * ch);
     this.add(G, -w * b.signature.response);
+    this.items++;
+  }
+
+  /** §6.3 DLEQ (a partial decryption, §9.3): A + c·X − z·G = 0 and B + c·Z − z·Y = 0. */
+  dleq(F: Uint8Array, ctx: Uint8Array, Y: Point, X: Point, Z: Point, p: DleqProof): void {
+    const c = dleqChallenge(F, ctx, Y, X, Z, p.commitmentG, p.commitmentY);
+    const w1 = this.w.next();
+    const w2 = this.w.next();
+    this.add(p.commitmentG, w1);
+    this.add(X, w1 * c);
+    this.add(G, -w1 * p.response);
+    this.add(p.commitmentY, w2);
+    this.add(Z, w2 * c);
+    this.add(Y, -w2 * p.response);
     this.items++;
   }
 
