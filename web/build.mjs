@@ -9,6 +9,7 @@ if (tests) {
     ...readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => `test/${f}`),
     'scripts/ts-ballots.ts',
     'scripts/bench.ts',
+    'scripts/bench-verify.ts',
   ];
   await build({
     entryPoints: entries,

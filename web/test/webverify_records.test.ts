@@ -36,10 +36,16 @@ test('records: every record folder has an expectation and the valid one is there
   for (const name of records) assert.ok(expected[name], `${name} has no entry in expected.json`);
 });
 
+let ballots = 0;
+let seconds = 0;
+
 for (const name of records) {
   test(`records: ${name} gives the verdict and failed checks of urna verify`, () => {
     const dir = new URL(`${name}/`, RECORDS);
+    const t0 = performance.now();
     const report = verifyRecord(readHead(dir), new Uint8Array(readFileSync(new URL('entries.bin', dir))));
+    seconds += (performance.now() - t0) / 1000;
+    ballots += report.ballots;
     const want = expected[name]?.failed_checks ?? [];
     const detail = report.checks
       .filter((c) => c.failed)
@@ -57,4 +63,9 @@ test('records: a truncated entries.bin or a bad board key makes the record unusa
   assert.equal(verifyRecord(head, bin.subarray(0, bin.length - 3)).verdict, 'unusable');
   assert.equal(verifyRecord({ ...head, boardKey: head.boardKey.trimEnd() + '\r\n' }, bin).verdict, 'unusable');
   assert.equal(verifyRecord({ ...head, boardKey: head.boardKey + '\n' }, bin).verdict, 'unusable');
+});
+
+test('records: speed (informative; BENCHMARKS.md has the figure on a large record)', () => {
+  assert.ok(ballots > 0);
+  console.log(`node: ${ballots} ballots in ${records.length} whole records verified in ${seconds.toFixed(2)} s (${(ballots / seconds).toFixed(1)} ballots/s, ceremony and decryption included)`);
 });

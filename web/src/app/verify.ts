@@ -39,11 +39,12 @@ function showReport(out: HTMLElement, report: Report, seconds: number): void {
   const verdictClass = report.verdict === 'valid' ? 'ok' : 'error';
   clear(out,
     h('h2', {}, t('verify.result')),
-    h('p', { class: `verdict ${verdictClass}`, 'data-testid': 'verify-verdict', 'data-verdict': report.verdict, role: report.verdict === 'valid' ? undefined : 'alert' },
+    h('p', { class: `verdict ${verdictClass}`, 'data-testid': 'verify-verdict', 'data-verdict': report.verdict, 'data-ballots': report.ballots, 'data-seconds': seconds, role: report.verdict === 'valid' ? undefined : 'alert' },
       t(`verify.verdict.${report.verdict}`)),
-    report.unusable && h('p', { class: 'error' }, report.unusable),
+    report.unusable && h('p', { class: 'error' }, h('code', {}, report.unusable)),
     h('p', {}, t('verify.summary', { entries: report.entries, ballots: report.ballots, seconds: seconds.toFixed(1), rate: rate(report.ballots, seconds) })),
-    report.failedChecks.length > 0 && h('p', { 'data-testid': 'verify-failed' }, t('verify.failedList', { checks: report.failedChecks.join(', ') })),
+    report.failedChecks.length > 0 &&
+      h('p', { 'data-testid': 'verify-failed', 'data-checks': report.failedChecks.join(' ') }, t('verify.failedList'), ' ', report.failedChecks.flatMap((c, i) => [i ? ', ' : '', h('code', {}, c)])),
     h('ul', { class: 'checks', 'data-testid': 'verify-checks' }, report.checks.map(checkItem)),
   );
 }
