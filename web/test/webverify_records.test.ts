@@ -5,25 +5,11 @@
 // files are ignored, as export.md §X1 asks of verifiers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { verifyRecord, RecordHead } from '../src/verify/verifier.js';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { verifyRecord } from '../src/verify/verifier.js';
+import { readHead } from './webverify_common.js';
 
 const RECORDS = new URL('../../spec/test-vectors/records/', import.meta.url);
-
-export function readHead(dir: URL): RecordHead {
-  const cpDir = new URL('checkpoints/', dir);
-  const checkpointFiles = existsSync(cpDir)
-    ? readdirSync(cpDir)
-        .filter((name) => statSync(new URL(name, cpDir)).isFile())
-        .sort()
-        .map((name) => ({ name, text: readFileSync(new URL(name, cpDir), 'utf8') }))
-    : [];
-  return {
-    boardKey: readFileSync(new URL('board-key.txt', dir), 'utf8'),
-    checkpoint: readFileSync(new URL('checkpoint.txt', dir), 'utf8'),
-    checkpointFiles,
-  };
-}
 
 const expected: Record<string, { failed_checks: string[] }> = JSON.parse(readFileSync(new URL('expected.json', RECORDS), 'utf8'));
 const records = readdirSync(RECORDS, { withFileTypes: true })

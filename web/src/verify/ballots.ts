@@ -13,8 +13,8 @@ import { keyOf, readId } from './read.js';
 import { why } from './report.js';
 import { State, Voter } from './state.js';
 
-/** Ballots whose proofs are checked together (crypto.md §6.1: one batch per chunk of ballots). */
-export const BATCH_SIZE = 64;
+/** Ballots whose proofs are checked together (crypto.md §6.1: chunks of 256, as urna verify; 1,024 gained under 10 % in Node). */
+export const BATCH_SIZE = 256;
 
 interface Pending {
   index: number;
