@@ -35,13 +35,14 @@ function checkItem(c: CheckResult): HTMLElement {
   );
 }
 
-function showReport(out: HTMLElement, report: Report, seconds: number): void {
+function showReport(out: HTMLElement, report: Report, seconds: number, boardKey?: string): void {
   const verdictClass = report.verdict === 'valid' ? 'ok' : 'error';
   clear(out,
     h('h2', {}, t('verify.result')),
     h('p', { class: `verdict ${verdictClass}`, 'data-testid': 'verify-verdict', 'data-verdict': report.verdict, 'data-ballots': report.ballots, 'data-seconds': seconds, role: report.verdict === 'valid' ? undefined : 'alert' },
       t(`verify.verdict.${report.verdict}`)),
     report.unusable && h('p', { class: 'error' }, h('code', {}, report.unusable)),
+    boardKey && h('p', { class: 'note' }, t('verify.boardKey'), ' ', h('code', { 'data-testid': 'verify-board-key' }, boardKey)),
     h('p', {}, t('verify.summary', { entries: report.entries, ballots: report.ballots, seconds: seconds.toFixed(1), rate: rate(report.ballots, seconds) })),
     report.failedChecks.length > 0 &&
       h('p', { 'data-testid': 'verify-failed', 'data-checks': report.failedChecks.join(' ') }, t('verify.failedList'), ' ', report.failedChecks.flatMap((c, i) => [i ? ', ' : '', h('code', {}, c)])),
@@ -59,7 +60,7 @@ function start(root: HTMLElement, req: WorkerRequest, transfer: Transferable[] =
   clear(out);
   worker = new Worker('/web/verify-worker.js', { type: 'module' });
   worker.onmessage = (ev: MessageEvent) => {
-    const m = ev.data as Progress | { type: 'done'; report: Report; seconds?: number } | { type: 'error'; message: string };
+    const m = ev.data as Progress | { type: 'done'; report: Report; seconds?: number; boardKey?: string } | { type: 'error'; message: string };
     if (m.type === 'progress') {
       bar.max = Math.max(1, m.total);
       bar.value = m.entries;
@@ -67,7 +68,7 @@ function start(root: HTMLElement, req: WorkerRequest, transfer: Transferable[] =
     } else if (m.type === 'done') {
       bar.value = bar.max;
       stop();
-      showReport(out, m.report, m.seconds ?? 0);
+      showReport(out, m.report, m.seconds ?? 0, m.boardKey);
     } else {
       stop();
       clear(out, h('p', { class: 'error', role: 'alert', 'data-testid': 'verify-verdict', 'data-verdict': 'error' }, t('verify.error', { message: m.message })));

@@ -10,6 +10,7 @@ import { enc } from '../crypto/group.js';
 import { Batch } from './batch.js';
 import { Entry, KIND } from './envelope.js';
 import { keyOf, readId } from './read.js';
+import { countIn, countOut, keepCiphertexts } from './tally.js';
 import { why } from './report.js';
 import { State, Voter } from './state.js';
 
@@ -159,12 +160,15 @@ export class Ballots {
     st.checks.checked('revote');
     const v = p.voter;
     v.voted = true;
-    const cts = p.ballot.contests.map((c) => c.ciphertexts);
     if (st.manifest!.revote === 'forbidden' && v.counted) {
       st.checks.fail('revote', p.index, `a second valid ballot of this credential (the first is entry ${v.countedAt}); not counted`);
       return;
     }
-    v.counted = cts;
+    // last-counts: this one supersedes the one counted so far; an annulled credential (§R9) counts none.
+    if (v.counted && !v.annulled) countOut(st, v.district, v.counted);
+    const cts = p.ballot.contests.map((c) => c.ciphertexts);
+    if (!v.annulled) countIn(st, v.district, cts);
+    v.counted = keepCiphertexts(cts, p.shapes);
     v.countedAt = p.index;
   }
 

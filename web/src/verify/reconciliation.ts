@@ -5,6 +5,7 @@ import { decodeElement } from '../crypto/group.js';
 import { Entry } from './envelope.js';
 import { ChunkSeq, compareBytes, keyOf, readPosition } from './read.js';
 import { why } from './report.js';
+import { countOut } from './tally.js';
 import { State } from './state.js';
 
 const CHECK = 'reconciliation';
@@ -52,7 +53,10 @@ export class Reconciliation {
         const voter = this.st.voters.get(keyOf(P));
         if (!voter) fail('unknown_credential', 'the credential is not sealed');
         if (!voter.voted) fail('no_ballot', 'the credential has no valid ballot: there is no e-vote to annul');
-        if (reason !== 3) voter.annulled = true;
+        if (reason !== 3 && !voter.annulled) {
+          voter.annulled = true;
+          if (voter.counted) countOut(this.st, voter.district, voter.counted);
+        }
       } catch (err) {
         checks.fail(CHECK, e.index, `item ${i}: ${why(err)}`);
       }

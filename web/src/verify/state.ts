@@ -12,8 +12,12 @@ export interface Voter {
   district: number;
   /** It has at least one valid ballot (§R6.3). */
   voted: boolean;
-  /** The ciphertexts of the ballot that counts (per contest of the style, per option); null if none. */
-  counted: Ciphertext[][] | null;
+  /**
+   * The sent ciphertexts (α ‖ β per sent option, contests in style order) of
+   * the ballot that counts now, kept as bytes so that memory stays small;
+   * null if none. Its ciphertexts are in the running sums unless annulled.
+   */
+  counted: Uint8Array | null;
   countedAt: number;
   annulled: boolean;
 }
@@ -47,6 +51,8 @@ export interface State {
   closed: number | null;
   ballotEntries: number;
   auditedEntries: number;
+  /** Running sums of the counted ballots per district: ballots, and per style contest per option (§R10). */
+  sums: { ballots: bigint[]; cts: Ciphertext[][][] } | null;
   /** The published tally, when complete (§R10). */
   tally: TallyRecord[] | null;
   /** The district counts of the published results, by tally position (§R12). */

@@ -1,6 +1,7 @@
 // record.md §R10: the encrypted tally, compared byte for byte with the sums
 // recomputed from the counted ballots (§R6.3, §R9).
 import { Reader, concat, equalBytes, fail, u16, u64, u8, utf8 } from '../crypto/bytes.js';
+import { ContestShape, derivedCiphertext, isExact, sentOptions } from '../crypto/ballot.js';
 import { Ciphertext, addCiphertexts, encodeCiphertext } from '../crypto/elgamal.js';
 import { Point, readElement } from '../crypto/group.js';
 import { Entry } from './envelope.js';
@@ -18,22 +19,60 @@ export function readCiphertexts(r: Reader, n: number): Ciphertext[] {
   return out;
 }
 
+function sumsOf(st: State): NonNullable<State['sums']> {
+  if (!st.sums) {
+    const m = st.manifest!;
+    const zero = (): Ciphertext => ({ alpha: Point.ZERO, beta: Point.ZERO });
+    st.sums = {
+      ballots: m.districts.map(() => 0n),
+      cts: m.districts.map((_, d) => m.styles[d].map((ci) => Array.from({ length: m.contests[ci].shape.options }, zero))),
+    };
+  }
+  return st.sums;
+}
+
+/** The bytes kept for a counted ballot: its sent ciphertexts (decoded points carry their encodings). */
+export function keepCiphertexts(contests: Ciphertext[][], shapes: ContestShape[]): Uint8Array {
+  return concat(...contests.flatMap((cts, k) => cts.slice(0, sentOptions(shapes[k])).map(encodeCiphertext)));
+}
+
+function unkeep(bytes: Uint8Array, shapes: ContestShape[]): Ciphertext[][] {
+  const r = new Reader(bytes);
+  return shapes.map((s) => {
+    const sent = readCiphertexts(r, sentOptions(s));
+    return isExact(s) ? [...sent, derivedCiphertext(s, sent)] : sent;
+  });
+}
+
+/** Adds a ballot's ciphertexts to its district's running sums (§R10). */
+export function countIn(st: State, district: number, contests: Ciphertext[][]): void {
+  const sums = sumsOf(st);
+  sums.ballots[district]++;
+  contests.forEach((cts, k) => cts.forEach((c, o) => (sums.cts[district][k][o] = addCiphertexts(sums.cts[district][k][o], c))));
+}
+
+/** Takes a kept ballot out of the running sums (superseded, §R6.3, or annulled, §R9). */
+export function countOut(st: State, district: number, kept: Uint8Array): void {
+  const m = st.manifest!;
+  const sums = sumsOf(st);
+  sums.ballots[district]--;
+  unkeep(kept, m.styles[district].map((ci) => m.contests[ci].shape)).forEach((cts, k) =>
+    cts.forEach((c, o) => {
+      const s = sums.cts[district][k][o];
+      sums.cts[district][k][o] = { alpha: s.alpha.subtract(c.alpha), beta: s.beta.subtract(c.beta) };
+    }),
+  );
+}
+
 /** The tally records recomputed from the board (tally order, §R10). */
 export function expectedTally(st: State): Uint8Array[] {
   const m = st.manifest!;
-  const zero = (): Ciphertext => ({ alpha: Point.ZERO, beta: Point.ZERO });
-  const sums = m.districts.map((_, d) => m.styles[d].map((ci) => Array.from({ length: m.contests[ci].shape.options }, zero)));
-  const ballots = m.districts.map(() => 0n);
-  for (const v of st.voters.values()) {
-    if (!v.counted || v.annulled) continue;
-    ballots[v.district]++;
-    v.counted.forEach((cts, k) => cts.forEach((c, o) => (sums[v.district][k][o] = addCiphertexts(sums[v.district][k][o], c))));
-  }
+  const sums = sumsOf(st);
   const out: Uint8Array[] = [];
   m.districts.forEach((d, di) =>
     m.styles[di].forEach((ci, k) => {
       const c = m.contests[ci];
-      out.push(concat(idBytes(d.id), idBytes(c.id), u64(ballots[di]), u16(c.shape.options), ...sums[di][k].map(encodeCiphertext)));
+      out.push(concat(idBytes(d.id), idBytes(c.id), u64(sums.ballots[di]), u16(c.shape.options), ...sums.cts[di][k].map(encodeCiphertext)));
     }),
   );
   return out;

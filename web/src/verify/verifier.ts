@@ -108,6 +108,7 @@ export class Verifier {
       closed: null,
       ballotEntries: 0,
       auditedEntries: 0,
+      sums: null,
       tally: null,
       resultCounts: null,
     };

@@ -60,7 +60,7 @@ async function run(req: WorkerRequest): Promise<void> {
   }
   const report = v.finish();
   progress();
-  post({ type: 'done', report, seconds: (performance.now() - t0) / 1000 });
+  post({ type: 'done', report, seconds: (performance.now() - t0) / 1000, boardKey: head.boardKey.trim() });
 }
 
 globalThis.addEventListener('message', (ev: Event) => {
