@@ -55,6 +55,31 @@ function isSmallOrder(b: Uint8Array): boolean {
   }
 }
 
+function verifyCosignature(text: string, key: VerifierKey, raw: Uint8Array): boolean {
+  if (raw.length !== 72) return false;
+  let ts = 0n;
+  for (const b of raw.subarray(0, 8)) ts = (ts << 8n) | BigInt(b);
+  if (ts > MAX_TIMESTAMP) return false;
+  const sig = raw.subarray(8);
+  const msg = concat(utf8(`cosignature/v1\ntime ${ts}\n`), utf8(text));
+  return !isSmallOrder(sig.subarray(0, 32)) && ed25519.verify(sig, msg, key.publicKey, { zip215: false });
+}
+
+/** export.md §X3.1: whether a note carries a line by `key` and whether every such line verifies. */
+export function cosignedBy(note: string, key: VerifierKey): 'valid' | 'missing' | 'invalid' {
+  const n = parseNote(note);
+  const lines = n.signatures.filter((s) => s.name === key.name && equalBytes(s.keyId, key.keyId));
+  if (lines.length === 0) return 'missing';
+  return lines.every((s) => verifyCosignature(n.text, key, s.sig)) ? 'valid' : 'invalid';
+}
+
+/** A trusted observer key (type 0x04, board.md §B7.2), as given to the verifier. */
+export function readObserverKey(text: string): VerifierKey {
+  const k = parseVerifierKey(text.trim());
+  if (k.type !== 0x04) fail('bad_key', `${k.name} is not an observer (type 0x04) key`);
+  return k;
+}
+
 /**
  * §B7.4–§B7.5 for a note's cosignature lines by the given observer keys:
  * the number of listed observers whose line verifies, and the number of
@@ -69,14 +94,7 @@ export function cosigners(note: string, board: VerifierKey, observers: VerifierK
     lines++;
     const k = observers.find((o) => o.name === s.name && equalBytes(o.keyId, s.keyId));
     if (!k) continue;
-    if (s.sig.length !== 72) fail('bad_signature', `${s.name}: a cosignature is a timestamp and 64 bytes`);
-    let ts = 0n;
-    for (const b of s.sig.subarray(0, 8)) ts = (ts << 8n) | BigInt(b);
-    if (ts > MAX_TIMESTAMP) fail('bad_signature', `${s.name}: timestamp out of range`);
-    const sig = s.sig.subarray(8);
-    const msg = concat(utf8(`cosignature/v1\ntime ${ts}\n`), utf8(n.text));
-    if (isSmallOrder(sig.subarray(0, 32)) || !ed25519.verify(sig, msg, k.publicKey, { zip215: false }))
-      fail('bad_signature', `${s.name}: the cosignature does not verify`);
+    if (!verifyCosignature(n.text, k, s.sig)) fail('bad_signature', `${s.name}: the cosignature does not verify`);
     valid++;
   }
   return { valid, lines };

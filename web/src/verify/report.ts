@@ -8,6 +8,7 @@ export const CHECKS = [
   'checkpoint.signature',
   'checkpoint.root',
   'checkpoint.consistency',
+  'checkpoint.cosigners',
   'entries.envelope',
   'board.order',
   'manifest',

@@ -6,7 +6,7 @@ import { Reader, concat, equalBytes, fail } from '../crypto/bytes.js';
 import { VerifierKey, parseCheckpoint, parseNote } from '../crypto/board.js';
 import { Ballots } from './ballots.js';
 import { Ceremony } from './ceremony.js';
-import { EarlierCheckpoint, checkpointFileSize, noteText, readBoardKey, readEarlier, verifyCheckpointNote } from './checkpoints.js';
+import { EarlierCheckpoint, checkpointFileSize, cosignedBy, noteText, readBoardKey, readEarlier, readObserverKey, verifyCheckpointNote } from './checkpoints.js';
 import { CredentialLists } from './credentials.js';
 import { Partials, Results } from './decryption.js';
 import { Entry, KIND, SUBTAG, readEnvelope } from './envelope.js';
@@ -27,6 +27,8 @@ export interface RecordHead {
   checkpoint: string;
   /** Every file in `checkpoints/`, by its name. */
   checkpointFiles: { name: string; text: string }[];
+  /** Observer verifier keys the verifier is told to trust (export.md §X3.1), if any. */
+  observers?: string[];
 }
 
 /** §R1.4: the item of the phase order each kind belongs to (ballots are `ballot.window`'s). */
@@ -83,13 +85,20 @@ export class Verifier {
   private phase = 0;
   private finalOk = false;
 
-  /** Throws (the record is unusable) if board-key.txt does not parse. */
+  private readonly trusted: VerifierKey[];
+
+  /** Throws (the record is unusable) if board-key.txt or a trusted observer key does not parse. */
   constructor(private readonly head: RecordHead) {
     let key: VerifierKey;
     try {
       key = readBoardKey(head.boardKey);
     } catch (e) {
       throw fail('unusable', `board-key.txt: ${why(e)}`);
+    }
+    try {
+      this.trusted = (head.observers ?? []).map(readObserverKey);
+    } catch (e) {
+      throw fail('unusable', `observer key: ${why(e)}`);
     }
     this.checks.checked('record.files');
     this.st = {
@@ -129,6 +138,7 @@ export class Verifier {
     } catch (e) {
       this.checks.fail('checkpoint.signature', null, why(e));
     }
+    if (this.finalOk) this.cosigners('checkpoint.txt', head.checkpoint, true);
     for (const f of head.checkpointFiles) this.checkpointFile(f.name, f.text);
   }
 
@@ -140,10 +150,21 @@ export class Verifier {
       const size = checkpointFileSize(name);
       if (size === null) fail('bad_name', `checkpoints/${name} is not named <decimal size>.txt`);
       const cp = readEarlier(text, this.st.boardKey, `checkpoints/${name}`, null);
+      this.cosigners(`checkpoints/${name}`, text, false);
       if (cp.size !== size) fail('wrong_size', `checkpoints/${name} states size ${cp.size}`);
       this.expect(cp);
     } catch (e) {
       checks.fail('checkpoint.consistency', null, why(e));
+    }
+  }
+
+  /** §X3.1: trusted observers' lines; on the final checkpoint every trusted key must have one. */
+  private cosigners(what: string, note: string, required: boolean): void {
+    for (const k of this.trusted) {
+      const got = cosignedBy(note, k);
+      if (got === 'missing' && !required) continue;
+      this.checks.checked('checkpoint.cosigners');
+      if (got !== 'valid') this.checks.fail('checkpoint.cosigners', null, `${what}: ${got === 'missing' ? 'no cosignature' : 'a cosignature that does not verify'} by trusted observer ${k.name}`);
     }
   }
 
