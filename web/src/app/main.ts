@@ -9,6 +9,7 @@ import { complaintsPage } from './complaints.js';
 import { withdrawPage } from './registration.js';
 import { trusteePage } from './trustee.js';
 import { observerPage } from './observer.js';
+import { verifyPage } from './verify.js';
 
 const ROUTES: [string, string][] = [
   ['#/', 'nav.home'],
@@ -21,6 +22,7 @@ const ROUTES: [string, string][] = [
   ['#/complaints', 'nav.complaints'],
   ['#/observer', 'nav.observer'],
   ['#/trustee', 'nav.trustee'],
+  ['#/verify', 'nav.verify'],
 ];
 
 function chrome(): HTMLElement {
@@ -79,6 +81,9 @@ function route(): void {
       break;
     case 'board':
       void boardPage(main, arg ? Number(arg) : undefined);
+      break;
+    case 'verify':
+      verifyPage(main);
       break;
     default:
       void homePage(main);
