@@ -12,3 +12,4 @@ mod cosignatures;
 mod crash;
 mod snapshots;
 mod store;
+mod verifier_history;
