@@ -314,7 +314,8 @@ function decryptPanel(ctx: Ctx, u: KS.Unlocked): (HTMLElement | null)[] {
       ctx.show(false, t('trustee.tallyRefused', { message: errorText(e) }));
     }
   });
-  const decryptBtn = h('button', { type: 'button', class: 'primary', 'data-testid': 'trustee-decrypt', disabled: !checked }, t('trustee.decrypt')) as HTMLButtonElement;
+  const already = checked?.decryptedBy.has(u.header.trustee) ?? false;
+  const decryptBtn = h('button', { type: 'button', class: 'primary', 'data-testid': 'trustee-decrypt', disabled: !checked || already }, t('trustee.decrypt')) as HTMLButtonElement;
   decryptBtn.addEventListener('click', () => void ctx.busy(decryptBtn, async () => {
     if (!checked) U.fail('not_checked', 'check the tally first');
     const payloads = await OPS.decrypt(u.header.trustee, u.secrets, checked, (d, n) => ctx.progress.set('decrypt', d, n));
@@ -329,6 +330,7 @@ function decryptPanel(ctx: Ctx, u: KS.Unlocked): (HTMLElement | null)[] {
     field('tr-board-key', t('trustee.boardKey'), boardKey, t('trustee.boardKeyHint')),
     h('div', { class: 'actions' }, checkBtn),
     out,
+    already ? h('p', { class: 'ok', 'data-testid': 'trustee-already' }, t('trustee.already')) : null,
     h('div', { class: 'actions' }, decryptBtn),
   ];
 }

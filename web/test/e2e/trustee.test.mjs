@@ -275,6 +275,10 @@ test('all three trustees decrypt; results; `urna verify` VALID', async () => {
     await page.getByTestId('trustee-result').getByText(j === 1 ? 'Your partial decryption is published.' : 'Ваша частичная расшифровка опубликована.').waitFor({ timeout: 120_000 });
   }
   assert.equal(hashes[0], hashes[1], 'both trustees saw the same tally');
+  // Checked again, the page sees its own partial decryption on the board and offers nothing more.
+  await tr[1].page.getByTestId('trustee-check').click();
+  await tr[1].page.getByTestId('trustee-already').waitFor({ timeout: 120_000 });
+  assert.equal(await tr[1].page.getByTestId('trustee-decrypt').isDisabled(), true);
   cli('decrypt');
   const results = await election.admin('POST', '/election/results');
   assert.ok(results);
