@@ -101,7 +101,7 @@ async function vote(v) {
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}`);
   election = await Election.start({
-    registrationSeconds: Number(process.env.E2E_TRUSTEE_REGISTRATION_S ?? 80),
+    registrationSeconds: Number(process.env.E2E_TRUSTEE_REGISTRATION_S ?? 100),
     votingSeconds: Number(process.env.E2E_TRUSTEE_VOTING_S ?? 45),
     trustees: { n: 3, t: 2 },
     ceremony: false,
