@@ -58,6 +58,8 @@ export interface BoardTally {
   fingerprint: Uint8Array;
   ballotsOnBoard: number;
   counted: number;
+  /** Trustees with partial decryption entries on the board already (§R11, by the index in bytes 1–2). */
+  decryptedBy: Set<number>;
 }
 export type Progress = (step: string, done: number, total: number) => void;
 
@@ -394,5 +396,6 @@ export function checkBoard(e: Election, raw: Uint8Array[], cp: U.Checkpoint, key
     refuse('tally', 'the board’s tally is not the sum of the counted ballots on the board');
   let counted = 0;
   for (const list of byDistrict.values()) counted += list.length;
-  return { chunks, records, fingerprint: F, ballotsOnBoard: onBoard, counted };
+  const decryptedBy = new Set(after.filter((x) => x.kind === KIND.partial && x.payload.length >= 3).map((x) => (x.payload[1] << 8) | x.payload[2]));
+  return { chunks, records, fingerprint: F, ballotsOnBoard: onBoard, counted, decryptedBy };
 }

@@ -60,7 +60,15 @@ export async function checkTally(store: { M: Uint8Array; K: U.Point; n: number; 
   progress('checkpoint', 0, 1);
   const cp = U.verifyCheckpointNote(await boardApi.checkpoint(), key);
   const raw = await fetchEntries(cp, progress);
-  const toml = manifestText(raw.map((b) => U.parseEnvelope(b)).filter((x) => x.kind === 0x0100), store.M);
+  // A malformed entry is skipped here; checkBoard refuses it as `entries.envelope`.
+  const parsed = raw.flatMap((b) => {
+    try {
+      return [U.parseEnvelope(b)];
+    } catch {
+      return [];
+    }
+  });
+  const toml = manifestText(parsed, store.M);
   const id = electionId(toml);
   const e: Election = { M: store.M, key: store.K, n: store.n, t: store.t, id, toml, ...(await styles(id, toml, store.M, store.K)) };
   const board = checkBoard(e, raw, cp, key, progress);

@@ -64,9 +64,13 @@ function field(id: string, label: string, input: HTMLElement, hint?: string): HT
   return h('div', { class: 'field' }, h('label', { for: id }, label), hint ? h('p', { class: 'note', id: `${id}-hint` }, hint) : null, input);
 }
 
-/** The page; `msg` is a result line carried over a re-render. */
-export async function trusteePage(root: HTMLElement, msg?: { ok: boolean; text: string }): Promise<void> {
-  clear(root, h('h1', {}, t('trustee.heading')), h('p', {}, t('common.loading')));
+/**
+ * The page; `msg` is a result line carried over a re-render. A re-render
+ * (`quiet`) keeps the old page until the new one is ready and leaves the
+ * focus where it is.
+ */
+export async function trusteePage(root: HTMLElement, msg?: { ok: boolean; text: string }, quiet = false): Promise<void> {
+  if (!quiet) clear(root, h('h1', {}, t('trustee.heading')), h('p', {}, t('common.loading')));
   let c: OPS.CeremonyJson;
   try {
     c = await OPS.getCeremony();
@@ -79,7 +83,7 @@ export async function trusteePage(root: HTMLElement, msg?: { ok: boolean; text: 
   const result = h('div', { 'data-testid': 'trustee-result', role: 'status', 'aria-live': 'polite' },
     msg ? h('p', { class: msg.ok ? 'ok' : 'error', role: msg.ok ? undefined : 'alert' }, msg.text) : null);
   const progress = progressBox();
-  const again = (m?: { ok: boolean; text: string }) => void trusteePage(root, m);
+  const again = (m?: { ok: boolean; text: string }) => void trusteePage(root, m, true);
   const show = (ok: boolean, text: string) => clear(result, h('p', { class: ok ? 'ok' : 'error', role: ok ? undefined : 'alert' }, text));
   const busy = async (btn: HTMLButtonElement, work: () => Promise<string>) => {
     btn.disabled = true;
@@ -115,7 +119,7 @@ export async function trusteePage(root: HTMLElement, msg?: { ok: boolean; text: 
     result,
   );
   root.dataset.rendered = String(++renders);
-  focusHeading(root);
+  if (!quiet) focusHeading(root);
 }
 
 interface Ctx {
@@ -314,7 +318,8 @@ function decryptPanel(ctx: Ctx, u: KS.Unlocked): (HTMLElement | null)[] {
       ctx.show(false, t('trustee.tallyRefused', { message: errorText(e) }));
     }
   });
-  const decryptBtn = h('button', { type: 'button', class: 'primary', 'data-testid': 'trustee-decrypt', disabled: !checked }, t('trustee.decrypt')) as HTMLButtonElement;
+  const already = checked?.decryptedBy.has(u.header.trustee) ?? false;
+  const decryptBtn = h('button', { type: 'button', class: 'primary', 'data-testid': 'trustee-decrypt', disabled: !checked || already }, t('trustee.decrypt')) as HTMLButtonElement;
   decryptBtn.addEventListener('click', () => void ctx.busy(decryptBtn, async () => {
     if (!checked) U.fail('not_checked', 'check the tally first');
     const payloads = await OPS.decrypt(u.header.trustee, u.secrets, checked, (d, n) => ctx.progress.set('decrypt', d, n));
@@ -329,6 +334,7 @@ function decryptPanel(ctx: Ctx, u: KS.Unlocked): (HTMLElement | null)[] {
     field('tr-board-key', t('trustee.boardKey'), boardKey, t('trustee.boardKeyHint')),
     h('div', { class: 'actions' }, checkBtn),
     out,
+    already ? h('p', { class: 'ok', 'data-testid': 'trustee-already' }, t('trustee.already')) : null,
     h('div', { class: 'actions' }, decryptBtn),
   ];
 }

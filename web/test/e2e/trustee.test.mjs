@@ -22,6 +22,34 @@ const tr = {};
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Every request the trustee pages send other than GET: path and body. */
+const sent = [];
+/** Every secret the trustees' stores ever held (hex), read back with the passphrase. */
+const secrets = new Set();
+
+async function trusteePage(opts) {
+  const t = await newPage(browser, election.base, opts);
+  t.context.on('request', (r) => {
+    if (r.method() !== 'GET') sent.push({ path: new URL(r.url()).pathname, body: r.postData() ?? '' });
+  });
+  return t;
+}
+
+/** Opens a browser store file with the passphrase (spec/trustee.md §T6.1) and keeps its secret values. */
+async function collectSecrets(page) {
+  const text = await page.evaluate(() => Object.entries(localStorage).find(([k]) => k.startsWith('urna.trustee.'))?.[1]);
+  const f = JSON.parse(text);
+  const { format, manifest_hash, trustee, n, t, phase, kdf, cipher } = f;
+  const aad = new TextEncoder().encode(JSON.stringify({ format, manifest_hash, trustee, n, t, phase, kdf, cipher }));
+  const subtle = globalThis.crypto.subtle;
+  const base = await subtle.importKey('raw', new TextEncoder().encode(PASS), 'PBKDF2', false, ['deriveKey']);
+  const key = await subtle.deriveKey({ name: 'PBKDF2', hash: 'SHA-256', salt: Buffer.from(kdf.salt, 'base64'), iterations: kdf.iterations }, base, { name: 'AES-GCM', length: 256 }, false, ['decrypt']);
+  const plain = await subtle.decrypt({ name: 'AES-GCM', iv: Buffer.from(cipher.iv, 'base64'), additionalData: aad }, key, Buffer.from(f.ciphertext, 'base64'));
+  const st = JSON.parse(new TextDecoder().decode(plain));
+  for (const v of [st.x, st.sigma, st.s, ...(st.a ?? [])]) if (v) secrets.add(v);
+  return st;
+}
+
 /** Re-renders the trustee page and waits until the render is on screen. */
 async function refresh(page) {
   const before = await page.locator('main').getAttribute('data-rendered');
@@ -73,7 +101,7 @@ async function vote(v) {
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}`);
   election = await Election.start({
-    registrationSeconds: Number(process.env.E2E_TRUSTEE_REGISTRATION_S ?? 80),
+    registrationSeconds: Number(process.env.E2E_TRUSTEE_REGISTRATION_S ?? 100),
     votingSeconds: Number(process.env.E2E_TRUSTEE_VOTING_S ?? 45),
     trustees: { n: 3, t: 2 },
     ceremony: false,
@@ -90,8 +118,8 @@ test('key ceremony: two browser trustees and one `urna trustee --server`', async
   const tokens = [];
   for (const j of [1, 2, 3]) tokens[j] = (await election.admin('POST', `/election/trustees/${j}/token`)).token;
   writeFileSync(join(election.dir, 't3.token'), tokens[3] + '\n');
-  tr[1] = await newPage(browser, election.base, { lang: 'en' });
-  tr[2] = await newPage(browser, election.base, { lang: 'ru', width: 360 });
+  tr[1] = await trusteePage({ lang: 'en' });
+  tr[2] = await trusteePage({ lang: 'ru', width: 360 });
   for (const j of [1, 2]) {
     const { page } = tr[j];
     await page.goto(election.base + '/#/trustee');
@@ -118,6 +146,8 @@ test('key ceremony: two browser trustees and one `urna trustee --server`', async
     assert.ok(file.kdf.iterations >= 600000);
     assert.equal(file.phase, 'committed');
     assert.equal(file.trustee, j);
+    const st = await collectSecrets(page);
+    assert.equal(st.a.length, 2, 't coefficients while committed');
     await checks.state(page, `trustee-${j}-committed-${j === 1 ? 'en' : 'ru-360'}`);
   }
   // Nothing secret went to the server: only the §R3 messages and the tokens.
@@ -126,6 +156,7 @@ test('key ceremony: two browser trustees and one `urna trustee --server`', async
   assert.equal(ceremony.messages.length, 3);
   await step(tr[1].page, 'Round 2 published');
   await step(tr[2].page, 'Раунд 2 опубликован');
+  for (const j of [1, 2]) assert.equal((await collectSecrets(tr[j].page)).a, undefined, 'the coefficients are gone once dealt');
   cli('deal');
   await step(tr[1].page, 'Shares checked: 0 complaints published.');
   await step(tr[2].page, 'Доли проверены: опубликовано 0 жалоб.');
@@ -135,7 +166,11 @@ test('key ceremony: two browser trustees and one `urna trustee --server`', async
   await step(tr[2].page, 'Ваша доля ключа вычислена');
   cli('finish');
   const status = await (await fetch(election.base + '/election/status')).json();
-  for (const j of [1, 2]) assert.equal((await tr[j].page.getByTestId('trustee-joint-key').textContent()).trim(), status.joint_key);
+  for (const j of [1, 2]) {
+    assert.equal((await tr[j].page.getByTestId('trustee-joint-key').textContent()).trim(), status.joint_key);
+    const st = await collectSecrets(tr[j].page);
+    assert.ok(st.s && !st.x && !st.sigma, 'finished: s_j kept, x_i and σ_i,i dropped');
+  }
   await checks.state(tr[1].page, 'trustee-1-finished-en');
   await checks.state(tr[2].page, 'trustee-2-finished-ru-360');
 });
@@ -146,7 +181,7 @@ test('the second browser trustee moves its key to another browser with the expor
   const path = join(election.dir, 'trustee-2.json');
   await download.saveAs(path);
   await tr[2].context.close();
-  tr[2] = await newPage(browser, election.base, { lang: 'ru', width: 360 });
+  tr[2] = await trusteePage({ lang: 'ru', width: 360 });
   await tr[2].page.goto(election.base + '/#/trustee');
   await tr[2].page.getByTestId('trustee-import').setInputFiles(path);
   await tr[2].page.getByTestId('trustee-result').getByText('Файл ключа доверенного лица 2 загружен').waitFor();
@@ -240,6 +275,10 @@ test('all three trustees decrypt; results; `urna verify` VALID', async () => {
     await page.getByTestId('trustee-result').getByText(j === 1 ? 'Your partial decryption is published.' : 'Ваша частичная расшифровка опубликована.').waitFor({ timeout: 120_000 });
   }
   assert.equal(hashes[0], hashes[1], 'both trustees saw the same tally');
+  // Checked again, the page sees its own partial decryption on the board and offers nothing more.
+  await tr[1].page.getByTestId('trustee-check').click();
+  await tr[1].page.getByTestId('trustee-already').waitFor({ timeout: 120_000 });
+  assert.equal(await tr[1].page.getByTestId('trustee-decrypt').isDisabled(), true);
   cli('decrypt');
   const results = await election.admin('POST', '/election/results');
   assert.ok(results);
@@ -249,6 +288,15 @@ test('all three trustees decrypt; results; `urna verify` VALID', async () => {
   const { status, report } = election.verifyRecord();
   assert.equal(status, 0, report);
   for (const j of [1, 2]) assert.deepEqual(tr[j].errors, []);
+  // Nothing secret left the browsers: only the trustees' own posts, with board messages, and no secret value in any of them.
+  // Round 1, round 2 and the partial decryptions of two trustees (no complaint: every share was good).
+  assert.equal(sent.length, 6, JSON.stringify(sent.map((x) => x.path)));
+  for (const { path, body } of sent) {
+    assert.match(path, /^\/election\/trustees\/[12]\/(ceremony|partials)$/);
+    assert.deepEqual(Object.keys(JSON.parse(body)), [path.endsWith('ceremony') ? 'message' : 'payloads']);
+    for (const x of secrets) assert.ok(!body.includes(x), 'a secret in a request');
+  }
+  assert.ok(secrets.size >= 8, `${secrets.size} secrets collected`);
   assert.deepEqual(checks.violations, [], checks.violations.join('\n'));
   console.log(`# trustee pages: ${checks.scans} page states scanned with axe, 0 violations`);
 });
