@@ -175,6 +175,14 @@ test('exported records chosen as a folder give the failed checks of expected.jso
       await noViolations(page, 'flipped-bit-ballot-ru-360');
     }
   }
+  // A trusted observer (export.md §X3.1) who did not cosign the final checkpoint.
+  await page.locator('details summary', { hasText: 'Доверенные наблюдатели' }).click();
+  await page.getByTestId('verify-observers').fill('observer-a.example+7067f755+BGa+fjMsekUzMr2dCn99sFX1xe8aBq2mbZizn7aBDEc6\n');
+  await page.getByTestId('verify-folder').setInputFiles(join(RECORDS, 'valid'));
+  await page.waitForFunction(() => !document.querySelector('[data-testid=verify-verdict]'));
+  assert.deepEqual((await verdict(page)).failed, ['checkpoint.cosigners']);
+  await noViolations(page, 'observers-ru-360');
+  await noSideways(page, 'observers ru 360');
   assert.deepEqual(errors, []);
   await context.close();
 });
