@@ -65,6 +65,26 @@ async function verdict(page) {
   };
 }
 
+/** Starts timing the page's main thread: a 50 ms timer whose longest late arrival is the longest freeze. */
+async function watchMainThread(page) {
+  await page.evaluate(() => {
+    const w = globalThis;
+    w.__longest = 0;
+    let last = performance.now();
+    w.__ticker = setInterval(() => {
+      const now = performance.now();
+      w.__longest = Math.max(w.__longest, now - last - 50);
+      last = now;
+    }, 50);
+  });
+}
+async function longestPause(page) {
+  return page.evaluate(() => {
+    clearInterval(globalThis.__ticker);
+    return Math.round(globalThis.__longest);
+  });
+}
+
 /** A selection inside each shape: `min` ones (at least one if allowed) on the first options. */
 function selections(shapes) {
   return shapes.map((s) => {
@@ -124,10 +144,14 @@ test('a live election: cast, close, tally, decrypt; the page verifies the board 
 
   const { page, errors, context } = await openVerify();
   await noViolations(page, 'start-en');
+  await watchMainThread(page);
   await page.getByTestId('verify-start').click();
   // The page stays responsive while the worker verifies: the heading can be focused and read.
   await page.getByRole('heading', { level: 1 }).click();
   const r = await verdict(page);
+  const gap = await longestPause(page);
+  console.log(`chromium: the page's main thread paused at most ${gap} ms while the worker verified`);
+  assert.ok(gap < 2000, `the page froze for ${gap} ms`);
   assert.equal(r.verdict, 'valid', JSON.stringify(r));
   assert.equal(r.ballots, VOTERS);
   assert.equal(await page.locator('li.check[data-status=failed]').count(), 0);
@@ -195,8 +219,10 @@ const BENCH = process.env.URNA_VERIFY_BENCH_RECORD;
 test('speed: a large exported record verified in Chromium', { skip: !BENCH && 'set URNA_VERIFY_BENCH_RECORD=DIR (see the comment above)' }, async () => {
   const { page, context } = await openVerify();
   const t0 = Date.now();
+  await watchMainThread(page);
   await page.getByTestId('verify-folder').setInputFiles(BENCH);
   const r = await verdict(page);
+  console.log(`chromium: the page's main thread paused at most ${await longestPause(page)} ms meanwhile`);
   assert.equal(r.verdict, 'valid', JSON.stringify(r));
   console.log(`chromium: ${r.ballots} ballots of ${BENCH} verified in ${r.seconds.toFixed(2)} s in the worker (${(r.ballots / r.seconds).toFixed(1)} ballots/s; ${((Date.now() - t0) / 1000).toFixed(1)} s with reading the folder)`);
   await context.close();
