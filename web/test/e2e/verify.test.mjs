@@ -163,8 +163,8 @@ test('a live election: cast, close, tally, decrypt; the page verifies the board 
   await context.close();
 });
 
-test('a tampered entry bundle served to the page: the record is invalid', async () => {
-  const { page, context } = await openVerify();
+test('a tampered entry bundle served to the page: the record is invalid (English, 360 px)', async () => {
+  const { page, context } = await openVerify({ width: 360 });
   // Flip one byte in the last entry of the first bundle, as a lying server would.
   await page.route(/\/board\/tile\/entries\//, async (route) => {
     const resp = await route.fetch();
@@ -176,7 +176,9 @@ test('a tampered entry bundle served to the page: the record is invalid', async 
   const r = await verdict(page);
   assert.equal(r.verdict, 'invalid');
   assert.ok(r.failed.includes('checkpoint.root'), r.failed.join());
-  await noViolations(page, 'tampered-en');
+  assert.match(await page.getByTestId('verify-verdict').textContent(), /is NOT valid/);
+  await noSideways(page, 'tampered en 360');
+  await noViolations(page, 'tampered-en-360');
   await context.close();
 });
 
