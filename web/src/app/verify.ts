@@ -48,6 +48,8 @@ function showReport(out: HTMLElement, report: Report, seconds: number, boardKey?
       h('p', { 'data-testid': 'verify-failed', 'data-checks': report.failedChecks.join(' ') }, t('verify.failedList'), ' ', report.failedChecks.flatMap((c, i) => [i ? ', ' : '', h('code', {}, c)])),
     h('ul', { class: 'checks', 'data-testid': 'verify-checks' }, report.checks.map(checkItem)),
   );
+  // The verdict ends a long wait the person started: move focus there so it is announced.
+  focusHeading(out);
 }
 
 function start(root: HTMLElement, req: WorkerRequest, transfer: Transferable[] = []): void {
