@@ -51,5 +51,6 @@ TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
   node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')"
 export URNA_BIN="${URNA_BIN:-$TARGET_DIR/release/urna}"
 [ -x "$URNA_BIN" ] || { echo "web/ci.sh: no urna binary at $URNA_BIN (cargo build --release -p urna should have made it)" >&2; exit 1; }
+# Every *.test.mjs of test/e2e/: browser, registration, verify (the whole-election verifier page).
 node --test --test-concurrency=1 test/e2e/
 echo "web: screenshots in $WEB/screenshots/"

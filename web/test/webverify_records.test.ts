@@ -56,6 +56,15 @@ test('records: a truncated entries.bin or a bad board key makes the record unusa
   assert.equal(verifyRecord({ ...head, boardKey: head.boardKey + '\n' }, bin).verdict, 'unusable');
 });
 
+test('records: a trusted observer whose cosignature the final checkpoint lacks fails checkpoint.cosigners only (export.md §X3.1)', () => {
+  const dir = new URL('valid/', RECORDS);
+  const bin = new Uint8Array(readFileSync(new URL('entries.bin', dir)));
+  const observer = 'observer-a.example+7067f755+BGa+fjMsekUzMr2dCn99sFX1xe8aBq2mbZizn7aBDEc6';
+  assert.deepEqual(verifyRecord({ ...readHead(dir), observers: [observer] }, bin).failedChecks, ['checkpoint.cosigners']);
+  // A board key is not an observer key: the record cannot be verified as asked.
+  assert.equal(verifyRecord({ ...readHead(dir), observers: [readHead(dir).boardKey] }, bin).verdict, 'unusable');
+});
+
 test('records: speed (informative; BENCHMARKS.md has the figure on a large record)', () => {
   assert.ok(ballots > 0);
   console.log(`node: ${ballots} ballots in ${records.length} whole records verified in ${seconds.toFixed(2)} s (${(ballots / seconds).toFixed(1)} ballots/s, ceremony and decryption included)`);

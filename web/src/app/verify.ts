@@ -48,6 +48,8 @@ function showReport(out: HTMLElement, report: Report, seconds: number, boardKey?
       h('p', { 'data-testid': 'verify-failed', 'data-checks': report.failedChecks.join(' ') }, t('verify.failedList'), ' ', report.failedChecks.flatMap((c, i) => [i ? ', ' : '', h('code', {}, c)])),
     h('ul', { class: 'checks', 'data-testid': 'verify-checks' }, report.checks.map(checkItem)),
   );
+  // The verdict ends a long wait the person started: move focus there so it is announced.
+  focusHeading(out);
 }
 
 function start(root: HTMLElement, req: WorkerRequest, transfer: Transferable[] = []): void {
@@ -100,6 +102,12 @@ async function readFolder(files: FileList): Promise<{ head: RecordHead; entries:
   return { head: { boardKey: await key.text(), checkpoint: await cp.text(), checkpointFiles }, entries: await bin.arrayBuffer() };
 }
 
+/** Trusted observer keys (export.md §X3.1), one per line; blank lines ignored. */
+function observerKeys(root: HTMLElement): string[] {
+  const area = root.querySelector('#verify-observers') as HTMLTextAreaElement | null;
+  return (area?.value ?? '').split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+}
+
 export function verifyPage(root: HTMLElement): void {
   stop();
   // Leaving the page ends the verification.
@@ -108,16 +116,21 @@ export function verifyPage(root: HTMLElement): void {
   folder.addEventListener('change', () => {
     if (!folder.files?.length) return;
     readFolder(folder.files).then(
-      (r) => start(root, { kind: 'record', head: r.head, entries: r.entries }, [r.entries]),
+      (r) => start(root, { kind: 'record', head: { ...r.head, observers: observerKeys(root) }, entries: r.entries }, [r.entries]),
       (e) => clear(root.querySelector('[data-testid="verify-result"]') as HTMLElement, h('p', { class: 'error', role: 'alert' }, String((e as Error).message))),
     );
   });
   clear(root,
     h('h1', {}, t('verify.heading')),
     h('p', {}, t('verify.text')),
-    h('p', {}, h('button', { type: 'button', 'data-testid': 'verify-start', onclick: () => start(root, { kind: 'board', base: location.origin }) }, t('verify.start'))),
+    h('p', {}, h('button', { type: 'button', 'data-testid': 'verify-start', onclick: () => start(root, { kind: 'board', base: location.origin, observers: observerKeys(root) }) }, t('verify.start'))),
     h('p', {}, h('label', { for: 'verify-folder' }, t('verify.folder')), ' ', folder),
     h('p', { class: 'note' }, t('verify.folderHint')),
+    h('details', {},
+      h('summary', {}, t('verify.observers')),
+      h('p', {}, h('label', { for: 'verify-observers' }, t('verify.observersHint'))),
+      h('textarea', { id: 'verify-observers', rows: 3, spellcheck: 'false', autocomplete: 'off', 'data-testid': 'verify-observers' }),
+    ),
     h('div', { 'aria-live': 'polite', 'data-testid': 'verify-status' }),
     h('div', { 'data-testid': 'verify-result' }),
   );

@@ -55,6 +55,4 @@ export interface State {
   sums: { ballots: bigint[]; cts: Ciphertext[][][] } | null;
   /** The published tally, when complete (§R10). */
   tally: TallyRecord[] | null;
-  /** The district counts of the published results, by tally position (§R12). */
-  resultCounts: (bigint[] | null)[] | null;
 }

@@ -119,7 +119,6 @@ export class Verifier {
       auditedEntries: 0,
       sums: null,
       tally: null,
-      resultCounts: null,
     };
     this.ballots = new Ballots(this.st);
     this.ceremony = new Ceremony(this.st);

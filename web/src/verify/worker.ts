@@ -6,7 +6,7 @@ import { why } from './report.js';
 import { boardEntries, boardHead } from './source.js';
 import { RecordHead, Verifier, splitEntries, unusableReport } from './verifier.js';
 
-export type WorkerRequest = { kind: 'board'; base: string } | { kind: 'record'; head: RecordHead; entries: ArrayBuffer };
+export type WorkerRequest = { kind: 'board'; base: string; observers?: string[] } | { kind: 'record'; head: RecordHead; entries: ArrayBuffer };
 export interface Progress {
   type: 'progress';
   entries: number;
@@ -24,7 +24,7 @@ async function run(req: WorkerRequest): Promise<void> {
   let entries: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
   if (req.kind === 'board') {
     const b = await boardHead(req.base);
-    head = b.head;
+    head = { ...b.head, observers: req.observers };
     total = b.size;
     entries = boardEntries(req.base, total);
   } else {

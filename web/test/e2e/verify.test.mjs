@@ -65,6 +65,26 @@ async function verdict(page) {
   };
 }
 
+/** Starts timing the page's main thread: a 50 ms timer whose longest late arrival is the longest freeze. */
+async function watchMainThread(page) {
+  await page.evaluate(() => {
+    const w = globalThis;
+    w.__longest = 0;
+    let last = performance.now();
+    w.__ticker = setInterval(() => {
+      const now = performance.now();
+      w.__longest = Math.max(w.__longest, now - last - 50);
+      last = now;
+    }, 50);
+  });
+}
+async function longestPause(page) {
+  return page.evaluate(() => {
+    clearInterval(globalThis.__ticker);
+    return Math.round(globalThis.__longest);
+  });
+}
+
 /** A selection inside each shape: `min` ones (at least one if allowed) on the first options. */
 function selections(shapes) {
   return shapes.map((s) => {
@@ -124,10 +144,14 @@ test('a live election: cast, close, tally, decrypt; the page verifies the board 
 
   const { page, errors, context } = await openVerify();
   await noViolations(page, 'start-en');
+  await watchMainThread(page);
   await page.getByTestId('verify-start').click();
   // The page stays responsive while the worker verifies: the heading can be focused and read.
   await page.getByRole('heading', { level: 1 }).click();
   const r = await verdict(page);
+  const gap = await longestPause(page);
+  console.log(`chromium: the page's main thread paused at most ${gap} ms while the worker verified`);
+  assert.ok(gap < 2000, `the page froze for ${gap} ms`);
   assert.equal(r.verdict, 'valid', JSON.stringify(r));
   assert.equal(r.ballots, VOTERS);
   assert.equal(await page.locator('li.check[data-status=failed]').count(), 0);
@@ -139,8 +163,8 @@ test('a live election: cast, close, tally, decrypt; the page verifies the board 
   await context.close();
 });
 
-test('a tampered entry bundle served to the page: the record is invalid', async () => {
-  const { page, context } = await openVerify();
+test('a tampered entry bundle served to the page: the record is invalid (English, 360 px)', async () => {
+  const { page, context } = await openVerify({ width: 360 });
   // Flip one byte in the last entry of the first bundle, as a lying server would.
   await page.route(/\/board\/tile\/entries\//, async (route) => {
     const resp = await route.fetch();
@@ -152,7 +176,9 @@ test('a tampered entry bundle served to the page: the record is invalid', async 
   const r = await verdict(page);
   assert.equal(r.verdict, 'invalid');
   assert.ok(r.failed.includes('checkpoint.root'), r.failed.join());
-  await noViolations(page, 'tampered-en');
+  assert.match(await page.getByTestId('verify-verdict').textContent(), /is NOT valid/);
+  await noSideways(page, 'tampered en 360');
+  await noViolations(page, 'tampered-en-360');
   await context.close();
 });
 
@@ -175,6 +201,14 @@ test('exported records chosen as a folder give the failed checks of expected.jso
       await noViolations(page, 'flipped-bit-ballot-ru-360');
     }
   }
+  // A trusted observer (export.md §X3.1) who did not cosign the final checkpoint.
+  await page.locator('details summary', { hasText: 'Доверенные наблюдатели' }).click();
+  await page.getByTestId('verify-observers').fill('observer-a.example+7067f755+BGa+fjMsekUzMr2dCn99sFX1xe8aBq2mbZizn7aBDEc6\n');
+  await page.getByTestId('verify-folder').setInputFiles(join(RECORDS, 'valid'));
+  await page.waitForFunction(() => !document.querySelector('[data-testid=verify-verdict]'));
+  assert.deepEqual((await verdict(page)).failed, ['checkpoint.cosigners']);
+  await noViolations(page, 'observers-ru-360');
+  await noSideways(page, 'observers ru 360');
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -187,8 +221,10 @@ const BENCH = process.env.URNA_VERIFY_BENCH_RECORD;
 test('speed: a large exported record verified in Chromium', { skip: !BENCH && 'set URNA_VERIFY_BENCH_RECORD=DIR (see the comment above)' }, async () => {
   const { page, context } = await openVerify();
   const t0 = Date.now();
+  await watchMainThread(page);
   await page.getByTestId('verify-folder').setInputFiles(BENCH);
   const r = await verdict(page);
+  console.log(`chromium: the page's main thread paused at most ${await longestPause(page)} ms meanwhile`);
   assert.equal(r.verdict, 'valid', JSON.stringify(r));
   console.log(`chromium: ${r.ballots} ballots of ${BENCH} verified in ${r.seconds.toFixed(2)} s in the worker (${(r.ballots / r.seconds).toFixed(1)} ballots/s; ${((Date.now() - t0) / 1000).toFixed(1)} s with reading the folder)`);
   await context.close();
