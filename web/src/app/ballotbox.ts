@@ -10,6 +10,22 @@ export interface BoxEntry {
   index: number;
   kind: 'ballot' | 'audited_ballot';
   tracking: string;
+  /** The ballot's credential (bytes 1–32 of the ballot, record.md §R6), hex. */
+  credential: string;
+  /** A ballot followed by a later ballot of the same credential: it does not count (record.md §R6.3). */
+  replaced?: boolean;
+}
+
+/**
+ * Marks the ballots that do not count because a later ballot of the same
+ * credential follows them on the board (record.md §R6.3: under
+ * `last-counts` the last one counts; under `forbidden` a valid board holds
+ * one per credential, so nothing is marked). Entries are in board order.
+ */
+export function markReplaced(entries: BoxEntry[]): BoxEntry[] {
+  const last = new Map<string, number>();
+  for (const e of entries) if (e.kind === 'ballot') last.set(e.credential, e.index);
+  return entries.map((e) => (e.kind === 'ballot' && last.get(e.credential) !== e.index ? { ...e, replaced: true } : e));
 }
 
 const PAGE = 200;
@@ -23,11 +39,12 @@ async function scan(start: number, end: number): Promise<BoxEntry[]> {
     if (page.entries.length === 0) break;
     for (const e of page.entries) {
       const { kind, payload } = U.parseEnvelope(U.base64Decode(e.entry));
-      if (kind === U.KIND_BALLOT) out.push({ index: e.index, kind: 'ballot', tracking: U.toHex(U.trackingCode(payload)) });
+      if (kind === U.KIND_BALLOT) out.push({ index: e.index, kind: 'ballot', tracking: U.toHex(U.trackingCode(payload)), credential: U.toHex(payload.subarray(1, 33)) });
       else if (kind === U.KIND_AUDITED_BALLOT) {
         const r = new U.Reader(payload);
         r.u8();
-        out.push({ index: e.index, kind: 'audited_ballot', tracking: U.toHex(U.trackingCode(r.bytes(r.u32()))) });
+        const ballot = r.bytes(r.u32());
+        out.push({ index: e.index, kind: 'audited_ballot', tracking: U.toHex(U.trackingCode(ballot)), credential: U.toHex(ballot.subarray(1, 33)) });
       }
     }
     at = page.entries[page.entries.length - 1].index + 1;
@@ -39,7 +56,7 @@ let all: { size: number; entries: Promise<BoxEntry[]> } | null = null;
 
 /** Every ballot entry on a board of `size` entries (cached for this size). */
 export function ballotBox(size: number): Promise<BoxEntry[]> {
-  if (!all || all.size !== size) all = { size, entries: scan(0, size) };
+  if (!all || all.size !== size) all = { size, entries: scan(0, size).then(markReplaced) };
   return all.entries;
 }
 

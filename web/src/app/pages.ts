@@ -270,6 +270,7 @@ export async function ballotsPage(root: HTMLElement, pageArg?: string): Promise<
   try {
     const status = await api.status();
     const box = (await ballotBox(status.tree_size)).filter((e) => e.kind === 'ballot');
+    const replaced = box.filter((e) => e.replaced).length;
     const page = Math.max(0, Number(pageArg) || 0);
     const search = h('input', { id: 'box-search', type: 'search', autocomplete: 'off', spellcheck: 'false' }) as HTMLInputElement;
     const list = h('div', { 'data-testid': 'box-list' });
@@ -277,7 +278,10 @@ export async function ballotsPage(root: HTMLElement, pageArg?: string): Promise<
       const slice = items.slice(p * BOX_PAGE, (p + 1) * BOX_PAGE);
       clear(list,
         h('p', {}, plural('box.count', items.length)),
-        h('ol', { class: 'box', start: p * BOX_PAGE + 1 }, slice.map((e) => h('li', {}, h('a', { href: `#/check/${e.tracking}`, class: 'code' }, shortCode(e.tracking))))),
+        replaced > 0 && h('p', {}, plural('box.replacedCount', replaced)),
+        h('ol', { class: 'box', start: p * BOX_PAGE + 1 }, slice.map((e) => h('li', e.replaced ? { 'data-replaced': 'true' } : {},
+          h('a', { href: `#/check/${e.tracking}`, class: 'code' }, shortCode(e.tracking)),
+          e.replaced && h('span', { class: 'muted' }, ' — ', t('box.replaced'))))),
         h('div', { class: 'actions' },
           p > 0 && h('a', { class: 'button', href: `#/ballots/${p - 1}` }, t('box.prev')),
           (p + 1) * BOX_PAGE < items.length && h('a', { class: 'button', href: `#/ballots/${p + 1}` }, t('box.next')),
