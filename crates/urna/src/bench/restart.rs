@@ -222,7 +222,11 @@ fn build(store: &BoardStore, dir: &Path, n: u64, quiet: bool) -> anyhow::Result<
     let make = |i: u64| -> anyhow::Result<Vec<u8>> {
         let c = credential(master, i);
         let mut r = ChaCha20Rng::seed_from_u64(master ^ ((i << 1) | 1));
-        let sel = vec![if i.is_multiple_of(3) { vec![1, 0] } else { vec![0, 1] }];
+        let sel = vec![if i.is_multiple_of(3) {
+            vec![1, 0]
+        } else {
+            vec![0, 1]
+        }];
         let (b, _) = Ballot::encrypt(
             &keys.key,
             &keys.fingerprint,
@@ -395,16 +399,12 @@ fn measure(target: &str, dir: &Path, ballots: u64, full: bool) -> anyhow::Result
     })
 }
 
-fn run_child(
-    target: &str,
-    dir: &Path,
-    opts: &RestartBench,
-    full: bool,
-) -> anyhow::Result<(Measurement, f64)> {
+fn run_child(target: &str, opts: &RestartBench, full: bool) -> anyhow::Result<(Measurement, f64)> {
     let exe = std::env::current_exe().context("locating the urna executable")?;
     let mut cmd = Command::new(exe);
+    // The child finds its folder under `--dir` as the parent does.
     cmd.args(["bench", "restart", "--measure-child", target, "--dir"])
-        .arg(dir)
+        .arg(&opts.dir)
         .args(["--ballots", &opts.ballots.to_string()]);
     if full {
         cmd.arg("--full");
@@ -480,7 +480,7 @@ pub fn run(opts: &RestartBench) -> anyhow::Result<Report> {
         prepare(&target, &dir, opts, &mut report)?;
         // The full replay first: it also takes the snapshot (after its
         // first ballot) that the next restart starts from.
-        let (m, wall) = run_child(&target, &dir, opts, true)?;
+        let (m, wall) = run_child(&target, opts, true)?;
         add(
             &mut report,
             &format!("{prefix}full_"),
@@ -502,7 +502,7 @@ pub fn run(opts: &RestartBench) -> anyhow::Result<Report> {
                 "ms",
             );
         }
-        let (m, wall) = run_child(&target, &dir, opts, false)?;
+        let (m, wall) = run_child(&target, opts, false)?;
         if m.snapshot.is_none() {
             bail!("the restart on {name} did not use the snapshot");
         }
