@@ -55,6 +55,9 @@ enum BenchWhat {
     Cast(bench::cast::CastBench),
     /// Independent verifier: ballots/s and peak memory on a generated record.
     Verify(bench::verify::VerifyBench),
+    /// Restart of `urna serve` on a big board: time to accepting ballots
+    /// again, from a snapshot and by a full replay.
+    Restart(bench::restart::RestartBench),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +85,9 @@ fn main() -> ExitCode {
         Command::Bench {
             what: BenchWhat::Verify(opts),
         } => bench::verify::run(&opts).and_then(|r| r.print(opts.json)),
+        Command::Bench {
+            what: BenchWhat::Restart(opts),
+        } => bench::restart::run(&opts).and_then(|r| r.print(opts.json)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -930,7 +930,12 @@ pub(crate) fn replay(
         })?
         .into_iter()
         .collect();
-    if let Some(snap) = usable_snapshot(shared) {
+    let snap = if shared.config.resume_from_snapshot {
+        usable_snapshot(shared)
+    } else {
+        None
+    };
+    if let Some(snap) = snap {
         let size = snap.size;
         let mut r = Replayer::new(shared, journal.clone(), unsettled.clone());
         match r.resume_snapshot(snap).and_then(|()| r.finish()) {

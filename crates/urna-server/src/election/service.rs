@@ -51,6 +51,10 @@ pub struct ElectionConfig {
     /// voting (spec/api.md §A6.3); 0: none. A restart replays at most
     /// about this many entries after the latest snapshot.
     pub snapshot_every: u64,
+    /// Whether a restart may start from the latest snapshot (spec/api.md
+    /// §A6.3); `false` replays the whole board (`urna bench restart`
+    /// measures both).
+    pub resume_from_snapshot: bool,
 }
 
 impl ElectionConfig {
@@ -64,6 +68,7 @@ impl ElectionConfig {
             max_batch: 64,
             batch_window: std::time::Duration::from_millis(3),
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            resume_from_snapshot: true,
         }
     }
 

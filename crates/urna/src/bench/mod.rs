@@ -6,6 +6,7 @@ pub mod cpu;
 pub mod crypto;
 pub mod registry;
 pub mod report;
+pub mod restart;
 pub mod verify;
 
 use std::time::{Duration, Instant};

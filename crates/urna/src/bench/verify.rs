@@ -66,7 +66,7 @@ struct Marker {
 
 const GENERATOR: &str = "urna bench verify 1";
 
-const MANIFEST: &str = r#"
+pub(crate) const MANIFEST: &str = r#"
 id = "bench-verify"
 kind = "referendum"
 title = { en = "Verifier benchmark" }

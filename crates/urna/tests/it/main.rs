@@ -15,6 +15,7 @@ mod registry_cli;
 mod serve_new_folder;
 mod serve_registration_cli;
 mod serve_resume;
+mod state_restart_bench;
 mod tls_cli;
 mod trustee_cli;
 mod trustee_server;
