@@ -19,4 +19,5 @@ mod tls_cli;
 mod trustee_cli;
 mod trustee_server;
 mod trustee_tally;
+mod verifier_history;
 mod verify_cli;
