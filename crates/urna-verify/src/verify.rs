@@ -66,7 +66,7 @@ pub struct Progress {
 
 /// Options of [`verify`].
 pub struct Options<'a> {
-    /// Ballots per batch verification (bounded memory: a few thousand).
+    /// Ballots per batch verification (bounded memory; default 1,024).
     pub batch_size: usize,
     /// Called every few thousand entries and at the end.
     pub progress: Option<&'a mut dyn FnMut(Progress)>,
@@ -81,7 +81,11 @@ pub struct Options<'a> {
 impl Default for Options<'_> {
     fn default() -> Self {
         Options {
-            batch_size: 4096,
+            // 1,024 ballots per batch: as fast per ballot as 4,096 and
+            // the peak memory flat in the number of ballots (larger
+            // batches fragment the allocator's arenas over a long run;
+            // BENCHMARKS.md, "urna bench verify", issue 15).
+            batch_size: 1024,
             progress: None,
             on_failure: None,
             observers: Vec::new(),
@@ -298,7 +302,7 @@ impl Verifier {
             ballot_entries: 0,
             audited_entries: 0,
             batch: Batch::default(),
-            batch_size: 4096,
+            batch_size: 1024,
             inflight: VecDeque::new(),
             ctx: None,
             expected_headers: Vec::new(),

@@ -30,6 +30,33 @@ pub struct VerifyOpts {
     /// file (a private CA), besides Mozilla's roots.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    /// An observer you trust (its cosigning verifier key, text or a file
+    /// holding it; repeatable): the final checkpoint must carry a valid
+    /// cosignature by each (spec/export.md §X3.1).
+    #[arg(long = "observer", value_name = "KEY")]
+    pub observers: Vec<String>,
+}
+
+/// The `--observer` keys: type-0x04 cosigning keys (board.md §B7.2), each
+/// given as its text or as a file holding it.
+fn trusted_observers(opts: &VerifyOpts) -> anyhow::Result<Vec<urna_board::VerifierKey>> {
+    opts.observers
+        .iter()
+        .map(|given| {
+            let text = match std::fs::read_to_string(given) {
+                Ok(t) => t,
+                Err(_) => given.clone(),
+            };
+            let line = text.strip_suffix('\n').unwrap_or(&text);
+            let key = urna_board::VerifierKey::parse(line)
+                .with_context(|| format!("--observer {given}: not a verifier key"))?;
+            anyhow::ensure!(
+                key.signature_type() == urna_board::SignatureType::CosignatureV1,
+                "--observer {given}: not an observer's cosigning key (signature type 0x04)"
+            );
+            Ok(key)
+        })
+        .collect()
 }
 
 /// Options of `urna export`.
@@ -43,13 +70,18 @@ pub struct ExportOpts {
     pub out: PathBuf,
 }
 
-/// Streams the whole board into a record folder, page by page, ending with
-/// the latest signed checkpoint. Returns the number of entries written.
+/// Streams the whole board into a record folder, page by page, then the
+/// checkpoints of its history (spec/export.md §X1.1) and the latest
+/// signed checkpoint, each with the observers' cosignatures the board
+/// holds for it. Returns the number of entries written.
 pub fn export_store(store: &BoardStore, out: &Path) -> anyhow::Result<u64> {
     let latest = store.latest_checkpoint();
     let size = latest.size();
     let mut writer = RecordWriter::create(out, store.verifier_key())
         .with_context(|| format!("creating the record in {}", out.display()))?;
+    // spec/record.md §R16: the last observer list on the board says whose
+    // cosignatures count (board.md §B10.3); no other is exported.
+    let mut observers: Option<Vec<urna_board::VerifierKey>> = None;
     let mut next = 0;
     while next < size {
         let page = store.entries(next, size)?;
@@ -57,10 +89,41 @@ pub fn export_store(store: &BoardStore, out: &Path) -> anyhow::Result<u64> {
         next = last.index + 1;
         for e in &page {
             writer.append(&e.entry)?;
+            if let Some(list) = observer_list(&e.entry) {
+                observers = Some(list);
+            }
         }
     }
-    writer.finish(latest.note())?;
+    let cosigned = |cp: &urna_store::SignedCheckpoint| -> anyhow::Result<urna_board::SignedNote> {
+        let mut note = cp.note().clone();
+        for sig in store.cosignatures(cp.size()) {
+            let listed = observers.as_ref().is_none_or(|keys| {
+                keys.iter()
+                    .any(|k| k.name() == sig.name() && k.key_id() == sig.key_id())
+            });
+            if listed {
+                note.add_signature(sig)
+                    .context("adding a stored cosignature")?;
+            }
+        }
+        Ok(note)
+    };
+    for s in store.history_sizes()? {
+        let cp = store.checkpoint(s)?;
+        writer.add_checkpoint(s, &cosigned(&cp)?)?;
+    }
+    writer.finish(&cosigned(&latest)?)?;
     Ok(size)
+}
+
+/// The keys of an observer list entry (record.md §R16), if `entry` is one.
+fn observer_list(entry: &urna_board::Entry) -> Option<Vec<urna_board::VerifierKey>> {
+    if entry.kind() != urna_board::EntryKind::AdminAction {
+        return None;
+    }
+    urna_election::record::observers::ObserverList::decode(entry.payload())
+        .ok()
+        .map(|l| l.keys)
 }
 
 /// `urna export`.
@@ -87,6 +150,15 @@ pub fn export(opts: &ExportOpts) -> anyhow::Result<()> {
 
 /// Verifies a record with a progress bar; the report, printed.
 pub fn verify_record(path: &Path, quiet: bool) -> Report {
+    verify_record_with(path, quiet, Vec::new())
+}
+
+/// [`verify_record`] with observers the user trusts.
+pub fn verify_record_with(
+    path: &Path,
+    quiet: bool,
+    observers: Vec<urna_board::VerifierKey>,
+) -> Report {
     let total = std::fs::metadata(path.join("entries.bin"))
         .map(|m| m.len())
         .unwrap_or(0);
@@ -96,6 +168,7 @@ pub fn verify_record(path: &Path, quiet: bool) -> Report {
         path,
         Options {
             progress: Some(&mut progress),
+            observers,
             ..Options::default()
         },
     );
@@ -105,8 +178,15 @@ pub fn verify_record(path: &Path, quiet: bool) -> Report {
 
 /// `urna verify`: exit 0 valid, 1 invalid, 2 unusable input.
 pub fn verify(opts: &VerifyOpts) -> ExitCode {
+    let observers = match trusted_observers(opts) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("urna verify: unusable input: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let report = if opts.record.starts_with("http://") || opts.record.starts_with("https://") {
-        match verify_url(opts) {
+        match verify_url(opts, observers) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("urna verify: unusable input: {e:#}");
@@ -128,7 +208,7 @@ pub fn verify(opts: &VerifyOpts) -> ExitCode {
             );
             return ExitCode::from(2);
         }
-        verify_record(path, opts.json)
+        verify_record_with(path, opts.json, observers)
     };
     if opts.json {
         println!("{}", report.to_json());
@@ -143,7 +223,10 @@ pub fn verify(opts: &VerifyOpts) -> ExitCode {
 /// verifier reads that folder's `entries.bin` behind it, so memory stays
 /// bounded and downloading overlaps checking. The final checkpoint is the
 /// latest one when the run starts; later entries are not covered.
-fn verify_url(opts: &VerifyOpts) -> anyhow::Result<Report> {
+fn verify_url(
+    opts: &VerifyOpts,
+    observers: Vec<urna_board::VerifierKey>,
+) -> anyhow::Result<Report> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -205,6 +288,7 @@ fn verify_url(opts: &VerifyOpts) -> anyhow::Result<Report> {
         source,
         Options {
             progress: Some(&mut progress),
+            observers,
             ..Options::default()
         },
     );

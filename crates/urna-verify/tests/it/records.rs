@@ -321,7 +321,7 @@ pub(crate) fn index_of(entries: &[Vec<u8>], kind: EntryKind) -> usize {
 }
 
 /// Adds `delta` to the ballot count of `voting_closed` (record.md §R8).
-fn patch_closed(entries: &mut [Vec<u8>], delta: i64) {
+pub(crate) fn patch_closed(entries: &mut [Vec<u8>], delta: i64) {
     patch_closed_at(entries, 41, delta);
 }
 
@@ -956,7 +956,7 @@ pub(crate) fn payload_of(entry: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
-fn kind_of(entry: &[u8]) -> EntryKind {
+pub(crate) fn kind_of(entry: &[u8]) -> EntryKind {
     Entry::from_bytes(entry.to_vec()).unwrap().kind()
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use urna_board::{Checkpoint, EntryKind, ObserverSigningKey, SignedNote, VerifierKey};
 
-use crate::records::{Rec, entry_bytes, index_of, payload_of};
+use crate::records::{Rec, entry_bytes, index_of, kind_of, patch_closed, payload_of};
 
 /// The observer the verifier trusts in these records.
 fn observer_a() -> ObserverSigningKey {
@@ -128,4 +128,44 @@ pub(crate) fn records(
         with(good, Some(forged_earlier)),
         vec!["checkpoint.cosigners"],
     ));
+
+    replay_records(good, out);
+}
+
+/// Replays checked per credential (record.md §R6.3; the verifier keeps
+/// tracking codes per credential, docs/decisions/0016): a re-vote's
+/// second ballot replayed, and an audited ballot carrying a cast ballot.
+fn replay_records(good: &[Vec<u8>], out: &mut Vec<(&'static str, Rec, Vec<&'static str>)>) {
+    let rec = |entries: Vec<Vec<u8>>| Rec {
+        older: vec![],
+        entries,
+        final_of: None,
+        fix: None,
+    };
+    let ballots: Vec<usize> = (0..good.len())
+        .filter(|&i| kind_of(&good[i]) == EntryKind::Ballot)
+        .collect();
+    let cred = |i: usize| payload_of(&good[i])[1..33].to_vec();
+    let second = ballots
+        .iter()
+        .copied()
+        .find(|&j| ballots.iter().any(|&i| i < j && cred(i) == cred(j)))
+        .unwrap();
+    let mut e = good.to_vec();
+    e.insert(second + 1, good[second].clone());
+    patch_closed(&mut e, 1);
+    out.push(("replayed-revote", rec(e), vec!["ballot.replay"]));
+
+    let audited = index_of(good, EntryKind::AuditedBallot);
+    let cast = ballots.iter().copied().find(|&i| i < audited).unwrap();
+    let p = payload_of(&good[audited]);
+    let len = u32::from_be_bytes(p[1..5].try_into().unwrap()) as usize;
+    let ballot = payload_of(&good[cast]);
+    let mut q = vec![1u8];
+    q.extend_from_slice(&(ballot.len() as u32).to_be_bytes());
+    q.extend_from_slice(&ballot);
+    q.extend_from_slice(&p[5 + len..]);
+    let mut e = good.to_vec();
+    e[audited] = entry_bytes(EntryKind::AuditedBallot, &q);
+    out.push(("audited-cast-ballot", rec(e), vec!["ballot.replay"]));
 }

@@ -20,4 +20,5 @@ mod tls_cli;
 mod trustee_cli;
 mod trustee_server;
 mod trustee_tally;
+mod verifier_history;
 mod verify_cli;
