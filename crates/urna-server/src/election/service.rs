@@ -17,9 +17,10 @@ use urna_store::{Appended, BoardStore, StoreError};
 use super::auth::{AdminRegistrar, AdminToken, Registrar};
 use super::batch::{self, Submission};
 use super::clock::{Clock, SystemClock};
-use super::errors::halted;
+use super::errors::{database_unavailable, halted};
 use super::journal::{Journal, JournalError, Record};
 use super::phase::Phase;
+use super::recover::Recovery;
 use super::resume::{ResumeError, ResumeReport};
 use super::turnout::TurnoutBook;
 use super::tz::Zone;
@@ -102,6 +103,8 @@ pub(crate) struct Shared {
     /// Proof batches verified, and ballots in them.
     pub(crate) batches: AtomicU64,
     pub(crate) batched: AtomicU64,
+    /// Waiting for the board's database (spec/api.md §A10.3).
+    pub(crate) recovery: Recovery,
 }
 
 impl Shared {
@@ -112,6 +115,9 @@ impl Shared {
     pub(crate) fn check_running(&self) -> Result<(), ApiError> {
         if self.halted.load(Ordering::SeqCst) {
             return Err(halted());
+        }
+        if self.recovery.active() {
+            return Err(database_unavailable());
         }
         Ok(())
     }
@@ -126,7 +132,7 @@ impl Shared {
     }
 
     /// Notes the phase after a change; call with the engine lock held.
-    fn note_phase(&self, inner: &Inner) {
+    pub(crate) fn note_phase(&self, inner: &Inner) {
         *self
             .phase_name
             .lock()
@@ -150,7 +156,10 @@ impl Shared {
             if entries.is_empty() {
                 return Ok(Vec::new());
             }
-            store.append_ordered_async(entries).await
+            let started = std::time::Instant::now();
+            let r = store.append_ordered_async(entries).await;
+            crate::metrics::board_appended(started);
+            r
         });
         // One poll runs `append_ordered_async` up to its first wait, i.e.
         // after every entry has been queued (the queueing is synchronous).
@@ -174,6 +183,13 @@ impl Shared {
             Ok(a) => {
                 self.note_times(&a);
                 Ok(a)
+            }
+            // spec/api.md §A10.3: a database server comes back; the
+            // engine is rebuilt from what it holds.
+            Err(e) if self.store.reconnects() => {
+                tracing::error!(error = %e, "board append failed after the engine counted; waiting for the database");
+                self.recovery.start();
+                Err(database_unavailable())
             }
             Err(e) => {
                 self.halted.store(true, Ordering::SeqCst);
@@ -308,6 +324,20 @@ impl Shared {
         log
     }
 
+    /// Forgets what a replay of the board fills in again (receipts,
+    /// turnout, ceremony log); call with the engine lock held, before one.
+    pub(crate) fn forget_derived(&self) {
+        self.receipts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        *self.book() = TurnoutBook::default();
+        self.ceremony
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     pub(crate) fn book(&self) -> std::sync::MutexGuard<'_, TurnoutBook> {
         self.turnout.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -369,7 +399,7 @@ impl ElectionService {
 
     fn build(store: BoardStore, config: ElectionConfig, journal: Option<Arc<Journal>>) -> Self {
         ElectionService {
-            shared: Arc::new(Shared {
+            shared: Arc::new_cyclic(|me| Shared {
                 store,
                 config,
                 inner: tokio::sync::Mutex::new(Inner::default()),
@@ -384,6 +414,7 @@ impl ElectionService {
                 journal,
                 batches: AtomicU64::new(0),
                 batched: AtomicU64::new(0),
+                recovery: Recovery::new(me.clone()),
             }),
             verifier: Arc::new(OnceLock::new()),
         }
