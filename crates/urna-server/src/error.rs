@@ -102,6 +102,8 @@ impl IntoResponse for ApiError {
         // A refusal may not hold later (the tree grows): never cache it.
         resp.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp.extensions_mut()
+            .insert(crate::metrics::ErrorCode(self.code));
         resp
     }
 }

@@ -22,6 +22,7 @@ pub mod election;
 mod error;
 mod json;
 pub mod limits;
+pub mod metrics;
 pub mod observers;
 pub mod registration;
 mod state;
@@ -59,6 +60,7 @@ pub fn app(state: AppState) -> Router {
     let mut router = board::routes()
         .merge(election::routes())
         .merge(web::routes())
+        .merge(metrics::routes())
         .with_state(state.clone());
     if let Some(service) = state.registration {
         let board: Arc<dyn registration::ElectionBoard> = Arc::new(state.election);
@@ -67,6 +69,7 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
+        .layer(axum::middleware::from_fn(metrics::observe))
         // spec/api.md §A1.4: endpoints taking more say so on their route.
         .layer(DefaultBodyLimit::max(json::limit::DEFAULT))
 }

@@ -78,6 +78,15 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Called with the store's cosignature lock held (one at a time), and
     /// may run while the board's writer commits.
     fn put_cosignature(&self, row: &CosignatureRow, keep_sizes: u64) -> Result<(), BackendError>;
+
+    /// Whether a writer that stopped may be replaced by a new one
+    /// ([`crate::BoardStore::restart_writer`]): true for a database server,
+    /// whose lost connection says nothing of what it holds; false for an
+    /// embedded file, whose failed commit (an fsync error above all) must
+    /// stop the writer for good.
+    fn reconnects(&self) -> bool {
+        false
+    }
 }
 
 /// The write session. Calls between [`begin`](BackendWriter::begin) and

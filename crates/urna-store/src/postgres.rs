@@ -317,6 +317,10 @@ fn create_schema(c: &mut Client) -> Result<(), BackendError> {
 }
 
 impl Backend for PostgresBackend {
+    fn reconnects(&self) -> bool {
+        true
+    }
+
     fn open_writer(&self) -> Result<Box<dyn BackendWriter>, BackendError> {
         // Named, so that an operator sees (and can end) the board's writer
         // in pg_stat_activity.

@@ -207,14 +207,25 @@ struct Inner {
     /// Observers' cosignatures; the lock also orders their durable writes.
     cosignatures: Mutex<CosignatureCache>,
     // `None` only while dropping: dropping the sender ends the writer loop.
-    tx: Option<Sender<Job>>,
-    writer: Option<JoinHandle<()>>,
+    // Replaced with the writer by [`BoardStore::restart_writer`].
+    tx: RwLock<Option<Sender<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    /// The board key, for a restarted writer.
+    key: BoardSigningKey,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.tx.take();
-        if let Some(handle) = self.writer.take() {
+        self.tx
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let writer = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = writer {
             // The writer finishes (and acknowledges) the batch in hand, then
             // sees the channel closed. A panic in it has already been
             // reported to the appenders as a stopped writer.
@@ -370,6 +381,57 @@ fn open_latest(
     Ok(latest)
 }
 
+/// The latest checkpoint and the frontier of the stored tree, checked
+/// against each other (spec/board.md §B3.3: the frontier of size n is
+/// cover(0, n)).
+fn restore_frontier(
+    writer: &mut dyn BackendWriter,
+    key: &BoardSigningKey,
+) -> Result<(SignedCheckpoint, Frontier), StoreError> {
+    let latest = open_latest(writer, key)?;
+    let size = latest.size();
+    let plan = Frontier::restore_plan(size);
+    let hashes = writer
+        .subtrees(&plan)?
+        .into_iter()
+        .zip(&plan)
+        .map(|(h, id)| h.ok_or_else(|| corrupt(format!("subtree {id} is missing"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let frontier = Frontier::from_hashes(size, hashes).map_err(corrupt)?;
+    if frontier.root() != *latest.root() {
+        return Err(corrupt(format!(
+            "stored subtrees give root {} for size {size}, the checkpoint says {}",
+            hex::encode(frontier.root()),
+            hex::encode(latest.root())
+        )));
+    }
+    Ok((latest, frontier))
+}
+
+/// Starts the writer thread on `writer`.
+fn start_writer(
+    writer: Box<dyn BackendWriter>,
+    key: BoardSigningKey,
+    frontier: Frontier,
+    shared: &Arc<Shared>,
+    opts: &StoreOptions,
+) -> Result<(Sender<Job>, JoinHandle<()>), StoreError> {
+    let (tx, rx) = mpsc::channel();
+    let state = WriterState {
+        writer,
+        key,
+        frontier,
+        shared: Arc::clone(shared),
+        max_batch: opts.max_batch.max(1),
+        snapshots_kept: opts.snapshots_kept.max(1),
+    };
+    let handle = std::thread::Builder::new()
+        .name("urna-board-writer".into())
+        .spawn(move || state.run(rx))
+        .map_err(|e| corrupt(format!("cannot start the writer thread: {e}")))?;
+    Ok((tx, handle))
+}
+
 /// Runs `f` in one durable write transaction, rolled back if anything fails.
 fn in_transaction(
     writer: &mut dyn BackendWriter,
@@ -403,25 +465,8 @@ impl BoardStore {
         let backend: Arc<dyn Backend> = Arc::new(backend);
         let verifier_key = key.verifier_key();
         let mut writer = backend.open_writer()?;
-        let latest = open_latest(&mut *writer, &key)?;
+        let (latest, frontier) = restore_frontier(&mut *writer, &key)?;
         let size = latest.size();
-
-        // spec/board.md §B3.3: the frontier of size n is cover(0, n).
-        let plan = Frontier::restore_plan(size);
-        let hashes = writer
-            .subtrees(&plan)?
-            .into_iter()
-            .zip(&plan)
-            .map(|(h, id)| h.ok_or_else(|| corrupt(format!("subtree {id} is missing"))))
-            .collect::<Result<Vec<_>, _>>()?;
-        let frontier = Frontier::from_hashes(size, hashes).map_err(corrupt)?;
-        if frontier.root() != *latest.root() {
-            return Err(corrupt(format!(
-                "stored subtrees give root {} for size {size}, the checkpoint says {}",
-                hex::encode(frontier.root()),
-                hex::encode(latest.root())
-            )));
-        }
 
         let hot = HotLevels::load(opts.cache_min_level, size, &*backend)?;
         let cosignatures =
@@ -438,29 +483,100 @@ impl BoardStore {
             entries: AtomicU64::new(0),
             largest_batch: AtomicU64::new(0),
         });
-        let (tx, rx) = mpsc::channel();
-        let state = WriterState {
-            writer,
-            key,
-            frontier,
-            shared: Arc::clone(&shared),
-            max_batch: opts.max_batch.max(1),
-            snapshots_kept: opts.snapshots_kept.max(1),
-        };
-        let handle = std::thread::Builder::new()
-            .name("urna-board-writer".into())
-            .spawn(move || state.run(rx))
-            .map_err(|e| corrupt(format!("cannot start the writer thread: {e}")))?;
+        let (tx, handle) = start_writer(writer, key.clone(), frontier, &shared, &opts)?;
         Ok(BoardStore {
             inner: Arc::new(Inner {
                 shared,
                 backend,
                 opts,
                 cosignatures: Mutex::new(cosignatures),
-                tx: Some(tx),
-                writer: Some(handle),
+                tx: RwLock::new(Some(tx)),
+                writer: Mutex::new(Some(handle)),
+                key,
             }),
         })
+    }
+
+    /// Whether [`restart_writer`](Self::restart_writer) may replace a
+    /// stopped writer (a database server, not an embedded file).
+    pub fn reconnects(&self) -> bool {
+        self.inner.backend.reconnects()
+    }
+
+    /// Whether the writer has stopped (a failed commit): appends are
+    /// refused with `writer_stopped` until it is restarted.
+    pub fn writer_stopped(&self) -> bool {
+        self.inner
+            .shared
+            .stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// Replaces a stopped writer with a new one, on a new session, once the
+    /// database answers again: the board is read back exactly as it was
+    /// committed (a batch whose COMMIT was sent but never answered may or
+    /// may not be there, and was never acknowledged), checked as at
+    /// [`open`](Self::open), and appends continue from it. `Ok(false)`
+    /// when the writer is running; an error while the database is still
+    /// unreachable (call again later). Refused for a backend that does not
+    /// [`reconnect`](Self::reconnects). Blocking.
+    pub fn restart_writer(&self) -> Result<bool, StoreError> {
+        let inner = &*self.inner;
+        if !inner.backend.reconnects() {
+            return Err(inner.shared.stopped_error());
+        }
+        // Held throughout: one restart at a time.
+        let mut handle = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if !self.writer_stopped() {
+            return Ok(false);
+        }
+        if let Some(old) = handle.take() {
+            // It has returned (it stops only by returning) after answering
+            // its batch; the requests still queued are answered by the drop
+            // of its channel.
+            let _ = old.join();
+        }
+        let mut writer = inner.backend.open_writer()?;
+        let (latest, frontier) = restore_frontier(&mut *writer, &inner.key)?;
+        let size = latest.size();
+        if size != inner.shared.published().size() {
+            // The unanswered batch did commit: its leaves and subtrees
+            // join the indexes before anyone sees the new size.
+            let leaves = load_leaf_index(size, &*inner.backend)?;
+            let hot = HotLevels::load(inner.opts.cache_min_level, size, &*inner.backend)?;
+            *inner
+                .shared
+                .leaves
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = leaves;
+            *inner
+                .shared
+                .hot
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = hot;
+        }
+        *inner
+            .shared
+            .published
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(latest);
+        let (tx, new) = start_writer(
+            writer,
+            inner.key.clone(),
+            frontier,
+            &inner.shared,
+            &inner.opts,
+        )?;
+        *inner.tx.write().unwrap_or_else(PoisonError::into_inner) = Some(tx);
+        *handle = Some(new);
+        *inner
+            .shared
+            .stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        Ok(true)
     }
 
     /// Opens (creating if needed) a SQLite board at `path` with default options.
@@ -505,7 +621,9 @@ impl BoardStore {
         let tx = self
             .inner
             .tx
-            .as_ref()
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
             .ok_or_else(|| self.inner.shared.stopped_error())?;
         tx.send(Job::Append(Request {
             entry,
@@ -578,7 +696,9 @@ impl BoardStore {
         let tx = self
             .inner
             .tx
-            .as_ref()
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
             .ok_or_else(|| self.inner.shared.stopped_error())?;
         tx.send(Job::Snapshot(SnapshotRequest { snapshot, reply }))
             .map_err(|_| self.inner.shared.stopped_error())

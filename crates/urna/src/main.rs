@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod demo;
+mod logs;
 mod record;
 mod registry;
 mod serve;

@@ -52,6 +52,10 @@ pub struct ServeOpts {
     pub limits: hardening::LimitOpts,
     #[command(flatten)]
     pub observers: hardening::ObserverOpts,
+    /// Log lines on standard error: `text`, or `json` (one object per
+    /// line); `RUST_LOG` filters them (default `info`: one line per request).
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: crate::logs::LogFormat,
 }
 
 /// Voter registration options of `urna serve` (spec/registration.md §G9).
@@ -389,6 +393,7 @@ fn next_step(phase: &str, base: &str, data: &Path, token: Option<&Path>) -> Stri
 
 /// Runs the server until Ctrl-C.
 pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
+    crate::logs::init(opts.log_format);
     let token_file = prepare_folder(opts)?;
     let key = board_key(&opts.data.join("board.key"), opts.origin.as_deref())?;
     let admin = admin_token(token_file.as_deref())?;

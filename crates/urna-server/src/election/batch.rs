@@ -125,6 +125,7 @@ fn check(shared: &Shared, batch: Vec<Submission>) -> Checked {
     // than urna-crypto's chunk is verified on one thread).
     shared.batches.fetch_add(1, Ordering::Relaxed);
     shared.batched.fetch_add(ok.len() as u64, Ordering::Relaxed);
+    crate::metrics::ballot_batch(ok.len());
     let per = ok.len().div_ceil(rayon::current_num_threads().max(1));
     let mut parts = Vec::new();
     let mut rest = ok.into_iter();

@@ -92,6 +92,16 @@ pub(crate) fn halted() -> ApiError {
     )
 }
 
+/// The board's database cannot be reached (spec/api.md §A10.3): nothing
+/// is accepted until it is back; the server reconnects by itself.
+pub(crate) fn database_unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database_unavailable",
+        "The board's database cannot be reached; nothing is accepted until it is back. Try again in a moment.",
+    )
+}
+
 /// A body field that is not lower-case hex of the right length.
 pub(crate) fn bad_hex(field: &str) -> ApiError {
     ApiError::bad_request(

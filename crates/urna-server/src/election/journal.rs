@@ -228,6 +228,15 @@ impl Journal {
         ))
     }
 
+    /// Every record in the file now, read again (the rebuild after a lost
+    /// database, spec/api.md §A10.3); call while nothing writes.
+    pub(crate) fn records(&self) -> Result<Vec<Record>, JournalError> {
+        let _writes = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        let bytes = std::fs::read(&self.path)
+            .map_err(|e| JournalError(format!("reading {}: {e}", self.path.display())))?;
+        Ok(parse(&bytes, &self.path)?.0)
+    }
+
     /// Writes a record (not yet synced); returns its sequence number.
     pub(crate) fn write(&self, record: &Record) -> Result<u64, JournalError> {
         let bytes = record.encode();

@@ -14,6 +14,7 @@ mod journal;
 mod names;
 mod phase;
 mod public;
+mod recover;
 mod resume;
 pub(crate) mod service;
 mod snapshot;

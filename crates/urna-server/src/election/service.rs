@@ -17,9 +17,10 @@ use urna_store::{Appended, BoardStore, StoreError};
 use super::auth::{AdminRegistrar, AdminToken, Registrar};
 use super::batch::{self, Submission};
 use super::clock::{Clock, SystemClock};
-use super::errors::halted;
+use super::errors::{database_unavailable, halted};
 use super::journal::{Journal, JournalError, Record};
 use super::phase::Phase;
+use super::recover::Recovery;
 use super::resume::{ResumeError, ResumeReport};
 use super::turnout::TurnoutBook;
 use super::tz::Zone;
@@ -128,6 +129,8 @@ pub(crate) struct Shared {
     observers_at: Mutex<Option<u64>>,
     /// Board size the engine has read or written (see `catch_up`).
     pub(crate) applied: AtomicU64,
+    /// Waiting for the board's database (spec/api.md §A10.3).
+    pub(crate) recovery: Recovery,
 }
 
 /// Counts a ballot batch in flight until dropped.
@@ -156,6 +159,9 @@ impl Shared {
         if self.halted.load(Ordering::SeqCst) {
             return Err(halted());
         }
+        if self.recovery.active() {
+            return Err(database_unavailable());
+        }
         Ok(())
     }
 
@@ -169,7 +175,7 @@ impl Shared {
     }
 
     /// Notes the phase after a change; call with the engine lock held.
-    fn note_phase(&self, inner: &Inner) {
+    pub(crate) fn note_phase(&self, inner: &Inner) {
         *self
             .phase_name
             .lock()
@@ -193,7 +199,10 @@ impl Shared {
             if entries.is_empty() {
                 return Ok(Vec::new());
             }
-            store.append_ordered_async(entries).await
+            let started = std::time::Instant::now();
+            let r = store.append_ordered_async(entries).await;
+            crate::metrics::board_appended(started);
+            r
         });
         // One poll runs `append_ordered_async` up to its first wait, i.e.
         // after every entry has been queued (the queueing is synchronous).
@@ -220,6 +229,13 @@ impl Shared {
                     self.applied.fetch_max(last.index + 1, Ordering::SeqCst);
                 }
                 Ok(a)
+            }
+            // spec/api.md §A10.3: a database server comes back; the
+            // engine is rebuilt from what it holds.
+            Err(e) if self.store.reconnects() => {
+                tracing::error!(error = %e, "board append failed after the engine counted; waiting for the database");
+                self.recovery.start();
+                Err(database_unavailable())
             }
             Err(e) => {
                 self.halted.store(true, Ordering::SeqCst);
@@ -395,6 +411,20 @@ impl Shared {
         log
     }
 
+    /// Forgets what a replay of the board fills in again (receipts,
+    /// turnout, ceremony log); call with the engine lock held, before one.
+    pub(crate) fn forget_derived(&self) {
+        self.receipts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        *self.book() = TurnoutBook::default();
+        self.ceremony
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     pub(crate) fn book(&self) -> std::sync::MutexGuard<'_, TurnoutBook> {
         self.turnout.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -456,7 +486,7 @@ impl ElectionService {
 
     fn build(store: BoardStore, config: ElectionConfig, journal: Option<Arc<Journal>>) -> Self {
         ElectionService {
-            shared: Arc::new(Shared {
+            shared: Arc::new_cyclic(|me| Shared {
                 store,
                 config,
                 inner: tokio::sync::Mutex::new(Inner::default()),
@@ -476,6 +506,7 @@ impl ElectionService {
                 snapshot_size: AtomicU64::new(0),
                 observers_at: Mutex::new(None),
                 applied: AtomicU64::new(0),
+                recovery: Recovery::new(me.clone()),
             }),
             verifier: Arc::new(OnceLock::new()),
         }

@@ -66,6 +66,12 @@ impl TurnoutBook {
         }
     }
 
+    /// Credentials that voted, ballots and audited ballots: the totals of
+    /// `GET /election/turnout` (the metrics show no more than it does).
+    pub(crate) fn totals(&self) -> (u64, u64, u64) {
+        (self.voted.iter().sum(), self.ballots, self.audited)
+    }
+
     pub(crate) fn audit(&mut self) {
         self.audited += 1;
     }

@@ -105,3 +105,46 @@ fn reads_go_on_after_the_database_drops_pooled_connections() {
     // The writer was not touched.
     assert_eq!(store.append(entry(40)).unwrap().index, 40);
 }
+
+#[test]
+#[ignore = "needs PostgreSQL: scripts/test.sh starts one and runs these (or set URNA_TEST_POSTGRES_URL, add -- --include-ignored)"]
+fn a_stopped_writer_restarts_in_place_from_what_was_committed() {
+    let _serial = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(db) = Db::postgres("restarted_writer") else {
+        return;
+    };
+    let store = db.open(key(), StoreOptions::default());
+    assert!(store.reconnects());
+    // Nothing to restart while the writer runs.
+    assert!(!store.restart_writer().unwrap());
+    for i in 0..5 {
+        store.append(entry(i)).unwrap();
+    }
+    let cp = store.latest_checkpoint();
+    db.count(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'urna-board-writer' \
+         AND datname = current_database()) AS t",
+    );
+    assert_eq!(store.append(entry(5)).unwrap_err().code(), "writer_stopped");
+    assert!(store.writer_stopped());
+    // The same handle (and its clones) append again, from the committed board.
+    let clone = store.clone();
+    assert!(store.restart_writer().unwrap());
+    assert!(!store.writer_stopped());
+    assert_eq!(store.latest_checkpoint(), cp);
+    assert_eq!(clone.append(entry(5)).unwrap().index, 5);
+    assert_eq!(store.append(entry(6)).unwrap().index, 6);
+    // A duplicate is still found after the restart.
+    assert_eq!(
+        store.append(entry(2)).unwrap_err().code(),
+        "duplicate_entry"
+    );
+    let size = store.size();
+    store.inclusion_proof(6, size).unwrap();
+    drop((store, clone));
+    let store = db.open(key(), StoreOptions::default());
+    assert_eq!(store.size(), 7);
+}

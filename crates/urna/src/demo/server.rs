@@ -53,6 +53,26 @@ impl LocalServer {
         Self::open(dir, origin, token, now, true)
     }
 
+    /// The same on a PostgreSQL board in `schema` of the database at
+    /// `url` (`urna bench cast --postgres`), with the board key in `dir`.
+    pub fn start_postgres(
+        dir: &Path,
+        url: &str,
+        schema: &str,
+        origin: &str,
+        token: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<Self> {
+        let key = crate::serve::board_key(&dir.join("board.key"), Some(origin))?;
+        let backend = urna_store::PostgresBackend::open(
+            url,
+            &urna_store::PostgresOptions::with_schema(schema),
+        )
+        .context("opening the PostgreSQL board")?;
+        let store = BoardStore::open(backend, key, urna_store::StoreOptions::default())?;
+        Self::serve(dir, store, token, now, true)
+    }
+
     fn open(
         dir: &Path,
         origin: &str,
@@ -61,9 +81,19 @@ impl LocalServer {
         journal: bool,
     ) -> anyhow::Result<Self> {
         let key = crate::serve::board_key(&dir.join("board.key"), Some(origin))?;
-        let board_key = key.verifier_key();
         let store = BoardStore::open_sqlite(dir.join("board.db"), key)
             .with_context(|| format!("opening the board in {}", dir.display()))?;
+        Self::serve(dir, store, token, now, journal)
+    }
+
+    fn serve(
+        dir: &Path,
+        store: BoardStore,
+        token: &str,
+        now: Timestamp,
+        journal: bool,
+    ) -> anyhow::Result<Self> {
+        let board_key = store.verifier_key().clone();
         let clock = TestClock::new(now);
         let config =
             ElectionConfig::new(AdminToken::new(token)).with_clock(Arc::new(clock.clone()));
