@@ -18,6 +18,8 @@ use urna_registry::{CommissionSecret, RegistrationConfig, Registry};
 use urna_server::registration::RegistrationService;
 use urna_store::BoardStore;
 
+#[path = "serve_cluster.rs"]
+mod cluster;
 #[path = "serve_hardening.rs"]
 mod hardening;
 
@@ -52,6 +54,8 @@ pub struct ServeOpts {
     pub limits: hardening::LimitOpts,
     #[command(flatten)]
     pub observers: hardening::ObserverOpts,
+    #[command(flatten)]
+    pub cluster: cluster::ClusterOpts,
 }
 
 /// Voter registration options of `urna serve` (spec/registration.md §G9).
@@ -393,6 +397,9 @@ fn next_step(phase: &str, base: &str, data: &Path, token: Option<&Path>) -> Stri
 
 /// Runs the server until Ctrl-C.
 pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
+    if let Some(url) = &opts.cluster.postgres {
+        return cluster::run(opts, url);
+    }
     let token_file = prepare_folder(opts)?;
     let key = board_key(&opts.data.join("board.key"), opts.origin.as_deref())?;
     let admin = admin_token(token_file.as_deref())?;
