@@ -99,7 +99,8 @@ pub fn run(opts: &ServeOpts, url: &str) -> anyhow::Result<()> {
                     p
                 }
             };
-            let config = urna_server::ElectionConfig::new(admin.clone());
+            let mut config = urna_server::ElectionConfig::new(admin.clone());
+            config.partial_journal = true;
             let (mut state, _) = urna_server::AppState::builder(store, config)
                 .resume(&journal)
                 .map_err(|e| format!("the board does not replay: {e}"))?;
