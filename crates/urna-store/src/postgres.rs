@@ -228,7 +228,23 @@ pub struct PostgresBackend {
     config: Config,
     read_pool: u32,
     lease_epoch: Option<i64>,
-    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    /// `None` only while dropping (see the `Drop` impl).
+    pool: Option<r2d2::Pool<PostgresConnectionManager<NoTls>>>,
+}
+
+impl Drop for PostgresBackend {
+    fn drop(&mut self) {
+        // Closing a blocking client runs a small runtime of its own, which
+        // panics on an async worker thread; the last handle of a store may
+        // well be dropped there (a server replacing its state). So the
+        // pooled connections are closed on a thread of their own, waited for.
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::Builder::new()
+                .name("urna-pg-close".into())
+                .spawn(move || drop(pool))
+                .map(|t| t.join());
+        }
+    }
 }
 
 impl fmt::Debug for PostgresBackend {
@@ -265,7 +281,7 @@ impl PostgresBackend {
         Ok(PostgresBackend {
             config,
             read_pool: opts.read_pool.max(1),
-            pool,
+            pool: Some(pool),
             lease_epoch: opts.lease_epoch,
         })
     }
@@ -284,6 +300,8 @@ impl PostgresBackend {
         &self,
     ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, BackendError> {
         self.pool
+            .as_ref()
+            .ok_or_else(|| BackendError::new("taking a read connection", "the pool is closed"))?
             .get()
             .map_err(|e| BackendError::new("taking a read connection", e))
     }

@@ -104,7 +104,10 @@ impl Keeper<'_> {
         let renewed = self.lease().map(|l| l.renew(epoch));
         match renewed {
             Some(Ok(true)) => self.renewed = Instant::now(),
-            Some(Ok(false)) => self.step_down(epoch, "another server took the lease over"),
+            Some(Ok(false)) => {
+                self.step_down(epoch, "another server took the lease over");
+                return;
+            }
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "renewing the lease failed");
                 self.lease = None;
