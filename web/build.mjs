@@ -9,6 +9,7 @@ if (tests) {
     ...readdirSync('test').filter((f) => f.endsWith('.test.ts')).map((f) => `test/${f}`),
     'scripts/ts-ballots.ts',
     'scripts/bench.ts',
+    'scripts/bench-verify.ts',
   ];
   await build({
     entryPoints: entries,
@@ -29,6 +30,18 @@ if (tests) {
   await build({
     entryPoints: ['src/app/main.ts'],
     outfile: 'dist/app.js',
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    minify: true,
+    sourcemap: true,
+    legalComments: 'linked',
+    logLevel: 'warning',
+  });
+  // The whole-election verifier runs in a module Web Worker (src/verify/worker.ts).
+  await build({
+    entryPoints: ['src/verify/worker.ts'],
+    outfile: 'dist/verify-worker.js',
     bundle: true,
     format: 'esm',
     target: 'es2022',

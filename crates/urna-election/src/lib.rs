@@ -27,6 +27,7 @@
 pub mod error;
 pub mod lifecycle;
 pub mod manifest;
+pub mod receipt_code;
 pub mod record;
 pub mod rules;
 pub mod time;

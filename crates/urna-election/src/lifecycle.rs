@@ -45,6 +45,9 @@ use crate::rules::{
 };
 use crate::time::Timestamp;
 
+mod state;
+pub use state::StateError;
+
 /// An election in phase `S`.
 #[derive(Debug)]
 pub struct Election<S> {

@@ -56,13 +56,13 @@ pub fn check_application_window(schedule: &Schedule, now: Timestamp) -> Result<(
 /// server makes the board order (spec/record.md §R6.3).
 #[derive(Debug, Clone)]
 pub struct BallotBox {
-    policy: RevotePolicy,
+    pub(crate) policy: RevotePolicy,
     /// Tracking codes of every ballot and audited ballot on the board.
-    seen: HashSet<[u8; 32]>,
+    pub(crate) seen: HashSet<[u8; 32]>,
     /// Tracking codes of audited ballots (subset of `seen`).
-    audited: HashSet<[u8; 32]>,
+    pub(crate) audited: HashSet<[u8; 32]>,
     /// Last accepted ballot per credential: server time and tracking code.
-    last: HashMap<CredentialBytes, (Timestamp, [u8; 32])>,
+    pub(crate) last: HashMap<CredentialBytes, (Timestamp, [u8; 32])>,
 }
 
 /// What [`BallotBox::record`] did.
@@ -216,8 +216,8 @@ pub fn counted(
 #[derive(Clone)]
 pub struct TallyAccumulator {
     /// `sums[d][c][o] = (Σα, Σβ)`; `ballots[d]` counted ballots of district d.
-    sums: Vec<Vec<Vec<(RistrettoPoint, RistrettoPoint)>>>,
-    ballots: Vec<u64>,
+    pub(crate) sums: Vec<Vec<Vec<(RistrettoPoint, RistrettoPoint)>>>,
+    pub(crate) ballots: Vec<u64>,
 }
 
 impl std::fmt::Debug for TallyAccumulator {

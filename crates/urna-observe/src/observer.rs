@@ -336,6 +336,7 @@ impl EntryChecks {
                     batch_size: 256,
                     progress: None,
                     on_failure: Some(hook),
+                    observers: Vec::new(),
                 },
             )
         });

@@ -35,6 +35,31 @@ pub enum Channel {
     Email,
 }
 
+/// The language of a message to a voter (spec/registration.md §G6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// Russian.
+    Ru,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// `ru` or `en`; anything else is `None`.
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "ru" => Some(Lang::Ru),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+}
+
+/// Longest election title in an SMS, in characters: a Cyrillic SMS
+/// segment holds 70, and the code and its sentences need the rest.
+const SMS_TITLE_CHARS: usize = 32;
+
 /// One message to a voter.
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct Message {
@@ -44,6 +69,9 @@ pub struct Message {
     pub to: String,
     /// The text, with the code in it.
     pub text: String,
+    /// An e-mail's subject, in the message's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl fmt::Debug for Message {
@@ -57,23 +85,98 @@ impl fmt::Debug for Message {
 }
 
 impl Message {
-    /// The login-code message of an election.
+    /// The login-code message of the election titled `title`, in `lang`
+    /// (spec/registration.md §G6): the code is the first word, so a phone
+    /// can offer to fill it in; an SMS shortens a long title.
     pub fn login_code(
         channel: Channel,
         to: &str,
-        election: &str,
+        title: &str,
         code: &str,
         ttl_seconds: u64,
+        lang: Lang,
     ) -> Self {
+        let minutes = ttl_seconds.div_ceil(60);
+        let title = match channel {
+            Channel::Sms => shorten(title, SMS_TITLE_CHARS),
+            Channel::Email => title.to_string(),
+        };
+        let (text, subject) = match lang {
+            Lang::Ru => (
+                format!(
+                    "{code} — код для входа: «{title}». Действует {minutes} мин. Никому его не сообщайте."
+                ),
+                format!("Код для входа: {title}"),
+            ),
+            Lang::En => (
+                format!(
+                    "{code} is your login code for “{title}”. It expires in {minutes} min. Never tell it to anyone."
+                ),
+                format!("Login code: {title}"),
+            ),
+        };
         Message {
             channel,
             to: to.to_string(),
-            text: format!(
-                "{code} is your login code for {election}. It expires in {} minutes. Never tell it to anyone.",
-                ttl_seconds.div_ceil(60)
-            ),
+            text,
+            subject: (channel == Channel::Email).then_some(subject),
         }
     }
+}
+
+impl Message {
+    /// The receipt message of a cast ballot (spec/registration.md §G6.1):
+    /// the election's title and the ballot's receipt code, nothing of its
+    /// content, in `lang`.
+    pub fn receipt(
+        channel: Channel,
+        to: &str,
+        title: &str,
+        receipt_code: &str,
+        lang: Lang,
+    ) -> Self {
+        let title = match channel {
+            Channel::Sms => shorten(title, SMS_TITLE_CHARS),
+            Channel::Email => title.to_string(),
+        };
+        let (text, subject) = match lang {
+            Lang::Ru => (
+                format!(
+                    "Ваш бюллетень принят: «{title}». Код квитанции: {receipt_code}. По нему на сайте голосования можно проверить, что бюллетень в урне."
+                ),
+                format!("Квитанция: {title}"),
+            ),
+            Lang::En => (
+                format!(
+                    "Your ballot was received: “{title}”. Receipt code: {receipt_code}. With it you can check on the voting site that your ballot is in the ballot box."
+                ),
+                format!("Receipt: {title}"),
+            ),
+        };
+        Message {
+            channel,
+            to: to.to_string(),
+            text,
+            subject: (channel == Channel::Email).then_some(subject),
+        }
+    }
+}
+
+/// `s` cut to at most `max` characters, at a word's end when the cut
+/// falls inside a word, ending with `…` when cut.
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let keep = max.saturating_sub(1);
+    let mut out: String = s.chars().take(keep).collect();
+    let cut_inside_word = s.chars().nth(keep).is_some_and(|c| !c.is_whitespace());
+    if let Some(space) = out.rfind(char::is_whitespace).filter(|_| cut_inside_word) {
+        out.truncate(space);
+    }
+    out.truncate(out.trim_end().len());
+    out.push('…');
+    out
 }
 
 /// Sends messages to voters.
@@ -125,8 +228,9 @@ impl Notifier for Channels {
 enum Shape {
     /// `{ "channel": "sms", "to": phone, "text": … }` (the [`Message`]).
     Sms,
-    /// `{ "to": address, "subject": …, "text": … }`.
-    Email { subject: String },
+    /// `{ "to": address, "subject": …, "text": … }`; the subject is the
+    /// configured one, else the message's own.
+    Email { subject: Option<String> },
 }
 
 fn undeliverable(e: impl fmt::Display) -> RegistryError {
@@ -233,11 +337,17 @@ impl Webhook {
         })
     }
 
-    /// An e-mail gateway at `url`: messages go as `{ to, subject, text }`.
-    pub fn email(url: &str, token: Option<String>, subject: &str) -> Result<Self, RegistryError> {
+    /// An e-mail gateway at `url`: messages go as `{ to, subject, text }`,
+    /// with `subject` when given, else each message's subject in its
+    /// voter's language.
+    pub fn email(
+        url: &str,
+        token: Option<String>,
+        subject: Option<&str>,
+    ) -> Result<Self, RegistryError> {
         let mut w = Webhook::new(url, token)?;
         w.shape = Shape::Email {
-            subject: subject.to_string(),
+            subject: subject.map(str::to_string),
         };
         Ok(w)
     }
@@ -259,7 +369,7 @@ impl Notifier for Webhook {
             Shape::Sms => serde_json::to_vec(message),
             Shape::Email { subject } => serde_json::to_vec(&serde_json::json!({
                 "to": message.to,
-                "subject": subject,
+                "subject": subject.as_ref().or(message.subject.as_ref()),
                 "text": message.text,
             })),
         }
@@ -314,12 +424,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let o = Outbox::new(dir.path().join("outbox.jsonl"));
         assert!(o.read_all().unwrap().is_empty());
-        let m = Message::login_code(Channel::Sms, "+79161234567", "ru-2020", "987650", 300);
+        let m = Message::login_code(
+            Channel::Sms,
+            "+79161234567",
+            "Vote 2020",
+            "987650",
+            300,
+            Lang::En,
+        );
         o.send(&m).unwrap();
         o.send(&Message {
             channel: Channel::Email,
             to: "a@b.org".into(),
             text: "x".into(),
+            subject: None,
         })
         .unwrap();
         let all = o.read_all().unwrap();
@@ -373,7 +491,14 @@ mod tests {
     fn webhook_posts_json_and_checks_status() {
         let (url, h) = gateway("202 Accepted");
         let w = Webhook::new(&url, Some("s3cret".into())).unwrap();
-        let m = Message::login_code(Channel::Sms, "+79161234567", "ru-2020", "654321", 300);
+        let m = Message::login_code(
+            Channel::Sms,
+            "+79161234567",
+            "Vote 2020",
+            "654321",
+            300,
+            Lang::En,
+        );
         w.send(&m).unwrap();
         let req = h.join().unwrap();
         assert!(req.starts_with("POST /sms HTTP/1.1\r\n"), "{req}");
@@ -389,8 +514,15 @@ mod tests {
 
         // The e-mail gateway gets its own shape; an SMS is not for it.
         let (url, h) = gateway("200 OK");
-        let w = Webhook::email(&url, None, "Login code").unwrap();
-        let mail = Message::login_code(Channel::Email, "v1@example.org", "ru-2020", "112233", 300);
+        let w = Webhook::email(&url, None, Some("Login code")).unwrap();
+        let mail = Message::login_code(
+            Channel::Email,
+            "v1@example.org",
+            "Vote 2020",
+            "112233",
+            300,
+            Lang::En,
+        );
         assert!(w.supports(Channel::Email) && !w.supports(Channel::Sms));
         assert!(w.send(&m).is_err());
         w.send(&mail).unwrap();
@@ -409,5 +541,45 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn login_code_texts_in_the_voters_language() {
+        let title = "Общероссийское голосование по вопросу одобрения изменений в Конституцию";
+        let sms = Message::login_code(Channel::Sms, "+79161234567", title, "123456", 300, Lang::Ru);
+        assert_eq!(
+            sms.text,
+            "123456 — код для входа: «Общероссийское голосование по…». Действует 5 мин. Никому его не сообщайте."
+        );
+        assert_eq!(sms.subject, None);
+        // The code is the first word, as a phone's autofill expects.
+        assert_eq!(sms.text.split(' ').next(), Some("123456"));
+        let mail = Message::login_code(Channel::Email, "a@b.org", title, "123456", 600, Lang::Ru);
+        assert!(mail.text.contains(title), "an e-mail keeps the whole title");
+        assert!(mail.text.contains("Действует 10 мин."));
+        assert_eq!(
+            mail.subject.as_deref(),
+            Some(&*format!("Код для входа: {title}"))
+        );
+        let en = Message::login_code(Channel::Sms, "+1", "Budget", "000001", 61, Lang::En);
+        assert_eq!(
+            en.text,
+            "000001 is your login code for “Budget”. It expires in 2 min. Never tell it to anyone."
+        );
+        assert_eq!(Lang::parse("ru"), Some(Lang::Ru));
+        assert_eq!(Lang::parse("RU"), None);
+    }
+
+    #[test]
+    fn email_subject_is_the_messages_unless_configured() {
+        let (url, h) = gateway("200 OK");
+        let w = Webhook::email(&url, None, None).unwrap();
+        let mail =
+            Message::login_code(Channel::Email, "v@x.org", "Выборы", "445566", 300, Lang::Ru);
+        w.send(&mail).unwrap();
+        let req = h.join().unwrap();
+        let body = &req[req.find("\r\n\r\n").unwrap() + 4..];
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["subject"], "Код для входа: Выборы");
     }
 }

@@ -110,4 +110,10 @@ impl registration::ElectionBoard for ElectionService {
     ) -> registration::board::BoxFuture<'_, Result<Vec<urna_store::Appended>, ApiError>> {
         Box::pin(election::admin::apply_reconciliation(&self.shared, list))
     }
+
+    fn cast_ballot(&self, tracking: &[u8; 32]) -> Option<u64> {
+        let index = self.shared.receipt_index(tracking)?;
+        let stored = self.shared.store.entry(index).ok()?;
+        (stored.entry.kind() == urna_board::EntryKind::Ballot).then_some(index)
+    }
 }

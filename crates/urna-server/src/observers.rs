@@ -59,6 +59,10 @@ impl AppState {
             .shared
             .transition(|_, _| Ok((vec![entry], ())))
             .await?;
-        Ok(appended.first().map(|a| a.index))
+        let index = appended.first().map(|a| a.index);
+        if index.is_some() {
+            self.election.shared.set_observers_at(index);
+        }
+        Ok(index)
     }
 }

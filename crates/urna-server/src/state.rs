@@ -143,6 +143,11 @@ impl AppState {
         self
     }
 
+    /// The election service (snapshots, a follower's catch-up: spec/api.md §A6.3).
+    pub fn election(&self) -> &ElectionService {
+        &self.election
+    }
+
     /// The board store.
     pub fn store(&self) -> &BoardStore {
         &self.store

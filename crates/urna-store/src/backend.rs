@@ -149,6 +149,10 @@ pub trait BackendReader {
     /// Every stored cosignature row, by size then observer.
     fn cosignatures(&mut self) -> Result<Vec<CosignatureRow>, BackendError>;
 
+    /// The smallest size of a stored checkpoint that is at least `size`
+    /// (for the logarithmic set of an export, spec/export.md §X1.1).
+    fn checkpoint_size_at_least(&mut self, size: u64) -> Result<Option<u64>, BackendError>;
+
     /// The election-state snapshot of the largest size.
     fn latest_snapshot(&mut self) -> Result<Option<Snapshot>, BackendError>;
 }

@@ -78,6 +78,11 @@ impl CosignatureCache {
         self.keep
     }
 
+    /// The sizes that hold cosignatures, smallest first.
+    pub(crate) fn sizes(&self) -> Vec<u64> {
+        self.by_size.keys().copied().collect()
+    }
+
     /// The cosignatures held for `size`, in arrival order.
     pub(crate) fn get(&self, size: u64) -> Vec<NoteSignature> {
         self.by_size

@@ -108,6 +108,8 @@ const SUBTREE_RANGE: &str = "SELECT hash FROM board_subtrees \
 const ENTRIES: &str = "SELECT idx, leaf_hash, bytes FROM board_entries \
      WHERE idx >= $1 AND idx < $2 ORDER BY idx";
 const CHECKPOINT: &str = "SELECT note FROM board_checkpoints WHERE size = $1";
+const CHECKPOINT_AT_LEAST: &str =
+    "SELECT size FROM board_checkpoints WHERE size >= $1 ORDER BY size LIMIT 1";
 const UPSERT_COSIGNATURE: &str = "INSERT INTO board_cosignatures (size, observer, line) \
      VALUES ($1, $2, $3) ON CONFLICT (size, observer) DO UPDATE SET line = excluded.line";
 const PRUNE_COSIGNATURES: &str = "DELETE FROM board_cosignatures WHERE size < \
@@ -829,6 +831,15 @@ impl BackendReader for PgReader<'_> {
             "reading a checkpoint",
         )?;
         Ok(rows.first().map(|r| r.get(0)))
+    }
+
+    fn checkpoint_size_at_least(&mut self, size: u64) -> Result<Option<u64>, BackendError> {
+        let rows = self.query(
+            CHECKPOINT_AT_LEAST,
+            &[(&to_i64(size)?, Type::INT8)],
+            "reading a checkpoint size",
+        )?;
+        rows.first().map(|r| to_u64(r.get(0))).transpose()
     }
 
     fn latest_snapshot(&mut self) -> Result<Option<Snapshot>, BackendError> {

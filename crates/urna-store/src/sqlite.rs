@@ -71,6 +71,8 @@ const SUBTREE_RANGE: &str = "SELECT hash FROM board_subtrees \
 const ENTRIES: &str = "SELECT idx, leaf_hash, bytes FROM board_entries \
      WHERE idx >= ?1 AND idx < ?2 ORDER BY idx";
 const CHECKPOINT: &str = "SELECT note FROM board_checkpoints WHERE size = ?1";
+const CHECKPOINT_AT_LEAST: &str =
+    "SELECT size FROM board_checkpoints WHERE size >= ?1 ORDER BY size LIMIT 1";
 // `ON CONFLICT ... DO UPDATE` is SQLite (3.24+) and PostgreSQL alike.
 const UPSERT_COSIGNATURE: &str = "INSERT INTO board_cosignatures (size, observer, line) \
      VALUES (?1, ?2, ?3) ON CONFLICT (size, observer) DO UPDATE SET line = excluded.line";
@@ -696,6 +698,18 @@ impl BackendReader for SqliteReader<'_> {
         stmt.query_row([to_i64(size)?], |r| r.get(0))
             .optional()
             .map_err(err("reading a checkpoint"))
+    }
+
+    fn checkpoint_size_at_least(&mut self, size: u64) -> Result<Option<u64>, BackendError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(CHECKPOINT_AT_LEAST)
+            .map_err(err("preparing a checkpoint size read"))?;
+        let found: Option<i64> = stmt
+            .query_row([to_i64(size)?], |r| r.get(0))
+            .optional()
+            .map_err(err("reading a checkpoint size"))?;
+        found.map(to_u64).transpose()
     }
 
     fn cosignatures(&mut self) -> Result<Vec<CosignatureRow>, BackendError> {

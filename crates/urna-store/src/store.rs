@@ -672,6 +672,39 @@ impl BoardStore {
             .get(size)
     }
 
+    /// The sizes of the checkpoints an export keeps (spec/export.md
+    /// §X1.1), smallest first: for every k, the first checkpoint handed
+    /// out at a size of at least 2^k, and every size holding observers'
+    /// cosignatures; all below the latest size (the latest is the record's
+    /// final checkpoint). Read each with [`Self::checkpoint`] and its
+    /// cosignatures with [`Self::cosignatures`].
+    pub fn history_sizes(&self) -> Result<Vec<u64>, StoreError> {
+        let latest = self.latest_checkpoint().size();
+        let mut sizes = std::collections::BTreeSet::new();
+        {
+            let mut reader = self.inner.backend.reader()?;
+            let mut at_least = 1u64;
+            while at_least < latest {
+                match reader.checkpoint_size_at_least(at_least)? {
+                    Some(s) if s < latest => {
+                        sizes.insert(s);
+                        // The next power of two above the size found.
+                        at_least = s.saturating_add(1).next_power_of_two();
+                    }
+                    _ => break,
+                }
+            }
+        }
+        let cosigned = self
+            .inner
+            .cosignatures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .sizes();
+        sizes.extend(cosigned.into_iter().filter(|&s| s > 0 && s < latest));
+        Ok(sizes.into_iter().collect())
+    }
+
     /// The signed checkpoint the board handed out for `size`.
     pub fn checkpoint(&self, size: u64) -> Result<SignedCheckpoint, StoreError> {
         let latest = self.latest_checkpoint();

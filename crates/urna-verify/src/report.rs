@@ -28,6 +28,10 @@ pub const CHECKS: &[(&str, &str)] = &[
         "every earlier checkpoint is a prefix of the final tree",
     ),
     (
+        "checkpoint.cosigners",
+        "the final checkpoint is cosigned by every trusted observer (--observer); their cosignatures verify (export.md §X3.1)",
+    ),
+    (
         "entries.envelope",
         "every entry has a valid envelope (board.md §B5.1)",
     ),

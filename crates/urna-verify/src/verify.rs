@@ -36,6 +36,8 @@ mod audited;
 mod ballots;
 mod ceremony;
 mod checkpoints;
+mod cosigners;
+mod cred_table;
 mod credentials;
 mod manifest_entries;
 mod markers;
@@ -46,6 +48,7 @@ mod results;
 mod tally;
 
 use ballots::{Batch, Ctx, Done, Pre};
+use cred_table::{Cred, CredTable};
 use read::*;
 use results::ResultRec;
 use tally::TallyRec;
@@ -69,6 +72,10 @@ pub struct Options<'a> {
     pub progress: Option<&'a mut dyn FnMut(Progress)>,
     /// Called with each failure as soon as it is found.
     pub on_failure: Option<crate::report::FailureHook>,
+    /// Observers the user trusts (`urna verify --observer KEY`,
+    /// spec/export.md §X3.1): the final checkpoint must carry a valid
+    /// cosignature by each.
+    pub observers: Vec<VerifierKey>,
 }
 
 impl Default for Options<'_> {
@@ -77,6 +84,7 @@ impl Default for Options<'_> {
             batch_size: 4096,
             progress: None,
             on_failure: None,
+            observers: Vec::new(),
         }
     }
 }
@@ -86,6 +94,7 @@ impl fmt::Debug for Options<'_> {
         f.debug_struct("Options")
             .field("batch_size", &self.batch_size)
             .field("progress", &self.progress.is_some())
+            .field("observers", &self.observers.len())
             .finish()
     }
 }
@@ -152,15 +161,6 @@ impl fmt::Debug for Source {
 
 // ---- state -----------------------------------------------------------------
 
-#[derive(Debug)]
-struct Cred {
-    district: u32,
-    /// Verified `ballot` entries.
-    ballots: u32,
-    /// Offset in entries.bin of the counted ballot.
-    counted: Option<u64>,
-}
-
 struct Verifier {
     checks: Checks,
     /// Complaints, answers, precinct list hashes (§R13–§R15).
@@ -188,11 +188,16 @@ struct Verifier {
     cred_district: Option<usize>,
     cred_last: Option<[u8; 32]>,
     lists_done: Vec<bool>,
-    creds: HashMap<[u8; 32], Cred>,
+    /// Sealed credentials and their state, on disk (bounded memory).
+    creds: CredTable,
 
     opened: bool,
     closed: bool,
-    cast_codes: HashSet<[u8; 32]>,
+    /// Tracking codes of the ballots of credentials with more than one
+    /// ballot in the window (the first one's is re-read by its offset).
+    more_codes: HashMap<[u8; 32], Vec<[u8; 32]>>,
+    /// Tracking codes of ballots whose credential is not sealed.
+    other_codes: HashSet<[u8; 32]>,
     audited_codes: HashSet<[u8; 32]>,
     ballot_entries: u64,
     audited_entries: u64,
@@ -234,6 +239,8 @@ struct Verifier {
     cosigned: Vec<(u64, u64, Hash)>,
     /// The entries file, to re-read for those checks.
     reread: Option<std::path::PathBuf>,
+    /// Observers trusted by the user (spec/export.md §X3.1).
+    trusted: Vec<VerifierKey>,
 }
 
 fn kind_phase(k: EntryKind) -> Option<u8> {
@@ -282,10 +289,11 @@ impl Verifier {
             cred_district: None,
             cred_last: None,
             lists_done: Vec::new(),
-            creds: HashMap::new(),
+            creds: CredTable::default(),
             opened: false,
             closed: false,
-            cast_codes: HashSet::new(),
+            more_codes: HashMap::new(),
+            other_codes: HashSet::new(),
             audited_codes: HashSet::new(),
             ballot_entries: 0,
             audited_entries: 0,
@@ -310,12 +318,14 @@ impl Verifier {
             board_key: None,
             cosigned: Vec::new(),
             reread: None,
+            trusted: Vec::new(),
         }
     }
 
     fn run(&mut self, source: Source, mut options: Options<'_>) -> Result<(), String> {
         self.batch_size = options.batch_size.max(1);
         self.checks.hook = options.on_failure.take();
+        self.trusted = std::mem::take(&mut options.observers);
         // spec/export.md §X1: one line, at most one final `\n` (no `\r`).
         let line = source
             .board_key
@@ -412,6 +422,8 @@ impl Verifier {
                     self.check_note("checkpoint.signature", None, CHECKPOINT_FILE, &bytes, &key);
                 // spec/board.md §B10.3: whose cosignatures count is on the board.
                 (self.observers).final_note(&bytes, &key, &mut self.checks, &mut self.summary);
+                // spec/export.md §X3.1: and whose the user requires.
+                self.final_cosigners(&bytes, &key);
                 cp
             }
             Err(e) => {
@@ -424,7 +436,10 @@ impl Verifier {
             }
         };
         self.finish(final_cp.as_ref());
-        Ok(())
+        match self.creds.fault() {
+            Some(e) => Err(self.unusable(e)),
+            None => Ok(()),
+        }
     }
 
     fn report(self, record: String, unusable: Option<String>) -> Report {
@@ -610,8 +625,8 @@ impl Verifier {
         }
         self.check_results();
         self.summary.counted = self.counted.iter().sum();
-        self.summary.credentials = self.creds.len() as u64;
-        let voters = self.creds.values().filter(|c| c.ballots > 0).count() as u64;
+        self.summary.credentials = self.creds.len();
+        let voters = self.creds.voters();
         self.notices.finish(
             &mut self.checks,
             &mut self.summary,

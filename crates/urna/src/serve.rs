@@ -201,12 +201,8 @@ fn registration(
     let email: Option<Arc<dyn Notifier>> = match (&r.outbox, &gateways.email) {
         (Some(_), _) => Some(Arc::clone(&sms)),
         (None, Some(g)) => Some(Arc::new(
-            Webhook::email(
-                &g.url,
-                token_of(g)?,
-                g.subject.as_deref().unwrap_or("Login code"),
-            )
-            .map_err(|e| anyhow!("[notify.email]: {e}"))?,
+            Webhook::email(&g.url, token_of(g)?, g.subject.as_deref())
+                .map_err(|e| anyhow!("[notify.email]: {e}"))?,
         )),
         (None, None) => None,
     };

@@ -101,6 +101,10 @@ pub fn run(opts: &ServeOpts, url: &str) -> anyhow::Result<()> {
             };
             let mut config = urna_server::ElectionConfig::new(admin.clone());
             config.partial_journal = true;
+            if opening == Opening::Replica {
+                // Only the sequencer stores snapshots (a replica never appends).
+                config.snapshot_every = 0;
+            }
             let (mut state, _) = urna_server::AppState::builder(store, config)
                 .resume(&journal)
                 .map_err(|e| format!("the board does not replay: {e}"))?;

@@ -7,6 +7,9 @@ import { votePage } from './vote.js';
 import { boardPage } from './board.js';
 import { complaintsPage } from './complaints.js';
 import { withdrawPage } from './registration.js';
+import { trusteePage } from './trustee.js';
+import { observerPage } from './observer.js';
+import { verifyPage } from './verify.js';
 
 const ROUTES: [string, string][] = [
   ['#/', 'nav.home'],
@@ -17,6 +20,9 @@ const ROUTES: [string, string][] = [
   ['#/results', 'nav.results'],
   ['#/board', 'nav.board'],
   ['#/complaints', 'nav.complaints'],
+  ['#/observer', 'nav.observer'],
+  ['#/trustee', 'nav.trustee'],
+  ['#/verify', 'nav.verify'],
 ];
 
 function chrome(): HTMLElement {
@@ -61,6 +67,12 @@ function route(): void {
     case 'complaints':
       void complaintsPage(main);
       break;
+    case 'trustee':
+      void trusteePage(main);
+      break;
+    case 'observer':
+      void observerPage(main);
+      break;
     case 'withdraw':
       void withdrawPage(main);
       break;
@@ -69,6 +81,9 @@ function route(): void {
       break;
     case 'board':
       void boardPage(main, arg ? Number(arg) : undefined);
+      break;
+    case 'verify':
+      verifyPage(main);
       break;
     default:
       void homePage(main);

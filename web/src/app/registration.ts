@@ -7,7 +7,7 @@
 import { randomScalar, scalarToBytes, toHex } from '../crypto/index.js';
 import { ApiError, call, explain } from './api.js';
 import { clear, focusHeading, h } from './dom.js';
-import { t } from './i18n.js';
+import { currentLang, t } from './i18n.js';
 import { loadNames } from './names.js';
 import { LoginProvider, VoterSession, confirmForget, importRecoveryCode, publicCredential, registerLoginProvider, storeCredential, storedCredential } from './login.js';
 
@@ -20,11 +20,15 @@ export const registrationApi = {
   apply: (b: { full_name: string; birth_date: string; document_number: string; phone: string; email?: string }) =>
     call<Decision>('/registration/applications', { method: 'POST', body: JSON.stringify(b) }),
   code: (document_number: string, birth_date: string) =>
-    call<{ sent_to: string }>('/registration/codes', { method: 'POST', body: JSON.stringify({ document_number, birth_date }) }),
+    // The code's SMS or e-mail is written in the page's language (registration.md §G6).
+    call<{ sent_to: string }>('/registration/codes', { method: 'POST', body: JSON.stringify({ document_number, birth_date, lang: currentLang() }) }),
   login: (document_number: string, birth_date: string, code: string) =>
     call<{ token: string; expires_in: number }>('/registration/sessions', { method: 'POST', body: JSON.stringify({ document_number, birth_date, code }) }),
   me: (token: string) => call<{ region: string; district: string | null; precinct: string }>('/registration/me', { headers: { authorization: `Bearer ${token}` } }),
   withdraw: (token: string) => call<{ withdrawn: boolean }>('/registration/withdrawal', { method: 'POST', headers: { authorization: `Bearer ${token}` } }),
+  /** The receipt code by SMS or e-mail to the voter's own application (registration.md §G6.1). */
+  receipt: (token: string, tracking: string, channel: 'sms' | 'email') =>
+    call<{ sent_to: string }>('/registration/receipt', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ tracking, channel, lang: currentLang() }) }),
   register: (token: string, district: string, precinct: string, credential: string) =>
     call<unknown>('/election/credentials', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ district, precinct, credential }) }),
 };

@@ -10,7 +10,7 @@ import { shortCode } from './receiptcode.js';
 import { checkAgainstSeen } from './seen.js';
 import { VoterSession, loginProvider } from './login.js';
 import { errorText, qrImage, saveReceipt } from './receipts.js';
-import { refusal, registrationEnabled } from './registration.js';
+import { refusal, registrationApi, registrationEnabled, sessionToken } from './registration.js';
 
 interface Ctx {
   root: HTMLElement;
@@ -263,6 +263,37 @@ function fullCode(hex: string, testid: string): HTMLElement {
   return h('details', { class: 'full-code' }, h('summary', {}, t('receipt.full')), h('code', { class: 'hex tracking', 'data-testid': testid }, hex));
 }
 
+/**
+ * Opt-in: the receipt code by SMS or e-mail to the voter's own phone or
+ * address (registration.md §G6.1), when the voter logged in with a
+ * one-time code on this device. Nothing of the ballot goes in the message.
+ */
+function sendReceiptOffer(tracking: string): HTMLElement | null {
+  const token = sessionToken();
+  if (!token) return null;
+  const out = h('p', { role: 'status', 'aria-live': 'polite', 'data-testid': 'receipt-sent' });
+  const send = (channel: 'sms' | 'email') => async (e: Event) => {
+    const b = e.currentTarget as HTMLButtonElement;
+    b.disabled = true;
+    try {
+      const r = await registrationApi.receipt(token, tracking, channel);
+      out.className = 'ok';
+      out.textContent = t('receipt.sent', { to: r.sent_to });
+    } catch (err) {
+      out.className = 'error';
+      out.textContent = errorText(err);
+      b.disabled = false;
+    }
+  };
+  return h('section', { class: 'no-print', 'aria-labelledby': 'receipt-send-h' },
+    h('h2', { id: 'receipt-send-h' }, t('receipt.sendHeading')),
+    h('p', {}, t('receipt.sendText')),
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', 'data-testid': 'receipt-sms', onclick: send('sms') }, t('receipt.sendSms')),
+      h('button', { type: 'button', 'data-testid': 'receipt-email', onclick: send('email') }, t('receipt.sendEmail'))),
+    out);
+}
+
 function renderReceipt(ctx: Ctx, r: ReturnType<typeof saveReceipt>, check: U.ReceiptCheck): void {
   const copied = h('span', { role: 'status', 'aria-live': 'polite' });
   const json = JSON.stringify(r, null, 2);
@@ -299,6 +330,7 @@ function renderReceipt(ctx: Ctx, r: ReturnType<typeof saveReceipt>, check: U.Rec
       h('a', { class: 'button', href: '#/ballots' }, t('receipt.box')),
       copied,
     ),
+    sendReceiptOffer(r.tracking),
   );
   focusHeading(ctx.root);
 }

@@ -5,9 +5,11 @@
 // ceremony record to the qualified set, the faults, the joint key and the
 // verification keys (§8.6, §8.7). It lets an observer re-check a published
 // ceremony in the browser; making messages from given secrets exists so the
-// test vectors can be reproduced byte for byte (a real trustee uses the
-// Rust tool: JavaScript cannot erase a bigint, so secrets here are not
-// zeroized). Curve arithmetic is @noble/curves, the AEAD @noble/ciphers.
+// test vectors can be reproduced byte for byte, and the trustee page
+// (app/trustee.ts, spec/trustee.md §T6) runs a trustee's steps with it
+// (JavaScript cannot erase a bigint, so secrets here are not zeroized: the
+// page holds them only while unlocked). Curve arithmetic is @noble/curves,
+// the AEAD @noble/ciphers.
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { Reader, concat, equalBytes, fail, fromHex, toHex, u16, u8, utf8, UrnaError } from './bytes.js';
 import {

@@ -23,7 +23,7 @@ const PASS = 'e2e trustee passphrase';
 
 const iso = (ms) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
-export function manifest({ registrationSeconds, votingSeconds }) {
+export function manifest({ registrationSeconds, votingSeconds, trustees = { n: 2, t: 2 } }) {
   const now = Date.now();
   const opens = now + registrationSeconds * 1000;
   const closes = opens + votingSeconds * 1000;
@@ -58,8 +58,8 @@ min_interval_seconds = 1
 paper_after_evote = "evote-stands"
 
 [trustees]
-n = 2
-t = 2
+n = ${trustees.n}
+t = ${trustees.t}
 
 [[regions]]
 id = "r1"
@@ -132,7 +132,7 @@ async function freePort() {
   });
 }
 
-function urna(args, env = {}) {
+export function urna(args, env = {}) {
   return execFileSync(URNA, args, { env: { ...process.env, URNA_TRUSTEE_PASSPHRASE: PASS, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 }
 
@@ -171,14 +171,14 @@ export class Election {
    * --registration`, one-time codes in the outbox file `this.outbox`) and
    * imports REGISTRY_CSV through the admin endpoint.
    */
-  static async start({ registrationSeconds = 20, votingSeconds = 60, webDir = join(ROOT, 'web/dist'), registration = false } = {}) {
+  static async start({ registrationSeconds = 20, votingSeconds = 60, webDir = join(ROOT, 'web/dist'), registration = false, trustees, ceremony = true } = {}) {
     requireUrna();
     const dir = mkdtempSync(join(tmpdir(), 'urna-e2e-'));
     const e = new Election(dir);
     e.port = await freePort();
     e.base = `http://127.0.0.1:${e.port}`;
     writeFileSync(join(dir, 'token'), TOKEN + '\n');
-    const m = manifest({ registrationSeconds, votingSeconds });
+    const m = manifest({ registrationSeconds, votingSeconds, trustees });
     e.times = m.times;
     writeFileSync(join(dir, 'manifest.toml'), m.text);
     const args = ['serve', '--data', join(dir, 'data'), '--listen', `127.0.0.1:${e.port}`, '--origin', 'e2e.urna.test/e2e-2026', '--admin-token-file', join(dir, 'token'), '--web', webDir];
@@ -206,7 +206,8 @@ export class Election {
     }
     await e.admin('POST', '/election/manifest', m.text, 'application/toml');
     if (registration) await e.admin('POST', '/registration/admin/registry?region=r1&file=r1.csv', REGISTRY_CSV, 'text/csv');
-    await e.ceremony();
+    // `ceremony: false` leaves the key ceremony to the test (trustee pages, `urna trustee --server`).
+    if (ceremony) await e.ceremony();
     return e;
   }
 

@@ -67,6 +67,8 @@ after(async () => {
 });
 
 let alice;
+/** The short receipt code of the ballot darya cast (spec/receipt-code.md). */
+let daryaShort;
 
 test('apply → one-time code from the outbox → the device registers its credential', async () => {
   const page = await newPage();
@@ -199,7 +201,7 @@ async function noEnglish(page, what) {
     m.querySelectorAll('details, code, .code, select').forEach((e) => e.remove());
     return m.textContent;
   });
-  const words = (text.replace(/\(код [a-z_]+\)/g, '').replace(/[0-9A-Z]{4}(-[0-9A-Z]{4}){3}/g, '').match(/[A-Za-z]{3,}/g) ?? []).filter((w) => !['urna', 'GMT', 'UTC'].includes(w));
+  const words = (text.replace(/\(код [a-z_]+\)/g, '').replace(/[0-9A-Z]{4}(-[0-9A-Z]{4}){3}/g, '').match(/[A-Za-z]{3,}/g) ?? []).filter((w) => !['urna', 'GMT', 'UTC', 'SMS'].includes(w));
   assert.deepEqual(words, [], `${what}: English words on a Russian page: ${text}`);
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 360, `${what}: no horizontal scrolling at 360 px (scrollWidth ${width})`);
@@ -324,8 +326,18 @@ test('she votes, audits, casts and checks, all in Russian at 360 px', async () =
   await page.getByRole('button', { name: 'Проверить выбор' }).click();
   await page.getByRole('button', { name: 'Зашифровать бюллетень' }).click();
   await page.getByTestId('cast').click();
-  await page.getByTestId('short-code').waitFor();
+  daryaShort = (await page.getByTestId('short-code').textContent()).trim();
   await noEnglish(page, 'receipt');
+  // Opt-in: the receipt code by SMS to her own phone, in Russian, nothing
+  // of the ballot in it (registration.md §G6.1); she has no e-mail.
+  await page.getByTestId('receipt-sms').click();
+  await page.getByTestId('receipt-sent').getByText('Отправлено: +7916*****04.').waitFor();
+  const sms = readFileSync(election.outbox, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.to === '+79160000004').pop();
+  assert.match(sms.text, /^Ваш бюллетень принят: «/);
+  assert.ok(sms.text.includes(`Код квитанции: ${daryaShort}.`), sms.text);
+  await page.getByTestId('receipt-email').click();
+  await page.getByTestId('receipt-sent').getByText('В вашем заявлении нет адреса электронной почты.', { exact: false }).waitFor();
+  await noEnglish(page, 'receipt sent');
   await shot(page, 'reg-16-receipt-ru-360');
   await page.getByRole('link', { name: 'Проверить эту квитанцию' }).click();
   await page.getByTestId('check-verdict').getByText('Ваш бюллетень лежит в публичной урне.').waitFor();
@@ -346,11 +358,19 @@ test('complaints: filed without identity, answered by the commission, listed pub
   await page.fill('#c-tracking', 'xyz');
   await page.fill('#c-text', 'My receipt page was slow.');
   await page.getByRole('button', { name: 'File the complaint' }).click();
-  await page.getByTestId('complaint-result').getByText('A tracking code is 64 hexadecimal digits (0-9, a-f).').waitFor();
-  await page.fill('#c-tracking', tracking);
+  await page.getByTestId('complaint-result').getByText('This is not a receipt code.', { exact: false }).waitFor();
+  // Another voter's short code, typed in lower case without dashes: this
+  // device has no such receipt, so the ballot box resolves it to the
+  // full tracking code (receipt-code.md).
+  assert.match(daryaShort, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/);
+  await page.fill('#c-tracking', daryaShort.replace(/-/g, '').toLowerCase());
   await page.getByRole('button', { name: 'File the complaint' }).click();
   await page.getByTestId('complaint-result').getByText('Your complaint was filed as number 1.', { exact: false }).waitFor();
   await page.getByTestId('complaints').getByText('No. 1, from a voter: awaiting an answer').waitFor();
+  const about = page.getByTestId('complaints').locator('a[href^="#/check/"]');
+  assert.equal(await about.textContent(), daryaShort);
+  assert.match(await about.getAttribute('href'), /^#\/check\/[0-9a-f]{64}$/);
+  assert.notEqual(await about.getAttribute('href'), `#/check/${tracking}`);
   await election.admin('POST', '/registration/complaints/1/answer', { answer: 'Thank you; the board was busy for a minute.' });
   await page.reload();
   await page.getByTestId('complaints').getByText('No. 1, from a voter: answered').waitFor();

@@ -154,6 +154,42 @@ impl Registry {
     }
 }
 
+/// Where messages to an approved voter go: the application's phone, and
+/// its e-mail address when it has one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// The application's phone (`+…`).
+    pub phone: String,
+    /// The application's e-mail address, if any.
+    pub email: Option<String>,
+}
+
+impl std::fmt::Debug for Contact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Personal data: kept out of debug logs.
+        f.write_str("Contact(..)")
+    }
+}
+
+impl Registry {
+    /// The phone and e-mail address of `voter_id`'s approved application
+    /// (`not_approved` without one), for the receipt message of
+    /// spec/registration.md §G6.1.
+    pub fn contact(&self, voter_id: &str) -> Result<Contact, RegistryError> {
+        self.tx(|tx| {
+            let rows = tx.query(
+                "SELECT phone, email FROM applications WHERE voter_id = ?1 AND state = 'approved'",
+                &[text(voter_id)],
+            )?;
+            let row = rows.first().ok_or_else(not_approved)?;
+            Ok(Contact {
+                phone: get_text(row, 0)?,
+                email: get_opt_text(row, 1)?,
+            })
+        })
+    }
+}
+
 /// An approved voter and where a code can go.
 struct Approved {
     voter_id: String,

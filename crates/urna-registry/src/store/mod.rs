@@ -52,6 +52,7 @@ use crate::error::{ImportError, RegistryError};
 use crate::import::VoterRecord;
 use crate::secret::CredentialKey;
 
+pub use self::codes::Contact;
 pub use self::complaints::{Author, Complaint};
 pub use self::credentials::SealedLists;
 pub use self::lists::PublishedList;

@@ -228,6 +228,7 @@ async fn process(shared: &Arc<Shared>, batch: Vec<Submission>) {
             (w.reply, tracking, first, p, w.credential)
         })
         .collect();
+    let in_flight = super::service::InFlight::new(shared);
     drop(guard);
     let shared = Arc::clone(shared);
     tokio::spawn(async move {
@@ -249,6 +250,8 @@ async fn process(shared: &Arc<Shared>, batch: Vec<Submission>) {
         for ((_, tracking, ..), a) in recorded.iter().zip(&appended) {
             shared.remember(*tracking, a.index);
         }
+        drop(in_flight);
+        super::snapshot::maybe_take(&shared);
         // The registrar's bookkeeping (who voted online) waits on its own
         // database, so it runs beside the receipts rather than before them.
         let credentials: Vec<[u8; 32]> = recorded.iter().map(|r| r.4).collect();

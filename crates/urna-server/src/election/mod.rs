@@ -17,6 +17,7 @@ mod phase;
 mod public;
 mod resume;
 pub(crate) mod service;
+mod snapshot;
 mod style;
 mod trustees;
 mod turnout;
@@ -31,7 +32,8 @@ pub use auth::{AdminRegistrar, AdminToken, CredentialRequest, Registrar};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use journal::JournalError;
 pub use resume::{ResumeError, ResumeReport};
-pub use service::{ElectionConfig, ElectionService};
+pub use service::{DEFAULT_SNAPSHOT_EVERY, ElectionConfig, ElectionService};
+pub use snapshot::{FORMAT as SNAPSHOT_FORMAT, SnapshotTaken};
 pub use style::{BallotStyle, StyleError};
 
 use crate::AppState;

@@ -32,6 +32,8 @@ use urna_store::StoredEntry;
 use super::journal::Record;
 use super::phase::Phase;
 use super::service::{Inner, Shared};
+use super::snapshot::Checked;
+use std::sync::atomic::Ordering;
 
 /// Why the server refuses to start on this data directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +88,9 @@ pub struct ResumeReport {
     pub other: u64,
     /// The last observer list on the board (spec/record.md §R16).
     pub observers: Option<urna_election::record::observers::ObserverList>,
+    /// The board size of the snapshot resumed from, if one was used
+    /// (spec/api.md §A6.3); only the entries after it were replayed.
+    pub snapshot: Option<u64>,
 }
 
 /// Entries of one multi-entry object being collected.
@@ -228,6 +233,7 @@ impl Replayer<'_> {
                     urna_election::record::observers::ObserverList::decode(e.entry.payload())
                         .map_err(|x| engine(e.index, x))?;
                 self.report.observers = Some(list);
+                self.shared.set_observers_at(Some(e.index));
                 self.report.other += 1;
                 Ok(())
             }
@@ -719,15 +725,17 @@ impl Replayer<'_> {
     }
 }
 
-/// Replays the whole board and the journal's records into `shared`.
-pub(crate) fn replay(
-    shared: &Shared,
-    records: Vec<Record>,
-) -> Result<(Inner, ResumeReport), ResumeError> {
-    let mut registered = HashMap::new();
-    let mut registration_order = Vec::new();
-    let mut times = Vec::new();
-    let mut withdrawn = HashSet::new();
+/// What the journal says, read once and handed to each replay attempt.
+#[derive(Clone, Default)]
+struct Journalled {
+    registered: HashMap<[u8; 32], (u32, u32)>,
+    registration_order: Vec<[u8; 32]>,
+    withdrawn: HashSet<[u8; 32]>,
+    times: Vec<(u64, u64, i64)>,
+}
+
+fn read_journal(records: Vec<Record>) -> Result<Journalled, ResumeError> {
+    let mut j = Journalled::default();
     for r in records {
         match r {
             Record::Registration {
@@ -735,7 +743,7 @@ pub(crate) fn replay(
                 district,
                 precinct,
             } => {
-                if registered
+                if j.registered
                     .insert(credential, (district, precinct))
                     .is_some()
                 {
@@ -744,54 +752,202 @@ pub(crate) fn replay(
                         hex::encode(credential)
                     )));
                 }
-                registration_order.push(credential);
+                j.registration_order.push(credential);
             }
-            Record::Times { first, count, time } => times.push((first, count, time)),
+            Record::Times { first, count, time } => j.times.push((first, count, time)),
             Record::Withdrawn { credential } => {
-                withdrawn.insert(credential);
+                j.withdrawn.insert(credential);
             }
         }
     }
-    times.sort_unstable();
-    let unsettled = shared.config.registrar.unsettled().map_err(|e| {
-        general(format!(
-            "reading the registry's reservations of ballots being cast: {} ({})",
-            e.message(),
-            e.code()
-        ))
-    })?;
-    let mut r = Replayer {
-        shared,
-        phase: Phase::Empty,
-        chunks: None,
-        ballots: Vec::new(),
-        registered,
-        registration_order,
-        withdrawn,
-        unsettled: unsettled.into_iter().collect(),
-        on_board: Vec::new(),
-        precinct_of: HashMap::new(),
-        times,
-        now: shared.now(),
-        report: ResumeReport::default(),
-    };
-    let size = shared.store.size();
-    let mut start = 0;
-    while start < size {
-        // Pages of at most the store's page size.
-        let page = shared
-            .store
-            .entries(start, size.min(start.saturating_add(1000)))
-            .map_err(|e| general(format!("reading the board at entry {start}: {e}")))?;
-        if page.is_empty() {
-            return Err(general(format!(
-                "the board reports {size} entries but returns none from {start}"
-            )));
-        }
-        start += page.len() as u64;
-        for e in page {
-            r.push(e)?;
+    j.times.sort_unstable();
+    Ok(j)
+}
+
+impl<'a> Replayer<'a> {
+    fn new(shared: &'a Shared, j: Journalled, unsettled: HashSet<[u8; 32]>) -> Self {
+        Replayer {
+            shared,
+            phase: Phase::Empty,
+            chunks: None,
+            ballots: Vec::new(),
+            registered: j.registered,
+            registration_order: j.registration_order,
+            withdrawn: j.withdrawn,
+            unsettled,
+            on_board: Vec::new(),
+            precinct_of: HashMap::new(),
+            times: j.times,
+            now: shared.now(),
+            report: ResumeReport::default(),
         }
     }
+
+    /// Replays entries `start..end` in order; with `stop_at_lists`, stops
+    /// before the first sealed list or `voting_opened`. Returns where it
+    /// stopped.
+    fn feed(&mut self, mut start: u64, end: u64, stop_at_lists: bool) -> Result<u64, ResumeError> {
+        while start < end {
+            // Pages of at most the store's page size.
+            let page = self
+                .shared
+                .store
+                .entries(start, end.min(start.saturating_add(1000)))
+                .map_err(|e| general(format!("reading the board at entry {start}: {e}")))?;
+            if page.is_empty() {
+                return Err(general(format!(
+                    "the board reports {end} entries but returns none from {start}"
+                )));
+            }
+            for e in page {
+                let kind = e.entry.kind();
+                if stop_at_lists
+                    && matches!(kind, EntryKind::CredentialList | EntryKind::VotingOpened)
+                {
+                    return Ok(e.index);
+                }
+                start = e.index + 1;
+                self.push(e)?;
+            }
+        }
+        Ok(start)
+    }
+
+    /// Resumes from a checked snapshot (spec/api.md §A6.3): the entries up
+    /// to the sealed lists are replayed (manifest, ceremony: the engine's
+    /// keys), the voting state is taken from the snapshot, then the tail
+    /// from the snapshot's size on is replayed.
+    fn resume_snapshot(&mut self, snap: Checked) -> Result<(), ResumeError> {
+        let lists = self.feed(0, snap.size, true)?;
+        if lists >= snap.size {
+            return Err(general(
+                "the snapshot describes a board without sealed lists",
+            ));
+        }
+        let Phase::Registration(el) = std::mem::take(&mut self.phase) else {
+            return Err(general(
+                "the entries before the sealed lists do not end in the registration phase",
+            ));
+        };
+        let voting = el
+            .resume_voting(&snap.engine)
+            .map_err(|e| general(e.to_string()))?;
+        // Reservations of ballots being cast: those already on the board
+        // before the snapshot are settled here, the tail's as it replays.
+        let unsettled: Vec<[u8; 32]> = self.unsettled.iter().copied().collect();
+        for c in unsettled {
+            if voting.has_voted(&c) {
+                self.unsettled.remove(&c);
+                self.on_board.push(c);
+            }
+        }
+        self.phase = Phase::Voting(Box::new(voting));
+        let part = snap.server;
+        self.precinct_of = part.precinct_of;
+        self.shared.set_receipts(part.receipts);
+        *self.shared.book() = part.book;
+        if let Some(i) = part.observers {
+            let e = self
+                .shared
+                .store
+                .entry(i)
+                .map_err(|e| general(format!("reading the observer list at {i}: {e}")))?;
+            let list = urna_election::record::observers::ObserverList::decode(e.entry.payload())
+                .map_err(|x| engine(i, x))?;
+            self.report.observers = Some(list);
+            self.shared.set_observers_at(Some(i));
+        }
+        // The open checked the journal's registrations against the sealed
+        // lists when it happened; the snapshot holds the precincts.
+        self.registered.clear();
+        self.registration_order.clear();
+        self.withdrawn.clear();
+        self.report.snapshot = Some(snap.size);
+        let size = self.shared.store.size();
+        self.feed(snap.size, size, false)?;
+        Ok(())
+    }
+}
+
+/// Applies the entries `from..` the store's size to the engine in `inner`
+/// (a follower's [`ElectionService::catch_up`](super::ElectionService::catch_up)).
+/// An object whose chunks are not all on the board yet is left for the
+/// next call. Returns the board size now applied.
+pub(crate) fn catch_up(shared: &Shared, inner: &mut Inner, from: u64) -> Result<u64, ResumeError> {
+    let size = shared.store.size();
+    if size <= from {
+        return Ok(from);
+    }
+    let mut r = Replayer::new(shared, Journalled::default(), HashSet::new());
+    r.phase = std::mem::take(&mut inner.phase);
+    r.precinct_of = std::mem::take(&mut inner.precinct_of);
+    let fed = r.feed(from, size, false).and_then(|end| {
+        r.flush_ballots()?;
+        Ok(end)
+    });
+    inner.phase = std::mem::take(&mut r.phase);
+    inner.precinct_of = std::mem::take(&mut r.precinct_of);
+    let end = fed?;
+    // An object still being appended is read again next time.
+    Ok(r.chunks.as_ref().map_or(end, |c| c.first))
+}
+
+/// The latest stored snapshot, if it checks out against the board; a
+/// snapshot that does not is logged and ignored (spec/api.md §A6.3).
+fn usable_snapshot(shared: &Shared) -> Option<Checked> {
+    let snap = match shared.store.latest_snapshot() {
+        Ok(Some(s)) => s,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the latest election snapshot; replaying the whole board");
+            return None;
+        }
+    };
+    match super::snapshot::check(&snap, &shared.store) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(size = snap.size, reason = %e, "ignoring the election snapshot; replaying the whole board");
+            None
+        }
+    }
+}
+
+/// Continues the election on the stored board with the journal's
+/// records: from the latest usable snapshot and the board's tail, or, if
+/// there is none or it does not replay, from the whole board.
+pub(crate) fn replay(
+    shared: &Shared,
+    records: Vec<Record>,
+) -> Result<(Inner, ResumeReport), ResumeError> {
+    let journal = read_journal(records)?;
+    let unsettled: HashSet<[u8; 32]> = shared
+        .config
+        .registrar
+        .unsettled()
+        .map_err(|e| {
+            general(format!(
+                "reading the registry's reservations of ballots being cast: {} ({})",
+                e.message(),
+                e.code()
+            ))
+        })?
+        .into_iter()
+        .collect();
+    if let Some(snap) = usable_snapshot(shared) {
+        let size = snap.size;
+        let mut r = Replayer::new(shared, journal.clone(), unsettled.clone());
+        match r.resume_snapshot(snap).and_then(|()| r.finish()) {
+            Ok(done) => {
+                shared.snapshot_size.store(size, Ordering::SeqCst);
+                return Ok(done);
+            }
+            Err(e) => {
+                tracing::warn!(size, error = %e, "the election snapshot does not resume; replaying the whole board");
+                shared.reset_replayed();
+            }
+        }
+    }
+    let mut r = Replayer::new(shared, journal, unsettled);
+    r.feed(0, shared.store.size(), false)?;
     r.finish()
 }

@@ -28,6 +28,12 @@ use crate::error::ApiError;
 /// Entries queued at the board's writer, not yet known to be durable.
 pub(crate) type Pending = Pin<Box<dyn Future<Output = Result<Vec<Appended>, StoreError>> + Send>>;
 
+/// Default of [`ElectionConfig::snapshot_every`]: a restart then replays
+/// at most about 25,000 ballots (a few seconds on two cores), and a
+/// snapshot of a 1,000,000-voter election (~300 MB) is written about
+/// every 10 s at 2,500 ballots/s.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 25_000;
+
 /// How the election service is configured at server start.
 #[derive(Debug, Clone)]
 pub struct ElectionConfig {
@@ -47,6 +53,10 @@ pub struct ElectionConfig {
     /// server) replays with its precinct unknown instead of refusing the
     /// start (docs/decisions/0016-cluster-sequencer.md).
     pub partial_journal: bool,
+    /// Board entries between two snapshots of the election state during
+    /// voting (spec/api.md §A6.3); 0: none. A restart replays at most
+    /// about this many entries after the latest snapshot.
+    pub snapshot_every: u64,
 }
 
 impl ElectionConfig {
@@ -60,6 +70,7 @@ impl ElectionConfig {
             max_batch: 64,
             batch_window: std::time::Duration::from_millis(3),
             partial_journal: false,
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
         }
     }
 
@@ -109,6 +120,33 @@ pub(crate) struct Shared {
     /// Proof batches verified, and ballots in them.
     pub(crate) batches: AtomicU64,
     pub(crate) batched: AtomicU64,
+    /// Ballot batches queued at the board whose receipts and turnout are
+    /// not yet noted (a snapshot waits for 0, spec/api.md §A6.3).
+    pub(crate) in_flight: AtomicU64,
+    /// A snapshot is being taken; the board size of the last one.
+    pub(crate) snapshotting: AtomicBool,
+    pub(crate) snapshot_size: AtomicU64,
+    /// Board index of the last observer list (spec/record.md §R16).
+    observers_at: Mutex<Option<u64>>,
+    /// Board size the engine has read or written (see `catch_up`).
+    pub(crate) applied: AtomicU64,
+}
+
+/// Counts a ballot batch in flight until dropped.
+#[derive(Debug)]
+pub(crate) struct InFlight(pub(crate) Arc<Shared>);
+
+impl InFlight {
+    pub(crate) fn new(shared: &Arc<Shared>) -> Self {
+        shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(Arc::clone(shared))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Shared {
@@ -180,6 +218,9 @@ impl Shared {
         match pending.await {
             Ok(a) => {
                 self.note_times(&a);
+                if let Some(last) = a.last() {
+                    self.applied.fetch_max(last.index + 1, Ordering::SeqCst);
+                }
                 Ok(a)
             }
             Err(e) => {
@@ -279,6 +320,47 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(tracking, index);
+    }
+
+    /// A copy of the receipts index (for a snapshot).
+    pub(crate) fn receipts_snapshot(&self) -> HashMap<[u8; 32], u64> {
+        self.receipts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the receipts index (resuming from a snapshot).
+    pub(crate) fn set_receipts(&self, receipts: HashMap<[u8; 32], u64>) {
+        *self.receipts.lock().unwrap_or_else(PoisonError::into_inner) = receipts;
+    }
+
+    /// Forgets what a replay noted (receipts, turnout, ceremony log), before
+    /// replaying the board again from the start.
+    pub(crate) fn reset_replayed(&self) {
+        self.set_receipts(HashMap::new());
+        *self.book() = TurnoutBook::default();
+        self.ceremony
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.set_observers_at(None);
+    }
+
+    /// The board index of the last observer list, if any.
+    pub(crate) fn observers_at(&self) -> Option<u64> {
+        *self
+            .observers_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Notes the board index of an observer list.
+    pub(crate) fn set_observers_at(&self, index: Option<u64>) {
+        *self
+            .observers_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = index;
     }
 
     pub(crate) fn receipt_index(&self, tracking: &[u8; 32]) -> Option<u64> {
@@ -391,6 +473,11 @@ impl ElectionService {
                 journal,
                 batches: AtomicU64::new(0),
                 batched: AtomicU64::new(0),
+                in_flight: AtomicU64::new(0),
+                snapshotting: AtomicBool::new(false),
+                snapshot_size: AtomicU64::new(0),
+                observers_at: Mutex::new(None),
+                applied: AtomicU64::new(0),
             }),
             verifier: Arc::new(OnceLock::new()),
         }
@@ -411,7 +498,9 @@ impl ElectionService {
             message: e.to_string(),
         })?;
         let service = Self::build(store, config, Some(Arc::new(journal)));
+        let size = service.shared.store.size();
         let (inner, report) = super::resume::replay(&service.shared, records)?;
+        service.shared.applied.store(size, Ordering::SeqCst);
         // Nobody else can hold the lock yet: the service is not shared.
         match service.shared.inner.try_lock() {
             Ok(mut g) => {
@@ -426,6 +515,39 @@ impl ElectionService {
             }
         }
         Ok((service, report))
+    }
+
+    /// Takes a snapshot of the election state now (spec/api.md §A6.3)
+    /// and stores it; `Ok(None)` outside the voting phase. The server
+    /// also takes them by itself every [`ElectionConfig::snapshot_every`]
+    /// entries.
+    pub async fn snapshot_now(&self) -> Result<Option<super::SnapshotTaken>, String> {
+        super::snapshot::take(&self.shared).await
+    }
+
+    /// For a follower that does not append (another process sequences the
+    /// board on the same database): applies the entries appended since
+    /// this service resumed or last caught up, through the same replay as
+    /// a restart (spec/api.md §A6.3), so that it can take over with only
+    /// the last few entries to read. Receipts and turnout follow. What
+    /// is not on the board (registrations' precincts, acceptance times)
+    /// comes from the journal only at [`resume`](Self::resume): ballots
+    /// caught up here count as accepted now. Returns the board size
+    /// applied. Blocks (it waits for the engine lock and verifies the new
+    /// ballots): from async code, call it inside `spawn_blocking`.
+    pub fn catch_up(&self) -> Result<u64, ResumeError> {
+        let mut inner = self.shared.inner.blocking_lock();
+        let from = self.shared.applied.load(Ordering::SeqCst);
+        let r = super::resume::catch_up(&self.shared, &mut inner, from);
+        self.shared.note_phase(&inner);
+        let applied = r?;
+        self.shared.applied.store(applied, Ordering::SeqCst);
+        Ok(applied)
+    }
+
+    /// The board size this service's engine has applied.
+    pub fn applied(&self) -> u64 {
+        self.shared.applied.load(Ordering::SeqCst)
     }
 
     /// The batching verifier's queue, started on first use (inside the runtime).

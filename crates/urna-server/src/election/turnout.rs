@@ -70,6 +70,46 @@ impl TurnoutBook {
         self.audited += 1;
     }
 
+    /// The book as bytes for a snapshot (spec/api.md §A6.3): `u32 P ‖
+    /// P × (u64 eligible ‖ u64 voted) ‖ u64 S ‖ S × (i64 slot start ‖ u64
+    /// ballots ‖ u64 first ballots) ‖ u64 ballots ‖ u64 audited`.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.eligible.len() as u32).to_be_bytes());
+        for (e, v) in self.eligible.iter().zip(&self.voted) {
+            out.extend_from_slice(&e.to_be_bytes());
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        out.extend_from_slice(&(self.slots.len() as u64).to_be_bytes());
+        for (start, (b, f)) in &self.slots {
+            out.extend_from_slice(&start.to_be_bytes());
+            out.extend_from_slice(&b.to_be_bytes());
+            out.extend_from_slice(&f.to_be_bytes());
+        }
+        out.extend_from_slice(&self.ballots.to_be_bytes());
+        out.extend_from_slice(&self.audited.to_be_bytes());
+    }
+
+    /// Reads [`encode`](Self::encode)'s bytes; `None` if they do not decode.
+    pub(crate) fn decode(r: &mut super::snapshot::Reader<'_>) -> Option<Self> {
+        let p = r.u32()? as usize;
+        let mut book = TurnoutBook::default();
+        for _ in 0..r.bounded(p as u64, 16)? {
+            book.eligible.push(r.u64()?);
+            book.voted.push(r.u64()?);
+        }
+        let n = r.u64()?;
+        for _ in 0..r.bounded(n, 24)? {
+            let start = r.u64()? as i64;
+            let counts = (r.u64()?, r.u64()?);
+            if book.slots.insert(start, counts).is_some() {
+                return None;
+            }
+        }
+        book.ballots = r.u64()?;
+        book.audited = r.u64()?;
+        Some(book)
+    }
+
     /// Hours of the zone's local time: `(UTC start, offset) → counts`.
     fn hours(&self, zone: &Zone) -> Vec<Hour> {
         let mut hours: BTreeMap<i64, (i32, u64, u64)> = BTreeMap::new();

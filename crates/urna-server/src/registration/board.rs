@@ -42,4 +42,10 @@ pub trait ElectionBoard: Send + Sync + 'static {
         &self,
         list: Vec<(Element, AnnulReason)>,
     ) -> BoxFuture<'_, Result<Vec<Appended>, ApiError>>;
+
+    /// The board index of the cast ballot (a `ballot` entry, not an
+    /// audited one) with this tracking code, if the board holds one
+    /// (spec/record.md §R6.2); a receipt message names only such a ballot
+    /// (registration.md §G6.1).
+    fn cast_ballot(&self, tracking: &[u8; 32]) -> Option<u64>;
 }

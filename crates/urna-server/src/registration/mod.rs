@@ -22,6 +22,7 @@ mod admin;
 mod amendments;
 pub mod board;
 mod complaints;
+mod receipt;
 mod registrar;
 
 use std::fmt;
@@ -37,7 +38,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 use urna_election::{Manifest, PaperPolicy};
-use urna_registry::notify::{Channel, Message, Notifier};
+use urna_registry::notify::{Channel, Lang, Message, Notifier};
 use urna_registry::otp::SessionToken;
 use urna_registry::screening::{Application, Decision, Rules};
 use urna_registry::{CommissionSecret, Geography, Registry, RegistryError};
@@ -60,6 +61,9 @@ struct Inner {
     notifier: Arc<dyn Notifier>,
     geography: Geography,
     election: String,
+    /// The election's title in Russian and English, for the voter's
+    /// messages (spec/registration.md §G6).
+    title: (Option<String>, Option<String>),
     admin: AdminToken,
     clock: Arc<dyn Clock>,
     /// Precinct ids in manifest order (the precinct lists).
@@ -70,6 +74,25 @@ struct Inner {
     list_key: OnceLock<ed25519_dalek::SigningKey>,
     /// Serialises precinct list publications (§G9).
     publishing: tokio::sync::Mutex<()>,
+    /// Receipt messages sent per voter in the last hour (§G6.1).
+    receipts_sent: receipt::Sent,
+}
+
+impl Inner {
+    /// The language of a voter's message and the election's title in it
+    /// (§G6): the one asked for, else Russian when the title has a Russian
+    /// text, else English; the title in that language, else in the other,
+    /// else the election's id — a message never names only the id when a
+    /// title exists.
+    fn message_title(&self, asked: Option<Lang>) -> (Lang, &str) {
+        let (ru, en) = (self.title.0.as_deref(), self.title.1.as_deref());
+        let lang = asked.unwrap_or(if ru.is_some() { Lang::Ru } else { Lang::En });
+        let title = match lang {
+            Lang::Ru => ru.or(en),
+            Lang::En => en.or(ru),
+        };
+        (lang, title.unwrap_or(&self.election))
+    }
 }
 
 /// The registry, closed off the async runtime when the last handle goes:
@@ -133,6 +156,7 @@ impl RegistrationService {
             notifier,
             geography: Geography::of(manifest),
             election: manifest.id().to_string(),
+            title: (manifest.title().ru.clone(), manifest.title().en.clone()),
             admin,
             clock,
             precincts: manifest.precincts().iter().map(|p| p.id.clone()).collect(),
@@ -142,6 +166,7 @@ impl RegistrationService {
             },
             list_key: OnceLock::new(),
             publishing: tokio::sync::Mutex::new(()),
+            receipts_sent: receipt::Sent::default(),
         }))
     }
 
@@ -206,6 +231,7 @@ pub(crate) fn routes(service: RegistrationService, board: Arc<dyn ElectionBoard>
         .route("/registration/codes", post(request_code))
         .route("/registration/sessions", post(login).delete(logout))
         .route("/registration/me", get(me))
+        .route("/registration/receipt", post(receipt::send))
         .route("/registration/report", get(report))
         .merge(complaints::routes())
         .merge(amendments::routes())
@@ -328,6 +354,29 @@ async fn apply(
 }
 
 /// The client's network address, the key of the per-client limits (§G6).
+/// A message's channel as a request names it: `sms` (the default) or `email`.
+fn channel_of(asked: Option<&str>) -> Result<Channel, ApiError> {
+    match asked {
+        None | Some("sms") => Ok(Channel::Sms),
+        Some("email") => Ok(Channel::Email),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_channel",
+            "`channel` must be `sms` or `email`.",
+        )),
+    }
+}
+
+/// A message's language as a request names it (§G6), if it does.
+fn lang_of(asked: Option<&str>) -> Result<Option<Lang>, ApiError> {
+    asked
+        .map(|l| {
+            Lang::parse(l).ok_or_else(|| {
+                ApiError::bad_request("invalid_language", "`lang` must be `ru` or `en`.")
+            })
+        })
+        .transpose()
+}
+
 fn client_address(parts: &Parts) -> String {
     parts
         .extensions
@@ -361,6 +410,8 @@ struct CodeBody {
     birth_date: String,
     /// `sms` (the default) or `email`.
     channel: Option<String>,
+    /// The message's language, `ru` or `en` (§G6).
+    lang: Option<String>,
 }
 
 /// `POST /registration/codes`: sends a one-time code to the application's
@@ -372,16 +423,8 @@ async fn request_code(
     b: Result<Json<CodeBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let b = body(b)?;
-    let channel = match b.channel.as_deref() {
-        None | Some("sms") => Channel::Sms,
-        Some("email") => Channel::Email,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_channel",
-                "`channel` must be `sms` or `email`.",
-            ));
-        }
-    };
+    let channel = channel_of(b.channel.as_deref())?;
+    let lang = lang_of(b.lang.as_deref())?;
     if !s.0.notifier.supports(channel) {
         return Err(ApiError::bad_request(
             "channel_unavailable",
@@ -410,12 +453,14 @@ async fn request_code(
             (Channel::Email, Some(e)) => (e.as_str(), mask_email(e)),
             _ => (d.phone.as_str(), mask(&d.phone)),
         };
+        let (lang, title) = i.message_title(lang);
         let msg = Message::login_code(
             channel,
             to,
-            &i.election,
+            title,
             &d.code,
             i.rules.config.otp.ttl_seconds,
+            lang,
         );
         i.notifier.send(&msg).map_err(|e| {
             tracing::error!(error = %e, "sending a login code failed");

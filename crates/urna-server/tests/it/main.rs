@@ -14,5 +14,6 @@ mod otp_oracle;
 mod registration_api;
 mod registration_board;
 mod sealing_api;
+mod state_snapshots;
 mod strict_bodies;
 mod web_assets;

@@ -1092,7 +1092,9 @@ async fn codes_by_email_through_a_webhook() {
     let outbox = Outbox::new(dir.path().join("sms.jsonl"));
     let notifier = Channels {
         sms: Arc::new(Outbox::new(dir.path().join("sms.jsonl"))),
-        email: Some(Arc::new(Webhook::email(&url, None, "Login code").unwrap())),
+        email: Some(Arc::new(
+            Webhook::email(&url, None, Some("Login code")).unwrap(),
+        )),
     };
     let config = [CONFIG, b"[otp]\nper_address_per_hour = 2\n"].concat();
     let api = Api::with(Some(Arc::new(notifier)), &config);
@@ -1203,6 +1205,34 @@ async fn codes_by_email_through_a_webhook() {
         (st, code_of(&v)),
         (StatusCode::BAD_REQUEST, "invalid_channel")
     );
+
+    // The message is in the voter's language and names the election by
+    // its title (registration.md §G6): Russian by default, as the
+    // manifest's title has a Russian text, the title cut at a word in an
+    // SMS; English when asked.
+    let sms = outbox.read_all().unwrap();
+    let text = sms[0]["text"].as_str().unwrap();
+    assert!(
+        text.ends_with(" — код для входа: «Общероссийское голосование по…». Действует 5 мин. Никому его не сообщайте."),
+        "{text}"
+    );
+    let m2en = json!({ "document_number": "4509654321", "birth_date": "1975-05-06", "lang": "en" });
+    let (st, v) = code_req(m2en, 7).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    let sms = outbox.read_all().unwrap();
+    let text = sms[1]["text"].as_str().unwrap();
+    assert!(
+        text.ends_with(" is your login code for “All-Russian vote on the…”. It expires in 5 min. Never tell it to anyone."),
+        "{text}"
+    );
+    assert!(sms[1].get("subject").is_none(), "an SMS has no subject");
+    let m2de = json!({ "document_number": "4509654321", "birth_date": "1975-05-06", "lang": "de" });
+    let (st, v) = code_req(m2de, 8).await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_language")
+    );
+    assert_eq!(outbox.read_all().unwrap().len(), 2, "nothing sent");
 
     // A server without an e-mail gateway says so before anything else.
     let sms_only = Channels {

@@ -493,7 +493,7 @@ async fn scenario(dir: tempfile::TempDir, registry: Registry) {
     };
     // m2 votes; afterwards its withdrawal is refused for good.
     let b2 = ballot(&app, &creds[1]).await;
-    ok(&app, "POST", "/election/ballots", None, Some(b2)).await;
+    let cast2 = ok(&app, "POST", "/election/ballots", None, Some(b2)).await;
     let mut code = String::new();
     for _ in 0..300 {
         let (_, v) = call(
@@ -512,6 +512,7 @@ async fn scenario(dir: tempfile::TempDir, registry: Registry) {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert_eq!(code, "ballot_already_cast");
+    receipt_by_sms(&app, &outbox, &tokens[1], &cast2).await;
 
     // The server stops with two ballots in flight (their reservations
     // taken, their outcome never learnt): m2's, whose ballot is on the
@@ -567,4 +568,118 @@ async fn scenario(dir: tempfile::TempDir, registry: Registry) {
         "{err}"
     );
     assert!(err.to_string().contains("not on the sealed lists"), "{err}");
+}
+
+/// m2 asks for its ballot's receipt code by SMS (registration.md §G6.1):
+/// the message goes to its own phone with the receipt code and nothing of
+/// the ballot; bad requests send nothing.
+async fn receipt_by_sms(app: &Router, outbox: &Outbox, token: &str, cast: &Value) {
+    let tracking = cast["tracking"].as_str().unwrap();
+    let phone = VOTERS[1].3;
+    let sent = |o: &Outbox| o.read_all().unwrap().len();
+    let before = sent(outbox);
+    let v = ok(
+        app,
+        "POST",
+        "/registration/receipt",
+        Some(token),
+        Some(json!({ "tracking": tracking, "lang": "ru" })),
+    )
+    .await;
+    assert_eq!(v["channel"], "sms", "{v}");
+    let msgs = outbox.read_all().unwrap();
+    assert_eq!(msgs.len(), before + 1);
+    let m = &msgs[before];
+    let mut t = [0u8; 32];
+    hex::decode_to_slice(tracking, &mut t).unwrap();
+    let short = urna_election::receipt_code::receipt_code(&t);
+    assert_eq!(m["to"], phone);
+    let text = m["text"].as_str().unwrap();
+    assert!(text.starts_with("Ваш бюллетень принят: «"), "{text}");
+    assert!(text.contains(&format!("Код квитанции: {short}.")), "{text}");
+    assert!(!text.contains(tracking), "never the full tracking code");
+
+    // Refused, nothing sent: no session, a code not on the board, a
+    // malformed code, an unknown field.
+    let (st, v) = json_call(
+        app,
+        "POST",
+        "/registration/receipt",
+        None,
+        json!({ "tracking": tracking }),
+    )
+    .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::UNAUTHORIZED, "session_invalid"),
+        "{v}"
+    );
+    let absent = "ab".repeat(32);
+    let (st, v) = json_call(
+        app,
+        "POST",
+        "/registration/receipt",
+        Some(token),
+        json!({ "tracking": absent }),
+    )
+    .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::NOT_FOUND, "unknown_tracking_code"),
+        "{v}"
+    );
+    let upper = tracking.to_uppercase();
+    let (st, v) = json_call(
+        app,
+        "POST",
+        "/registration/receipt",
+        Some(token),
+        json!({ "tracking": upper }),
+    )
+    .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_tracking_code"),
+        "{v}"
+    );
+    let (st, v) = json_call(
+        app,
+        "POST",
+        "/registration/receipt",
+        Some(token),
+        json!({ "tracking": tracking, "ballot": 1 }),
+    )
+    .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        "{v}"
+    );
+    assert_eq!(sent(outbox), before + 1);
+
+    // Five an hour per voter: four more go, the sixth is refused.
+    for _ in 0..4 {
+        ok(
+            app,
+            "POST",
+            "/registration/receipt",
+            Some(token),
+            Some(json!({ "tracking": tracking })),
+        )
+        .await;
+    }
+    let (st, v) = json_call(
+        app,
+        "POST",
+        "/registration/receipt",
+        Some(token),
+        json!({ "tracking": tracking }),
+    )
+    .await;
+    assert_eq!(
+        (st, code_of(&v)),
+        (StatusCode::TOO_MANY_REQUESTS, "receipt_rate_limited"),
+        "{v}"
+    );
+    assert_eq!(sent(outbox), before + 5);
 }

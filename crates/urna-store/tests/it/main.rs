@@ -13,3 +13,4 @@ mod cosignatures;
 mod crash;
 mod snapshots;
 mod store;
+mod verifier_history;

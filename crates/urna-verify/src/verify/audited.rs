@@ -19,7 +19,7 @@ impl Verifier {
                 .take(len as usize)
                 .map_err(|e| ("audited_ballot", pe(e)))?;
             let code: [u8; 32] = Sha256::digest(bytes).into();
-            if self.cast_codes.contains(&code) || !self.audited_codes.insert(code) {
+            if self.was_cast(bytes, &code) || !self.audited_codes.insert(code) {
                 return Err((
                     "ballot.replay",
                     "the audited ballot was already on the board".into(),

@@ -167,7 +167,7 @@ impl Verifier {
         };
         let Some(c) = <&[u8; 32]>::try_from(cred)
             .ok()
-            .and_then(|k| self.creds.get(k))
+            .and_then(|k| self.creds.get(k).map(|(_, c)| c))
         else {
             return Pre::UnknownCredential(format!("unknown_credential {}", hex::encode(cred)));
         };
@@ -256,7 +256,7 @@ impl Verifier {
             );
             return;
         }
-        if !self.cast_codes.insert(*code) {
+        if self.replayed(offset, payload, code) {
             self.checks.fail(
                 "ballot.replay",
                 Some(index),
@@ -385,12 +385,16 @@ impl Verifier {
             let Some(key) = bytes.get(1..33).and_then(|b| <[u8; 32]>::try_from(b).ok()) else {
                 continue;
             };
-            let Some(cred) = self.creds.get_mut(&key) else {
+            let Some((slot, old)) = self.creds.get(&key) else {
                 continue;
             };
-            cred.ballots += 1;
+            let mut cred = Cred {
+                ballots: old.ballots.saturating_add(1),
+                ..old
+            };
             let previous = cred.counted;
             if cred.ballots > 1 && revote == Some(Revote::Forbidden) {
+                self.creds.put(slot, &key, &old, &cred);
                 self.checks.fail(
                     "revote",
                     Some(item.index),
@@ -402,6 +406,7 @@ impl Verifier {
                 continue;
             }
             cred.counted = Some(item.offset);
+            self.creds.put(slot, &key, &old, &cred);
             if let Some(off) = previous {
                 self.subtract_at(off, item.index);
             } else {
@@ -429,7 +434,7 @@ impl Verifier {
         });
         match ballot {
             Ok(b) => {
-                if let Some(c) = self.creds.get(b.credential.as_bytes()) {
+                if let Some((_, c)) = self.creds.get(b.credential.as_bytes()) {
                     let d = c.district as usize;
                     if let Some(sums) = self.sums.get_mut(d) {
                         let cts = b.contests.iter().flat_map(|c| &c.ciphertexts);
@@ -445,6 +450,79 @@ impl Verifier {
                 Some(at),
                 format!("re-reading the superseded ballot: {e}"),
             ),
+        }
+    }
+
+    /// record.md §R6.3: whether a ballot in the window repeats the
+    /// tracking code of an earlier one. A replay repeats the credential
+    /// too, so codes are compared per credential: the first ballot's by
+    /// re-reading it, later ones' kept (only credentials that re-vote).
+    /// Remembers this ballot's code when it is not a replay.
+    pub(super) fn replayed(&mut self, offset: u64, payload: &[u8], code: &[u8; 32]) -> bool {
+        let Some(key) = payload
+            .get(1..33)
+            .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        else {
+            return !self.other_codes.insert(*code);
+        };
+        let Some((slot, cred)) = self.creds.get(&key) else {
+            return !self.other_codes.insert(*code);
+        };
+        let Some(first) = cred.first else {
+            let new = Cred {
+                first: Some(offset),
+                ..cred
+            };
+            self.creds.put(slot, &key, &cred, &new);
+            return false;
+        };
+        if !self.more_codes.contains_key(&key) {
+            let first_code = self.code_at(first);
+            self.more_codes.insert(key, vec![first_code]);
+        }
+        let codes = self.more_codes.entry(key).or_default();
+        if codes.contains(code) {
+            return true;
+        }
+        codes.push(*code);
+        false
+    }
+
+    /// Whether `code` is that of a ballot in the window (for an audited
+    /// ballot, record.md §R7), `payload` being that ballot's bytes.
+    pub(super) fn was_cast(&mut self, payload: &[u8], code: &[u8; 32]) -> bool {
+        let cred = payload
+            .get(1..33)
+            .and_then(|k| <[u8; 32]>::try_from(k).ok())
+            .and_then(|k| self.creds.get(&k).map(|(_, c)| (k, c)));
+        let Some((key, cred)) = cred else {
+            return self.other_codes.contains(code);
+        };
+        if let Some(codes) = self.more_codes.get(&key) {
+            return codes.contains(code);
+        }
+        cred.first.is_some_and(|first| self.code_at(first) == *code)
+    }
+
+    /// The tracking code (record.md §R6.2) of the ballot entry at `offset`;
+    /// zeros if it cannot be re-read (then reported under `ballot.replay`).
+    fn code_at(&mut self, offset: u64) -> [u8; 32] {
+        let bytes = self
+            .random
+            .as_mut()
+            .ok_or_else(|| "entries.bin not open".to_owned())
+            .and_then(|r| r.read_at(offset).map_err(|e| e.to_string()));
+        match bytes.and_then(|b| {
+            Entry::parse_ref(&b)
+                .map(|(_, p)| Sha256::digest(p).into())
+                .map_err(|e| e.to_string())
+        }) {
+            Ok(code) => code,
+            Err(e) => {
+                let msg = format!("re-reading an earlier ballot: {e}");
+                self.checks.fail("ballot.replay", None, msg);
+                [0; 32]
+            }
         }
     }
 }

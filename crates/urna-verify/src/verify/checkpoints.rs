@@ -155,6 +155,8 @@ impl Verifier {
                     continue;
                 }
             };
+            // spec/export.md §X3.1: a trusted observer's line must verify.
+            self.earlier_cosigners(&file, &bytes, key);
             if let Some(cp) = self.check_note("checkpoint.consistency", None, &file, &bytes, key) {
                 if cp.size() != size {
                     self.checks.fail(

@@ -59,7 +59,7 @@ impl Verifier {
                 return Err(format!("not_canonical_order at credential {}", p.to_hex()));
             }
             last = Some(b);
-            if self.creds.contains_key(&b) {
+            if self.creds.get(&b).is_some() {
                 return Err(format!("credential {} is in two districts", p.to_hex()));
             }
             accepted.push(b);
@@ -67,12 +67,8 @@ impl Verifier {
         r.finish().map_err(pe)?;
         // Every rule passed: the chunk's credentials are sealed.
         for b in accepted {
-            let cred = Cred {
-                district: di as u32,
-                ballots: 0,
-                counted: None,
-            };
-            self.creds.insert(b, cred);
+            // Not sealed twice: checked above against every earlier list.
+            self.creds.insert(&b, di as u32);
         }
         self.cred_district = Some(di);
         self.cred_seq = seq;

@@ -11,7 +11,7 @@ impl Verifier {
             return Err("voting opened twice".into());
         }
         self.opened = true;
-        self.summary.credentials = self.creds.len() as u64;
+        self.summary.credentials = self.creds.len();
         if let Some(m) = &self.manifest {
             for (d, done) in m.districts.iter().zip(&self.lists_done) {
                 if !done {
@@ -32,7 +32,7 @@ impl Verifier {
         if mh != self.manifest_hash {
             return Err("manifest hash differs".into());
         }
-        if total != self.creds.len() as u64 {
+        if total != self.creds.len() {
             return Err(format!(
                 "states {total} credentials, the lists hold {}",
                 self.creds.len()

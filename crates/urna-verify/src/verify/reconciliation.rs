@@ -59,7 +59,7 @@ impl Verifier {
             }
             (x, _) => return Err(format!("unknown_tag reason {x}")),
         }
-        let Some(cred) = self.creds.get_mut(&b) else {
+        let Some((slot, cred)) = self.creds.get(&b) else {
             return Err(format!("annulled credential {} is not sealed", c.to_hex()));
         };
         if cred.ballots == 0 {
@@ -72,7 +72,12 @@ impl Verifier {
             return Ok(()); // listed so that double votes are public; it counts
         }
         let d = cred.district as usize;
-        if let Some(off) = cred.counted.take() {
+        if let Some(off) = cred.counted {
+            let annulled = Cred {
+                counted: None,
+                ..cred
+            };
+            self.creds.put(slot, &b, &cred, &annulled);
             self.counted[d] -= 1;
             self.subtract_at(off, index);
         }

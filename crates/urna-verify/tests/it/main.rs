@@ -6,3 +6,4 @@
 
 mod key_text;
 mod records;
+mod verifier_history;

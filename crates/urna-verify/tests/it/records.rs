@@ -270,14 +270,14 @@ fn finish(h: &mut Honest, counted: &[(usize, Ballot)], trustees: &[u16]) -> Vec<
     out
 }
 
-struct Rec {
-    entries: Vec<Vec<u8>>,
+pub(crate) struct Rec {
+    pub(crate) entries: Vec<Vec<u8>>,
     /// Earlier checkpoints: (size, from these entries).
-    older: Vec<(u64, Vec<Vec<u8>>)>,
+    pub(crate) older: Vec<(u64, Vec<Vec<u8>>)>,
     /// Sign the final checkpoint over `final_of` instead of `entries`.
-    final_of: Option<Vec<Vec<u8>>>,
+    pub(crate) final_of: Option<Vec<Vec<u8>>>,
     /// Changes the written folder (a file renamed, …).
-    fix: Option<fn(&Path)>,
+    pub(crate) fix: Option<fn(&Path)>,
 }
 
 fn note_over(key: &BoardSigningKey, entries: &[Vec<u8>], size: u64) -> urna_board::SignedNote {
@@ -313,7 +313,7 @@ fn bytes(entries: &[Entry]) -> Vec<Vec<u8>> {
     entries.iter().map(|e| e.bytes().to_vec()).collect()
 }
 
-fn index_of(entries: &[Vec<u8>], kind: EntryKind) -> usize {
+pub(crate) fn index_of(entries: &[Vec<u8>], kind: EntryKind) -> usize {
     entries
         .iter()
         .position(|e| Entry::from_bytes(e.clone()).unwrap().kind() == kind)
@@ -635,6 +635,7 @@ fn build_all() -> Vec<(&'static str, Rec, Vec<&'static str>)> {
         vec!["revote"],
     ));
     notice_records(&good, &h, &mut out);
+    crate::verifier_history::records(&good, &older(&good), &mut out);
     rule_records(&good, &forbidden_good, &mut h, &mut hf, &mut out);
     out
 }
@@ -807,8 +808,12 @@ fn records_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/test-vectors/records")
 }
 
-fn check(name: &str, dir: &Path, expected: &[String]) {
-    let report = verify(dir, Options::default());
+fn check(name: &str, dir: &Path, expected: &[String], observers: &[urna_board::VerifierKey]) {
+    let options = Options {
+        observers: observers.to_vec(),
+        ..Options::default()
+    };
+    let report = verify(dir, options);
     eprintln!("{report}");
     let failed: Vec<String> = report
         .failed_checks()
@@ -831,14 +836,17 @@ fn generated_records_give_their_verdicts() {
         let dir = tmp.path().join(name);
         write(rec, &key, &dir);
         let exp: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
-        check(name, &dir, &exp);
+        let observers = crate::verifier_history::trusted_observers(name);
+        check(name, &dir, &exp, &observers);
         if write_spec {
             write(rec, &key, &records_dir().join(name));
         }
-        index.insert(
-            (*name).to_owned(),
-            serde_json::json!({ "failed_checks": exp }),
-        );
+        let mut v = serde_json::json!({ "failed_checks": exp });
+        if !observers.is_empty() {
+            let keys: Vec<String> = observers.iter().map(|k| k.to_string()).collect();
+            v["observers"] = serde_json::json!(keys);
+        }
+        index.insert((*name).to_owned(), v);
     }
     if write_spec {
         let text = serde_json::to_string_pretty(&serde_json::Value::Object(index)).unwrap();
@@ -859,7 +867,17 @@ fn committed_records_give_their_verdicts() {
             .iter()
             .map(|s| s.as_str().unwrap().to_owned())
             .collect();
-        check(&name, &dir.join(&name), &exp);
+        // spec/export.md §X3.1: the observers the record is verified with.
+        let observers: Vec<urna_board::VerifierKey> = v
+            .get("observers")
+            .and_then(|o| o.as_array())
+            .map(|a| {
+                a.iter()
+                    .map(|k| urna_board::VerifierKey::parse(k.as_str().unwrap()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        check(&name, &dir.join(&name), &exp, &observers);
     }
 }
 
@@ -915,6 +933,7 @@ fn report_json_progress_and_small_batches() {
             batch_size: 2,
             progress: Some(&mut cb),
             on_failure: None,
+            observers: Vec::new(),
         },
     );
     assert_eq!(r.exit_code(), 0, "{r}");
@@ -926,11 +945,11 @@ fn report_json_progress_and_small_batches() {
     assert!(r.to_string().contains("VALID"));
 }
 
-fn entry_bytes(kind: EntryKind, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn entry_bytes(kind: EntryKind, payload: &[u8]) -> Vec<u8> {
     Entry::new(kind, payload).unwrap().bytes().to_vec()
 }
 
-fn payload_of(entry: &[u8]) -> Vec<u8> {
+pub(crate) fn payload_of(entry: &[u8]) -> Vec<u8> {
     Entry::from_bytes(entry.to_vec())
         .unwrap()
         .payload()
