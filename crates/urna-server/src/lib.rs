@@ -18,6 +18,7 @@
 //! (docs/decisions/0010-server-one-app.md).
 
 mod board;
+pub mod cluster;
 pub mod election;
 mod error;
 mod json;
@@ -58,6 +59,8 @@ async fn wrong_method() -> ApiError {
 /// and voter registration when the state has it.
 pub fn app(state: AppState) -> Router {
     let mut router = board::routes()
+        .route("/healthz", axum::routing::get(cluster::healthz))
+        .route("/readyz", axum::routing::get(cluster::readyz_single))
         .merge(election::routes())
         .merge(web::routes())
         .merge(metrics::routes())

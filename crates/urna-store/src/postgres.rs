@@ -68,6 +68,15 @@ CREATE TABLE IF NOT EXISTS board_head (
     size BIGINT NOT NULL
 );
 INSERT INTO board_head (one, size) VALUES (TRUE, 0) ON CONFLICT (one) DO NOTHING;
+CREATE TABLE IF NOT EXISTS cluster_lease (
+    one        BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+    epoch      BIGINT NOT NULL,
+    holder     TEXT NOT NULL,
+    address    TEXT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+INSERT INTO cluster_lease (one, epoch, holder, address, expires_at)
+    VALUES (TRUE, 0, '', '', '-infinity') ON CONFLICT (one) DO NOTHING;
 CREATE TABLE IF NOT EXISTS election_snapshots (
     size   BIGINT PRIMARY KEY,
     format BIGINT NOT NULL,
@@ -81,6 +90,10 @@ const INSERT_SUBTREES: &str = "INSERT INTO board_subtrees (level, idx, hash) \
      SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])";
 const INSERT_CHECKPOINT: &str = "INSERT INTO board_checkpoints (size, note) VALUES ($1, $2)";
 const LOCK_HEAD: &str = "BEGIN; SELECT size FROM board_head FOR UPDATE";
+// The sequencer lease (lease.rs): read under a share lock in every batch,
+// so that a takeover (an UPDATE of the row) waits for the batch in flight
+// and every later batch of the old holder sees the new epoch.
+const LEASE_FENCE: &str = "SELECT epoch FROM cluster_lease WHERE one FOR SHARE";
 const ADVANCE_HEAD: &str = "UPDATE board_head SET size = $1 WHERE size = $2";
 const HEAD: &str = "SELECT (SELECT size FROM board_head), \
      (SELECT COALESCE(MAX(idx) + 1, 0) FROM board_entries)";
@@ -138,6 +151,11 @@ pub struct PostgresOptions {
     pub read_pool: u32,
     /// How long to wait for a connection.
     pub connect_timeout: Duration,
+    /// The sequencer lease epoch this store appends under (several servers
+    /// on one database, docs/decisions/0016-cluster-sequencer.md): every
+    /// batch reads the lease row and is refused, appending nothing, unless
+    /// its epoch is this one. `None`: no lease check (one server).
+    pub lease_epoch: Option<i64>,
 }
 
 impl Default for PostgresOptions {
@@ -146,6 +164,7 @@ impl Default for PostgresOptions {
             schema: None,
             read_pool: 8,
             connect_timeout: Duration::from_secs(5),
+            lease_epoch: None,
         }
     }
 }
@@ -210,7 +229,24 @@ pub fn drop_postgres_schema(url: &str, schema: &str) -> Result<(), BackendError>
 pub struct PostgresBackend {
     config: Config,
     read_pool: u32,
-    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    lease_epoch: Option<i64>,
+    /// `None` only while dropping (see the `Drop` impl).
+    pool: Option<r2d2::Pool<PostgresConnectionManager<NoTls>>>,
+}
+
+impl Drop for PostgresBackend {
+    fn drop(&mut self) {
+        // Closing a blocking client runs a small runtime of its own, which
+        // panics on an async worker thread; the last handle of a store may
+        // well be dropped there (a server replacing its state). So the
+        // pooled connections are closed on a thread of their own, waited for.
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::Builder::new()
+                .name("urna-pg-close".into())
+                .spawn(move || drop(pool))
+                .map(|t| t.join());
+        }
+    }
 }
 
 impl fmt::Debug for PostgresBackend {
@@ -227,27 +263,7 @@ impl PostgresBackend {
     /// key=value connection string) and creates the board's tables if
     /// missing.
     pub fn open(url: &str, opts: &PostgresOptions) -> Result<Self, BackendError> {
-        let mut config = parse_url(url)?;
-        config.connect_timeout(opts.connect_timeout);
-        let mut options = config.get_options().unwrap_or_default().to_owned();
-        // Every session, readers included: durable commits (the cosignature
-        // writes run on pooled connections too).
-        options.push_str(" -c synchronous_commit=on");
-        if let Some(schema) = &opts.schema {
-            if !is_schema_name(schema) {
-                return Err(BackendError::new(
-                    "selecting the schema",
-                    format!("`{schema}` is not a schema name (a-z, 0-9, _)"),
-                ));
-            }
-            let mut c = config
-                .connect(NoTls)
-                .map_err(err("connecting to PostgreSQL"))?;
-            c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-                .map_err(err("creating the schema"))?;
-            options.push_str(&format!(" -c search_path={schema}"));
-        }
-        config.options(options.trim_start());
+        let mut config = session_config(url, opts)?;
         create_schema(
             &mut config
                 .connect(NoTls)
@@ -267,7 +283,8 @@ impl PostgresBackend {
         Ok(PostgresBackend {
             config,
             read_pool: opts.read_pool.max(1),
-            pool,
+            pool: Some(pool),
+            lease_epoch: opts.lease_epoch,
         })
     }
 
@@ -285,12 +302,42 @@ impl PostgresBackend {
         &self,
     ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, BackendError> {
         self.pool
+            .as_ref()
+            .ok_or_else(|| BackendError::new("taking a read connection", "the pool is closed"))?
             .get()
             .map_err(|e| BackendError::new("taking a read connection", e))
     }
 }
 
-fn create_schema(c: &mut Client) -> Result<(), BackendError> {
+/// The connection configuration of every session on the board's
+/// database: durable commits, and the schema (created if missing) first
+/// on the search path.
+pub(crate) fn session_config(url: &str, opts: &PostgresOptions) -> Result<Config, BackendError> {
+    let mut config = parse_url(url)?;
+    config.connect_timeout(opts.connect_timeout);
+    let mut options = config.get_options().unwrap_or_default().to_owned();
+    // Every session, readers included: durable commits (the cosignature
+    // writes run on pooled connections too).
+    options.push_str(" -c synchronous_commit=on");
+    if let Some(schema) = &opts.schema {
+        if !is_schema_name(schema) {
+            return Err(BackendError::new(
+                "selecting the schema",
+                format!("`{schema}` is not a schema name (a-z, 0-9, _)"),
+            ));
+        }
+        let mut c = config
+            .connect(NoTls)
+            .map_err(err("connecting to PostgreSQL"))?;
+        c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .map_err(err("creating the schema"))?;
+        options.push_str(&format!(" -c search_path={schema}"));
+    }
+    config.options(options.trim_start());
+    Ok(config)
+}
+
+pub(crate) fn create_schema(c: &mut Client) -> Result<(), BackendError> {
     let mut tx = c.transaction().map_err(err("beginning schema creation"))?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
         .map_err(err("locking schema creation"))?;
@@ -345,11 +392,20 @@ impl Backend for PostgresBackend {
                 format!("the server keeps synchronous_commit = {mode}"),
             ));
         }
+        if self.lease_epoch.is_some() {
+            // A sequencer paused (SIGSTOP) inside a batch holds the lease
+            // row's share lock, which a takeover waits for: the database
+            // ends such a session, and its transaction, after this long.
+            client
+                .batch_execute("SET idle_in_transaction_session_timeout = '5s'")
+                .map_err(err("setting idle_in_transaction_session_timeout"))?;
+        }
         let stmts = Statements {
             entries: prepare(&mut client, INSERT_ENTRIES)?,
             subtrees: prepare(&mut client, INSERT_SUBTREES)?,
             checkpoint: prepare(&mut client, INSERT_CHECKPOINT)?,
             advance: prepare(&mut client, ADVANCE_HEAD)?,
+            lease: prepare(&mut client, LEASE_FENCE)?,
         };
         Ok(Box::new(PgWriter {
             client,
@@ -358,6 +414,7 @@ impl Backend for PostgresBackend {
             in_tx: false,
             pending: Pending::default(),
             added: 0,
+            lease_epoch: self.lease_epoch,
         }))
     }
 
@@ -431,6 +488,7 @@ struct Statements {
     subtrees: Statement,
     checkpoint: Statement,
     advance: Statement,
+    lease: Statement,
 }
 
 /// Rows of the open transaction not yet sent.
@@ -470,6 +528,8 @@ struct PgWriter {
     pending: Pending,
     /// Entries inserted in the open transaction.
     added: u64,
+    /// The lease epoch every batch must find (`PostgresOptions::lease_epoch`).
+    lease_epoch: Option<i64>,
 }
 
 impl PgWriter {
@@ -535,6 +595,22 @@ impl BackendWriter for PgWriter {
                      another writer has made it {stored}"
                 ),
             ));
+        }
+        if let Some(mine) = self.lease_epoch {
+            let found: i64 = self
+                .client
+                .query_one(&self.stmts.lease, &[])
+                .map_err(err("reading the sequencer lease"))?
+                .get(0);
+            if found != mine {
+                return Err(BackendError::new(
+                    "checking the sequencer lease",
+                    format!(
+                        "fenced: this server appends under lease epoch {mine}, \
+                         the database's sequencer lease is at epoch {found}"
+                    ),
+                ));
+            }
         }
         Ok(())
     }

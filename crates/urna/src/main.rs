@@ -30,7 +30,7 @@ enum Command {
     /// Mirror a running board live: check every checkpoint and entry, cosign, alarm on forks.
     Observe(urna_observe::ObserveOpts),
     /// Serve the board's public read API over HTTP.
-    Serve(serve::ServeOpts),
+    Serve(Box<serve::ServeOpts>),
     /// A trustee's offline steps: key store, key ceremony, partial decryption.
     #[command(subcommand)]
     Trustee(trustee::TrusteeCmd),

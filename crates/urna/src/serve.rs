@@ -18,6 +18,8 @@ use urna_registry::{CommissionSecret, RegistrationConfig, Registry};
 use urna_server::registration::RegistrationService;
 use urna_store::BoardStore;
 
+#[path = "serve_cluster.rs"]
+mod cluster;
 #[path = "serve_hardening.rs"]
 mod hardening;
 
@@ -56,6 +58,8 @@ pub struct ServeOpts {
     /// line); `RUST_LOG` filters them (default `info`: one line per request).
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: crate::logs::LogFormat,
+    #[command(flatten)]
+    pub cluster: cluster::ClusterOpts,
 }
 
 /// Voter registration options of `urna serve` (spec/registration.md §G9).
@@ -394,6 +398,9 @@ fn next_step(phase: &str, base: &str, data: &Path, token: Option<&Path>) -> Stri
 /// Runs the server until Ctrl-C.
 pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
     crate::logs::init(opts.log_format);
+    if let Some(url) = &opts.cluster.postgres {
+        return cluster::run(opts, url);
+    }
     let token_file = prepare_folder(opts)?;
     let key = board_key(&opts.data.join("board.key"), opts.origin.as_deref())?;
     let admin = admin_token(token_file.as_deref())?;

@@ -27,6 +27,9 @@ pub(crate) type Verdict = Result<serde_json::Value, ApiError>;
 pub(crate) struct Submission {
     pub(crate) bytes: Vec<u8>,
     pub(crate) reply: oneshot::Sender<Verdict>,
+    /// Its proofs were verified by a peer server that forwarded it
+    /// (crate::cluster): only the cheap checks run here.
+    pub(crate) vouched: bool,
 }
 
 /// Why the engine does not take ballots in this phase.
@@ -92,7 +95,12 @@ enum Checked {
 fn check(shared: &Shared, batch: Vec<Submission>) -> Checked {
     // 1. Cheap checks (decoding, credential, header, replay, policy) under
     // the lock, which only needs to be shared here: admit takes `&self`.
-    let admitted: Vec<(oneshot::Sender<Verdict>, Result<Admitted, ElectionError>)> = {
+    type Admission = (
+        oneshot::Sender<Verdict>,
+        bool,
+        Result<Admitted, ElectionError>,
+    );
+    let admitted: Vec<Admission> = {
         let inner = shared.inner.blocking_lock();
         let Phase::Voting(e) = &inner.phase else {
             return Checked::NotVoting(not_voting(&inner.phase), batch);
@@ -101,13 +109,21 @@ fn check(shared: &Shared, batch: Vec<Submission>) -> Checked {
         let now = shared.now();
         batch
             .into_par_iter()
-            .map(|s| (s.reply, e.admit(s.bytes, now)))
+            .map(|s| (s.reply, s.vouched, e.admit(s.bytes, now)))
             .collect()
     };
     let mut waiting = Vec::with_capacity(admitted.len());
     let mut ok = Vec::with_capacity(admitted.len());
-    for (reply, a) in admitted {
+    let mut vouched = Vec::new();
+    for (reply, by_peer, a) in admitted {
         match a {
+            Ok(a) if by_peer => vouched.push((
+                Waiting {
+                    reply,
+                    credential: *a.credential().as_bytes(),
+                },
+                Ok(a.vouched()),
+            )),
             Ok(a) => {
                 waiting.push(Waiting {
                     reply,
@@ -119,7 +135,7 @@ fn check(shared: &Shared, batch: Vec<Submission>) -> Checked {
         }
     }
     if ok.is_empty() {
-        return Checked::Verified(Vec::new());
+        return Checked::Verified(vouched);
     }
     // 2. The proofs, outside the lock: one batch per core (a batch smaller
     // than urna-crypto's chunk is verified on one thread).
@@ -140,12 +156,8 @@ fn check(shared: &Shared, batch: Vec<Submission>) -> Checked {
         .into_par_iter()
         .map(|part| verify_admitted(part, &mut rand::rng()))
         .collect();
-    Checked::Verified(
-        waiting
-            .into_iter()
-            .zip(verdicts.into_iter().flatten())
-            .collect(),
-    )
+    vouched.extend(waiting.into_iter().zip(verdicts.into_iter().flatten()));
+    Checked::Verified(vouched)
 }
 
 async fn process(shared: &Arc<Shared>, batch: Vec<Submission>) {

@@ -12,6 +12,7 @@ mod clock;
 mod errors;
 mod journal;
 mod names;
+pub(crate) mod peer;
 mod phase;
 mod public;
 mod recover;
@@ -22,7 +23,7 @@ mod style;
 mod trustees;
 mod turnout;
 mod tz;
-mod voter;
+pub(crate) mod voter;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -48,6 +48,12 @@ pub struct ElectionConfig {
     pub max_batch: usize,
     /// How long the verifier waits for more ballots after the first one.
     pub batch_window: std::time::Duration,
+    /// Several servers on one database (crate::cluster): this server's
+    /// journal holds only the registrations it acknowledged itself, so a
+    /// sealed credential missing from it (registered through another
+    /// server) replays with its precinct unknown instead of refusing the
+    /// start (docs/decisions/0016-cluster-sequencer.md).
+    pub partial_journal: bool,
     /// Board entries between two snapshots of the election state during
     /// voting (spec/api.md §A6.3); 0: none. A restart replays at most
     /// about this many entries after the latest snapshot.
@@ -68,6 +74,7 @@ impl ElectionConfig {
             admin,
             max_batch: 64,
             batch_window: std::time::Duration::from_millis(3),
+            partial_journal: false,
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
             resume_from_snapshot: true,
         }

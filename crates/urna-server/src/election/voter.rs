@@ -33,9 +33,20 @@ pub(crate) async fn cast(
     State(state): State<AppState>,
     body: Result<Json<BallotBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    state.election.shared.check_running()?;
+    let bytes = from_hex("ballot", &json_body(body)?.ballot)?;
+    submit(&state, bytes, false).await
+}
+
+/// Casts `bytes` (spec/api.md §A4); `vouched`: forwarded by a peer server
+/// that verified its proofs (crate::cluster), which are then not verified again.
+pub(crate) async fn submit(
+    state: &AppState,
+    bytes: Vec<u8>,
+    vouched: bool,
+) -> Result<Response, ApiError> {
     let shared = &state.election.shared;
     shared.check_running()?;
-    let bytes = from_hex("ballot", &json_body(body)?.ballot)?;
     // The credential follows the version byte (spec/crypto.md §7.3); a
     // ballot too short to hold one is refused by the verifier below.
     let credential = bytes.get(1..33).and_then(|c| <[u8; 32]>::try_from(c).ok());
@@ -57,7 +68,14 @@ pub(crate) async fn cast(
     // leave a reservation behind by dropping this handler mid-way.
     let settle = tokio::spawn(async move {
         let (reply, answer) = oneshot::channel();
-        let verdict = match verifier.send(Submission { bytes, reply }).await {
+        let verdict = match verifier
+            .send(Submission {
+                bytes,
+                reply,
+                vouched,
+            })
+            .await
+        {
             // Never reached the engine: nothing of it is on the board.
             Err(_) => Err(Refused(gone())),
             Ok(()) => match answer.await {

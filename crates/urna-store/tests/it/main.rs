@@ -8,6 +8,7 @@
 #[macro_use]
 mod store_db;
 
+mod cluster_lease;
 mod cosignatures;
 mod crash;
 mod snapshots;

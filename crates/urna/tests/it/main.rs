@@ -6,6 +6,7 @@
 
 mod bench_registry_cli;
 mod cli_errors;
+mod cluster_failover;
 mod common;
 mod cosign_restart;
 mod demo_cli;

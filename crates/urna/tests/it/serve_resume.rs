@@ -23,14 +23,14 @@ use urna_election::Manifest;
 use urna_election::record::CeremonyMessage;
 
 #[derive(Clone)]
-struct Style {
+pub(crate) struct Style {
     header: Vec<u8>,
     shapes: Vec<ContestShape>,
     key: PublicKey,
     fingerprint: Fingerprint,
 }
 
-fn style_from(v: &Value) -> Style {
+pub(crate) fn style_from(v: &Value) -> Style {
     let shapes = v["contests"]
         .as_array()
         .unwrap()
@@ -57,7 +57,7 @@ fn style_from(v: &Value) -> Style {
     }
 }
 
-fn ballot(style: &Style, cred: &CredentialKey, yes: bool) -> Vec<u8> {
+pub(crate) fn ballot(style: &Style, cred: &CredentialKey, yes: bool) -> Vec<u8> {
     let sel = if yes {
         vec![vec![1, 0]]
     } else {
@@ -141,7 +141,7 @@ fn styles(srv: &Server, voters: &[(CredentialKey, String)]) -> BTreeMap<String, 
     out
 }
 
-fn cast(addr: &str, b: &[u8]) -> std::io::Result<common::Resp> {
+pub(crate) fn cast(addr: &str, b: &[u8]) -> std::io::Result<common::Resp> {
     let body = json!({ "ballot": hex::encode(b) }).to_string();
     common::request(
         addr,

@@ -27,7 +27,7 @@ use urna_crypto::encoding::Element;
 use urna_election::Manifest;
 use urna_election::record::TallyChunk;
 
-fn trustee(dir: &Path, j: u16, url: &str, args: &[&str]) -> Output {
+pub(crate) fn trustee(dir: &Path, j: u16, url: &str, args: &[&str]) -> Output {
     let store = dir.join(format!("trustee{j}.key"));
     let token = dir.join(format!("trustee{j}.token"));
     Command::new(env!("CARGO_BIN_EXE_urna"))
@@ -44,7 +44,7 @@ fn trustee(dir: &Path, j: u16, url: &str, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn ok(j: u16, out: &Output) {
+pub(crate) fn ok(j: u16, out: &Output) {
     assert!(
         out.status.success(),
         "trustee {j}: {}{}",
