@@ -211,6 +211,7 @@ impl Keeper<'_> {
             match lease.try_acquire(&advertise) {
                 Ok(Some(epoch)) => {
                     eprintln!("urna: cluster: took the sequencer lease (epoch {epoch})");
+                    crate::metrics::sequencer_changed();
                     self.renewed = Instant::now();
                     self.node.update(|v| v.sequencer = None);
                     self.opening =
