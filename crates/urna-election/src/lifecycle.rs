@@ -498,7 +498,7 @@ impl Admitted {
     /// Takes the ballot as verified without verifying it here: only for
     /// a server sequencing for several servers on one database, whose peer
     /// (authenticated by the cluster secret) verified these very bytes'
-    /// proofs before forwarding them (docs/decisions/0016-cluster-sequencer.md).
+    /// proofs before forwarding them (docs/decisions/0017-cluster-sequencer.md).
     /// The board's verifier re-checks every ballot all the same.
     pub fn vouched(self) -> Verified {
         Verified(self)

@@ -1,5 +1,5 @@
 //! The sequencer lease of several servers on one PostgreSQL database
-//! (docs/decisions/0016-cluster-sequencer.md): one row, `cluster_lease`,
+//! (docs/decisions/0017-cluster-sequencer.md): one row, `cluster_lease`,
 //! holding an epoch (the fencing token), the holder, the address where
 //! it takes forwarded ballots, and an expiry on the database's clock.
 //!

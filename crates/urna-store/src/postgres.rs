@@ -152,7 +152,7 @@ pub struct PostgresOptions {
     /// How long to wait for a connection.
     pub connect_timeout: Duration,
     /// The sequencer lease epoch this store appends under (several servers
-    /// on one database, docs/decisions/0016-cluster-sequencer.md): every
+    /// on one database, docs/decisions/0017-cluster-sequencer.md): every
     /// batch reads the lease row and is refused, appending nothing, unless
     /// its epoch is this one. `None`: no lease check (one server).
     pub lease_epoch: Option<i64>,

@@ -1,6 +1,6 @@
 //! `urna serve --postgres URL`: the board in PostgreSQL, shared by
 //! several servers, one of which sequences at a time (spec/api.md §A9,
-//! docs/decisions/0016-cluster-sequencer.md).
+//! docs/decisions/0017-cluster-sequencer.md).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 // secrets, sealed under a passphrase with PBKDF2-SHA256 and AES-256-GCM
 // from WebCrypto, kept in this browser's localStorage and exportable to a
 // file. Nothing here is ever sent to the server. WebCrypto has no Argon2
-// and the project does not hand-write one (docs/decisions/0016-trustee-
+// and the project does not hand-write one (docs/decisions/0020-trustee-
 // browser-key-store.md), hence PBKDF2 with a high iteration count.
 import * as U from '../crypto/index.js';
 

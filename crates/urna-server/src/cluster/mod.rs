@@ -1,5 +1,5 @@
 //! Several servers on one PostgreSQL database (spec/api.md §A9,
-//! docs/decisions/0016-cluster-sequencer.md).
+//! docs/decisions/0017-cluster-sequencer.md).
 //!
 //! Exactly one server at a time, the *sequencer*, holds the lease
 //! ([`urna_store::Lease`]) and runs the election: it alone appends, under

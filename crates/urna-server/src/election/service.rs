@@ -52,7 +52,7 @@ pub struct ElectionConfig {
     /// journal holds only the registrations it acknowledged itself, so a
     /// sealed credential missing from it (registered through another
     /// server) replays with its precinct unknown instead of refusing the
-    /// start (docs/decisions/0016-cluster-sequencer.md).
+    /// start (docs/decisions/0017-cluster-sequencer.md).
     pub partial_journal: bool,
     /// Board entries between two snapshots of the election state during
     /// voting (spec/api.md §A6.3); 0: none. A restart replays at most

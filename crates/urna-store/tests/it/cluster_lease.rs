@@ -1,5 +1,5 @@
 //! The sequencer lease of several servers on one PostgreSQL database
-//! (docs/decisions/0016-cluster-sequencer.md): a store appending under a
+//! (docs/decisions/0017-cluster-sequencer.md): a store appending under a
 //! lease epoch is refused, appending nothing, once another server has
 //! taken the lease over, even if it never noticed; a replica's store can
 //! never append.

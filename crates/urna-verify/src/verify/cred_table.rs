@@ -6,7 +6,7 @@
 //! operating system's page cache holds the hot part; nothing is mapped
 //! into the process). Written by hand because no well-kept crate offers a
 //! file-backed hash map without `unsafe` memory mapping (docs/decisions,
-//! 0016-verifier-memory-and-speed).
+//! 0019-verifier-memory-and-speed).
 
 use std::cell::RefCell;
 use std::collections::hash_map::RandomState;

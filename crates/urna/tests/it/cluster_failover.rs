@@ -509,7 +509,7 @@ fn kill_9_sequencers_then_restart_all() {
     let s = c.sequencer();
     receipts_hold(&c, &seen);
     // Ballots, not voters: a server that took over knows the precincts
-    // only of the registrations it journalled itself (decision 0016).
+    // only of the registrations it journalled itself (decision 0017).
     let t = c.srv(s).ok("GET", "/election/turnout", false, None);
     assert_eq!(t["ballots"], VOTERS as u64, "{t}");
 
