@@ -97,10 +97,7 @@ impl Message {
         lang: Lang,
     ) -> Self {
         let minutes = ttl_seconds.div_ceil(60);
-        let title = match channel {
-            Channel::Sms => shorten(title, SMS_TITLE_CHARS),
-            Channel::Email => title.to_string(),
-        };
+        let title = title_for(channel, title);
         let (text, subject) = match lang {
             Lang::Ru => (
                 format!(
@@ -115,12 +112,7 @@ impl Message {
                 format!("Login code: {title}"),
             ),
         };
-        Message {
-            channel,
-            to: to.to_string(),
-            text,
-            subject: (channel == Channel::Email).then_some(subject),
-        }
+        Message::new(channel, to, text, subject)
     }
 }
 
@@ -135,10 +127,7 @@ impl Message {
         receipt_code: &str,
         lang: Lang,
     ) -> Self {
-        let title = match channel {
-            Channel::Sms => shorten(title, SMS_TITLE_CHARS),
-            Channel::Email => title.to_string(),
-        };
+        let title = title_for(channel, title);
         let (text, subject) = match lang {
             Lang::Ru => (
                 format!(
@@ -153,12 +142,28 @@ impl Message {
                 format!("Receipt: {title}"),
             ),
         };
+        Message::new(channel, to, text, subject)
+    }
+}
+
+impl Message {
+    /// A message of `channel`; the subject is kept for an e-mail only.
+    fn new(channel: Channel, to: &str, text: String, subject: String) -> Self {
         Message {
             channel,
             to: to.to_string(),
             text,
             subject: (channel == Channel::Email).then_some(subject),
         }
+    }
+}
+
+/// The election's title as a message of `channel` carries it: shortened
+/// in an SMS, whole in an e-mail (spec/registration.md §G6).
+fn title_for(channel: Channel, title: &str) -> String {
+    match channel {
+        Channel::Sms => shorten(title, SMS_TITLE_CHARS),
+        Channel::Email => title.to_string(),
     }
 }
 

@@ -40,15 +40,11 @@ impl Registry {
         now: Timestamp,
     ) -> Result<Delivery, RegistryError> {
         self.tx(|tx| {
-            let rows = tx.query(
-                "SELECT phone, email FROM applications WHERE voter_id = ?1 AND state = 'approved'",
-                &[text(voter_id)],
-            )?;
-            let row = rows.first().ok_or_else(not_approved)?;
+            let Contact { phone, email } = approved_contact(tx, voter_id)?;
             let who = Approved {
                 voter_id: voter_id.to_string(),
-                phone: get_text(row, 0)?,
-                email: get_opt_text(row, 1)?,
+                phone,
+                email,
             };
             issue(tx, secret, policy, who, channel, client, now)
         })
@@ -176,18 +172,21 @@ impl Registry {
     /// (`not_approved` without one), for the receipt message of
     /// spec/registration.md §G6.1.
     pub fn contact(&self, voter_id: &str) -> Result<Contact, RegistryError> {
-        self.tx(|tx| {
-            let rows = tx.query(
-                "SELECT phone, email FROM applications WHERE voter_id = ?1 AND state = 'approved'",
-                &[text(voter_id)],
-            )?;
-            let row = rows.first().ok_or_else(not_approved)?;
-            Ok(Contact {
-                phone: get_text(row, 0)?,
-                email: get_opt_text(row, 1)?,
-            })
-        })
+        self.tx(|tx| approved_contact(tx, voter_id))
     }
+}
+
+/// The phone and e-mail address of `voter_id`'s approved application.
+fn approved_contact(tx: &mut dyn Tx, voter_id: &str) -> Result<Contact, RegistryError> {
+    let rows = tx.query(
+        "SELECT phone, email FROM applications WHERE voter_id = ?1 AND state = 'approved'",
+        &[text(voter_id)],
+    )?;
+    let row = rows.first().ok_or_else(not_approved)?;
+    Ok(Contact {
+        phone: get_text(row, 0)?,
+        email: get_opt_text(row, 1)?,
+    })
 }
 
 /// An approved voter and where a code can go.
