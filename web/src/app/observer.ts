@@ -12,7 +12,7 @@ import { clear, focusHeading, h } from './dom.js';
 import { dateTime, num, percent, t } from './i18n.js';
 import { Names, loadNames } from './names.js';
 import { errorText } from './receipts.js';
-import { checkAgainstSeen } from './seen.js';
+import { checkAgainstSeen, seenNow } from './seen.js';
 
 let timer: ReturnType<typeof setTimeout> | undefined;
 const REFRESH_MS = 15_000;
@@ -48,13 +48,13 @@ function turnoutPanels(tu: TurnoutJson, names: Names): HTMLElement[] {
   ];
 }
 
-async function checkpointPanel(): Promise<HTMLElement> {
+async function checkpointPanel(baseline?: Map<string, string | null>): Promise<HTMLElement> {
   try {
     const config = await api.config();
     const key = U.parseVerifierKey(config.board_key);
     const note = await boardApi.checkpoint();
     const cp = U.verifyCheckpointNote(note, key);
-    const consistency = await checkAgainstSeen(cp);
+    const consistency = await checkAgainstSeen(cp, baseline);
     const cosigners = U.parseNote(note).signatures.filter((s) => !(s.name === key.name && U.equalBytes(s.keyId, key.keyId)));
     return section('obs-checkpoint', t('observer.checkpoint'),
       consistency.ok ? null : h('p', { class: 'alarm', role: 'alert', 'data-testid': 'observer-alarm' }, t('observer.alarm'), ' ', consistency.text),
@@ -117,8 +117,10 @@ async function refusalsPanel(): Promise<HTMLElement> {
 
 export async function observerPage(root: HTMLElement, live = false): Promise<void> {
   clearTimeout(timer);
+  // Taken before any await: a visit compares with what the device had seen when it began.
+  const baseline = live ? undefined : seenNow();
   if (!live) clear(root, h('h1', {}, t('observer.heading')), h('p', {}, t('common.loading')));
-  const [tu, names, cp, complaints, refusals] = await Promise.all([api.turnout().catch((e) => e as Error), loadNames(), checkpointPanel(), complaintsPanel(), refusalsPanel()]);
+  const [tu, names, cp, complaints, refusals] = await Promise.all([api.turnout().catch((e) => e as Error), loadNames(), checkpointPanel(baseline), complaintsPanel(), refusalsPanel()]);
   clear(
     root,
     h('h1', {}, t('observer.heading')),

@@ -18,10 +18,25 @@ export interface ConsistencyResult {
   first?: boolean;
 }
 
-export async function checkAgainstSeen(cp: U.Checkpoint): Promise<ConsistencyResult> {
+/**
+ * What this device has seen, as stored now (every origin). A page that may
+ * be rendered twice at once (two quick navigations) takes this when it is
+ * entered and compares against it, so the second render does not compare
+ * the board with what the first one just remembered.
+ */
+export function seenNow(): Map<string, string | null> {
+  const out = new Map<string, string | null>();
+  for (let i = 0; i < localStorage.length; i++) {
+    const k = localStorage.key(i);
+    if (k?.startsWith('urna.checkpoint.')) out.set(k, localStorage.getItem(k));
+  }
+  return out;
+}
+
+export async function checkAgainstSeen(cp: U.Checkpoint, baseline?: Map<string, string | null>): Promise<ConsistencyResult> {
   let seen: Seen | null = null;
   try {
-    seen = JSON.parse(localStorage.getItem(key(cp.origin)) ?? 'null');
+    seen = JSON.parse((baseline ? baseline.get(key(cp.origin)) : localStorage.getItem(key(cp.origin))) ?? 'null');
   } catch {
     seen = null;
   }
