@@ -8,7 +8,7 @@ const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// Symbols carrying bits of the tracking code: 15 × 5 = 75 bits (§C2).
 const DATA: usize = 15;
 
-/// The receipt code of a tracking code, `XXXX-XXXX-XXXX-XXXX` (§C2).
+/// The receipt code of a tracking code: 16 symbols in four groups of four, joined by `-` (§C2).
 pub fn receipt_code(tracking: &[u8; 32]) -> String {
     // §C2 steps 1–2: the first 75 bits, most significant first, in
     // groups of 5.

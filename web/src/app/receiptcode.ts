@@ -24,7 +24,7 @@ function symbols(trackingHex: string): number[] {
   return Array.from({ length: DATA }, (_, i) => parseInt(bits.slice(5 * i, 5 * i + 5), 2));
 }
 
-/** The short code of a tracking code: "XXXX-XXXX-XXXX-XXXX". */
+/** The short code of a tracking code: 16 symbols in four groups of four, joined by "-" (receipt-code.md §C2). */
 export function shortCode(trackingHex: string): string {
   const d = symbols(trackingHex.toLowerCase());
   const s = [...d, luhnCheck(d)].map((x) => ALPHABET[x]).join('');
